@@ -1,0 +1,1 @@
+"""Vendor adapters: the only code that speaks to vendor clouds."""

@@ -1,0 +1,73 @@
+"""What the simulator's routes share: the world, per-vendor faults, JSON helpers."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from adapters.simulator.faults import Faults
+from adapters.simulator.world import World
+
+VENDORS = {"smartcar": "vehicles", "easee": "chargers"}
+
+
+@dataclass
+class Sim:
+    """The simulator's state."""
+
+    world: World
+    rng: random.Random
+    faults: dict[str, Faults] = field(default_factory=lambda: {v: Faults() for v in VENDORS})
+
+    def now(self) -> float:
+        """Simulated time."""
+        return self.world.clock.now()
+
+
+def iso(t: float) -> str:
+    """Simulated Unix time as ISO-8601 UTC."""
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+async def body_of(request: Request) -> Any:
+    """The JSON body, or None when absent or malformed."""
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def bad_request(message: str, status: int = 400) -> JSONResponse:
+    """A control-endpoint error."""
+    code = "NOT_FOUND" if status == 404 else "BAD_REQUEST"
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def bearer(request: Request) -> str | None:
+    """The bearer token of a request."""
+    auth = request.headers.get("authorization", "")
+    return auth[7:] if auth.lower().startswith("bearer ") else None
+
+
+async def gate(sim: Sim, vendor: str, command: bool, error: Callable[[int, str], Response]) -> Response | None:
+    """Apply a vendor's latency, rate limit and random failures; a Response when the request fails."""
+    faults = sim.faults[vendor]
+    await faults.delay(sim.rng)
+    wait = faults.rate_limited(sim.now())
+    if wait > 0:
+        resp = error(429, "rate limited")
+        resp.headers["retry-after"] = str(int(wait + 0.999))
+        return resp
+    if faults.fails(sim.rng, command):
+        return error(500, "injected failure")
+    return None

@@ -1,0 +1,154 @@
+"""Vehicle cloud adapter in the shape of Smartcar's REST API v2.0."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from adapters import errors as e
+from adapters.budget import Budget
+from adapters.http import VendorHttp, field, json_of
+from adapters.smartcar.errors import from_body, map_response
+from adapters.types import Cap, Session, VehicleInfo, VehicleSnapshot
+
+PERMISSIONS: dict[str, Cap] = {
+    "read_battery": Cap.CHARGE_STATE,
+    "read_charge": Cap.CHARGE_STATE,
+    "read_location": Cap.LOCATION,
+    "control_charge_start": Cap.START_CHARGING,
+    "control_charge": Cap.STOP_CHARGING,
+    "control_charge_amperage": Cap.SET_MAX_CURRENT,
+    "wake": Cap.WAKE_UP,
+}
+POLL_PATHS = ["/battery", "/charge", "/charge/limit", "/location"]
+
+
+def _when(raw: Any) -> datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class SmartcarAdapter:
+    """Reads and commands vehicles through a Smartcar-shaped cloud."""
+
+    vendor = "smartcar"
+
+    def __init__(self, base_url: str, *, client: httpx.AsyncClient | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0,
+                 budget: Budget | None = None) -> None:
+        self.http = VendorHttp(base_url, map_response, client=client, transport=transport,
+                               timeout_s=timeout_s, budget=budget)
+
+    async def aclose(self) -> None:
+        """Close connections."""
+        await self.http.aclose()
+
+    async def login(self, credentials: dict[str, object]) -> Session:
+        """Exchange username/password for an access token."""
+        user, pw = credentials.get("username"), credentials.get("password")
+        if not isinstance(user, str) or not isinstance(pw, str):
+            raise e.BadCredentials("credentials need string fields username and password")
+        try:
+            resp = await self.http.request("POST", "/oauth/token", json={"username": user, "password": pw})
+        except e.AuthRevoked:
+            raise e.BadCredentials("vendor rejected the credentials") from None
+        return Session(vendor=self.vendor, access_token=field(json_of(resp), "access_token", str))
+
+    async def _get(self, session: Session, path: str) -> Any:
+        return json_of(await self.http.request("GET", f"/v2.0{path}", token=session.access_token))
+
+    async def list_vehicles(self, session: Session) -> list[VehicleInfo]:
+        """Every vehicle of the account, with what each reports it can do."""
+        ids = field(await self._get(session, "/vehicles"), "vehicles", list)
+        out = []
+        for vid in ids:
+            if not isinstance(vid, str):
+                raise e.BadResponse("vehicle id is not a string")
+            info = await self._get(session, f"/vehicles/{vid}")
+            vin = field(await self._get(session, f"/vehicles/{vid}/vin"), "vin", str)
+            caps = {Cap.INFORMATION}
+            for item in field(await self._get(session, f"/vehicles/{vid}/capabilities"), "capabilities", list):
+                perm = field(item, "permission", str)
+                if field(item, "capable", bool) and perm in PERMISSIONS:
+                    caps.add(PERMISSIONS[perm])
+            try:
+                cap_body = await self._get(session, f"/vehicles/{vid}/battery/capacity")
+                capacity = field(cap_body, "capacity", (int, float))
+            except e.NotCapable:
+                capacity = None
+            out.append(VehicleInfo(
+                vendor_id=vid, vin=vin, brand=field(info, "make", str, optional=True),
+                model=field(info, "model", str, optional=True), year=field(info, "year", int, optional=True),
+                battery_capacity_kwh=float(capacity) if capacity is not None else None, capabilities=frozenset(caps),
+            ))
+        return out
+
+    async def read_vehicle(self, session: Session, vendor_id: str) -> VehicleSnapshot:
+        """One batch call for battery, charge, limit and location."""
+        body = json_of(await self.http.request(
+            "POST", f"/v2.0/vehicles/{vendor_id}/batch", token=session.access_token,
+            json={"requests": [{"path": p} for p in POLL_PATHS]},
+        ))
+        parts: dict[str, tuple[int, Any, dict[str, str]]] = {}
+        for item in field(body, "responses", list):
+            path = field(item, "path", str)
+            headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
+            parts[path] = (field(item, "code", int), item.get("body"), headers)
+        for essential in ("/battery", "/charge"):
+            if essential not in parts:
+                raise e.BadResponse(f"batch answer lacks {essential}")
+            code, sub, headers = parts[essential]
+            if code >= 300:
+                raise from_body(code, sub, headers)
+
+        def ok(path: str) -> Any:
+            code, sub, _ = parts.get(path, (0, None, {}))
+            return sub if 200 <= code < 300 else None
+
+        battery, charge = ok("/battery"), ok("/charge")
+        state = field(charge, "state", str)
+        if state not in ("CHARGING", "FULLY_CHARGED", "NOT_CHARGING"):
+            raise e.BadResponse("unknown charge state")
+        limit, loc = ok("/charge/limit"), ok("/location")
+        pct = field(battery, "percentRemaining", (int, float))
+        lim = field(limit, "limit", (int, float), optional=True) if limit is not None else None
+        rate = field(charge, "chargeRate", (int, float), optional=True)
+        return VehicleSnapshot(
+            battery_level=round(float(pct) * 100, 1),
+            range_km=field(battery, "range", (int, float), optional=True),
+            is_plugged_in=field(charge, "isPluggedIn", bool),
+            is_charging=state == "CHARGING",
+            is_fully_charged=state == "FULLY_CHARGED",
+            charge_limit=round(float(lim) * 100, 1) if lim is not None else None,
+            charge_rate_kw=float(rate) if rate is not None else None,
+            battery_capacity_kwh=None,
+            max_current=None,
+            latitude=field(loc, "latitude", (int, float), optional=True) if loc is not None else None,
+            longitude=field(loc, "longitude", (int, float), optional=True) if loc is not None else None,
+            data_age=_when(parts["/charge"][2].get("sc-data-age")),
+        )
+
+    async def _command(self, session: Session, vendor_id: str, path: str, body: dict[str, Any]) -> None:
+        await self.http.request("POST", f"/v2.0/vehicles/{vendor_id}{path}", token=session.access_token, json=body)
+
+    async def start_charging(self, session: Session, vendor_id: str) -> None:
+        """POST /charge START."""
+        await self._command(session, vendor_id, "/charge", {"action": "START"})
+
+    async def stop_charging(self, session: Session, vendor_id: str) -> None:
+        """POST /charge STOP."""
+        await self._command(session, vendor_id, "/charge", {"action": "STOP"})
+
+    async def set_max_current(self, session: Session, vendor_id: str, amps: float) -> None:
+        """POST /charge/ampere."""
+        await self._command(session, vendor_id, "/charge/ampere", {"amperage": int(amps)})
+
+    async def wake_up(self, session: Session, vendor_id: str) -> None:
+        """POST /wake."""
+        await self._command(session, vendor_id, "/wake", {})

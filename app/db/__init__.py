@@ -1,0 +1,56 @@
+"""Database set-up: Tortoise config from settings, init/close, migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api.migrate import migrate as tortoise_migrate
+
+from app.settings import Settings
+
+MODELS_MODULE = "app.db.models"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise config for a database URL (sqlite:// or postgres://)."""
+    url = database_url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://") :]
+    if url.startswith("sqlite://"):
+        import os
+
+        path = url[len("sqlite://") :]
+        if path not in ("", ":memory:"):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "migrations": "app.db.migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(settings: Settings) -> None:
+    """Apply every migration (idempotent)."""
+    try:
+        await tortoise_migrate(config=tortoise_config(settings.database_url))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def init(settings: Settings) -> None:
+    """Migrate, then initialise Tortoise for this process (usable from any task)."""
+    await migrate(settings)
+    await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+
+
+async def close() -> None:
+    """Close every database connection."""
+    await Tortoise.close_connections()

@@ -1,0 +1,1 @@
+"""The orchestrator: charging actions routed across vehicle and charger, verified from data."""

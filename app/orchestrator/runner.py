@@ -1,0 +1,110 @@
+"""ActionRunner: executes due PENDING actions of owned shards, one worker per action (leases)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from tortoise.expressions import Q
+
+from app.db.models import ChargeAction, Charger, Vehicle
+from app.orchestrator.api import utcnow
+from app.orchestrator.engine import step
+from app.runtime import Runtime
+
+log = logging.getLogger("tandem.actions")
+TICK_S = 0.5
+_local: list[ActionRunner] = []
+
+
+def nudge() -> None:
+    """Wake local runners now (a new action was created)."""
+    for runner in _local:
+        runner.wake.set()
+
+
+class ActionRunner:
+    """Claims and steps actions whose target lives in a shard this worker owns."""
+
+    def __init__(self, rt: Runtime, owns: Callable[[int], bool]) -> None:
+        self.rt = rt
+        self.owns = owns
+        self.wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._running: set[str] = set()
+        self._shards: dict[str, int] = {}
+
+    async def start(self) -> None:
+        """Start the loop."""
+        _local.append(self)
+        self._task = asyncio.create_task(self._loop(), name="actions")
+
+    async def stop(self) -> None:
+        """Stop and release leases held."""
+        if self in _local:
+            _local.remove(self)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await ChargeAction.filter(lease_owner=self.rt.worker_id).update(lease_owner=None, lease_until=None)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except Exception:
+                log.exception("action loop failed")
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), TICK_S)
+            except TimeoutError:
+                pass
+
+    async def _shard(self, action: ChargeAction) -> int | None:
+        if action.target_id not in self._shards:
+            model = Vehicle if action.target_type == "VEHICLE" else Charger
+            shard = await model.filter(id=action.target_id).values_list("shard", flat=True)
+            if not shard:
+                return None
+            self._shards[action.target_id] = int(shard[0])  # type: ignore[arg-type]
+        return self._shards[action.target_id]
+
+    async def run_due(self) -> int:
+        """Step every due action this worker may take; returns how many ran."""
+        now = utcnow()
+        due = await ChargeAction.filter(state="PENDING", next_step_at__lte=now).order_by("next_step_at").limit(100)
+        ran = []
+        for action in due:
+            if action.id in self._running:
+                continue
+            shard = await self._shard(action)
+            if shard is not None and not self.owns(shard):
+                continue
+            if not await self._claim(action.id):
+                continue
+            self._running.add(action.id)
+            ran.append(asyncio.create_task(self._step(action.id)))
+        if ran:
+            await asyncio.gather(*ran)
+        return len(ran)
+
+    async def _claim(self, action_id: str) -> bool:
+        now = utcnow()
+        me = self.rt.worker_id
+        won = await ChargeAction.filter(
+            Q(id=action_id) & Q(state="PENDING") & (Q(lease_owner=None) | Q(lease_until__lt=now) | Q(lease_owner=me))
+        ).update(lease_owner=me, lease_until=now + timedelta(seconds=self.rt.settings.lease_s))
+        return bool(won)
+
+    async def _step(self, action_id: str) -> None:
+        try:
+            action = await ChargeAction.get(id=action_id)
+            if action.state == "PENDING" and action.lease_owner == self.rt.worker_id:
+                await step(self.rt, action)
+        except Exception:
+            log.exception("action %s step failed", action_id)
+        finally:
+            self._running.discard(action_id)
+            await ChargeAction.filter(id=action_id, lease_owner=self.rt.worker_id).update(lease_owner=None)

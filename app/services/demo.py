@@ -1,0 +1,45 @@
+"""`tandem serve --demo`: a demo client and user owning a simulated car and charger.
+
+The car is a make that cannot start or stop charging itself; the charger can. Both are linked
+through the simulator and the real linking flow. Assets from an earlier demo run (whose
+simulator is gone) are removed first.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from app.db.models import Charger, Vehicle
+from app.runtime import Runtime
+from app.services import accounts, linking
+
+DEMO_VIN = "WVGZZZE2ZPE000001"
+DEMO_SERIAL = "EH000001"
+
+
+async def seed(rt: Runtime) -> dict[str, str]:
+    """Create the demo client, user, token and linked assets; print the contract's lines."""
+    client, secret = await accounts.create_client("demo", os.environ.get("TANDEM_DEMO_CLIENT_SECRET"))
+    user = await accounts.create_user(client.id, "demo-user")
+    token = await accounts.create_user_token(client.id, user.id, os.environ.get("TANDEM_DEMO_USER_TOKEN"))
+    for model in (Vehicle, Charger):
+        for row in await model.filter(user_id=user.id):
+            await linking.unlink_asset(rt, user.id, "vehicle" if model is Vehicle else "charger", row.id)
+    sim = rt.settings.simulator_url.rstrip("/")
+    async with httpx.AsyncClient(base_url=sim, timeout=10) as http:
+        car = await http.post("/sim/accounts", json={"vendor": "smartcar", "devices": [{
+            "kind": "vehicle", "vin": DEMO_VIN, "make": "Jeep", "model": "Wrangler 4xe", "year": 2023,
+            "capacity_kwh": 17, "soc": 0.45, "can_start": False, "can_stop": False, "has_location": False,
+        }]})
+        car.raise_for_status()
+        box = await http.post("/sim/accounts", json={"vendor": "easee", "devices": [{
+            "kind": "charger", "serialNumber": DEMO_SERIAL, "max_current": 32,
+        }]})
+        box.raise_for_status()
+    await linking.link_vendor(rt, user.id, "smartcar", car.json()["credentials"])
+    await linking.link_vendor(rt, user.id, "easee", box.json()["credentials"])
+    print(f"demo client secret: {secret}", flush=True)
+    print(f"demo user token: {token}", flush=True)
+    return {"client_secret": secret, "user_token": token, "user_id": user.id}

@@ -1,0 +1,64 @@
+"""A user's whole asset graph, loaded in a fixed number of queries.
+
+GraphQL resolvers read vehicles, chargers, EV systems and locations from one `UserGraph` per
+user per request (a DataLoader batches users), so the query count never grows with assets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from app.db.models import Charger, EvSystem, Location, Vehicle
+
+
+@dataclass
+class UserGraph:
+    """Everything one user owns, as loaded at one moment."""
+
+    user_id: str
+    vehicles: dict[str, Vehicle] = field(default_factory=dict)
+    chargers: dict[str, Charger] = field(default_factory=dict)
+    systems: list[EvSystem] = field(default_factory=list)
+    locations: dict[str, Location] = field(default_factory=dict)
+
+    def systems_of_vehicle(self, vehicle_id: str) -> list[EvSystem]:
+        """EV systems the vehicle is part of."""
+        return [s for s in self.systems if s.vehicle_id == vehicle_id]  # type: ignore[attr-defined]
+
+    def systems_of_charger(self, charger_id: str) -> list[EvSystem]:
+        """EV systems the charger is part of."""
+        return [s for s in self.systems if s.charger_id == charger_id]  # type: ignore[attr-defined]
+
+    def active_for_vehicle(self, vehicle_id: str) -> EvSystem | None:
+        """The vehicle's ACTIVE system, if any."""
+        return next((s for s in self.systems_of_vehicle(vehicle_id) if s.status == "ACTIVE"), None)
+
+    def active_for_charger(self, charger_id: str) -> EvSystem | None:
+        """The charger's ACTIVE system, if any."""
+        return next((s for s in self.systems_of_charger(charger_id) if s.status == "ACTIVE"), None)
+
+    def charger_location(self, charger: Charger) -> Location | None:
+        """The charger's Location, if set."""
+        loc_id = charger.location_id  # type: ignore[attr-defined]
+        return self.locations.get(loc_id) if loc_id else None
+
+
+async def load_graphs(user_ids: Sequence[str]) -> list[UserGraph]:
+    """Load the graphs of several users in four queries, in key order."""
+    ids = list(dict.fromkeys(user_ids))
+    graphs = {uid: UserGraph(uid) for uid in ids}
+    for v in await Vehicle.filter(user_id__in=ids).order_by("created_at", "id"):
+        graphs[v.user_id].vehicles[v.id] = v  # type: ignore[attr-defined]
+    for c in await Charger.filter(user_id__in=ids).order_by("created_at", "id"):
+        graphs[c.user_id].chargers[c.id] = c  # type: ignore[attr-defined]
+    for s in await EvSystem.filter(user_id__in=ids).order_by("created_at", "id"):
+        graphs[s.user_id].systems.append(s)  # type: ignore[attr-defined]
+    for loc in await Location.filter(user_id__in=ids).order_by("created_at", "id"):
+        graphs[loc.user_id].locations[loc.id] = loc  # type: ignore[attr-defined]
+    return [graphs[uid] for uid in user_ids]
+
+
+async def load_graph(user_id: str) -> UserGraph:
+    """One user's graph."""
+    return (await load_graphs([user_id]))[0]

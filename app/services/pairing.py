@@ -1,0 +1,113 @@
+"""Pairing detection glue: feeds poll results to app.domain.pairing and applies its decisions.
+
+A charger's plug-in starts a confirmation window: the user's vehicles are polled at once and
+then every `confirm_poll_s` until `confirm_window_s` ends, because vehicle clouds lag.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from app.db.models import Charger, EvSystem, Observation, Vehicle
+from app.domain import pairing as dp
+from app.runtime import Runtime
+from app.services.graph import UserGraph, load_graph
+
+log = logging.getLogger("tandem.pairing")
+MAX_EVIDENCE = 12
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware."""
+    return datetime.now(timezone.utc)
+
+
+def settings_of(rt: Runtime) -> dp.PairingSettings:
+    """Detection settings from the process settings."""
+    return dp.PairingSettings(confirm_window_s=rt.settings.confirm_window_s)
+
+
+async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions: set[str]) -> None:
+    """React to a poll: `transitions` ⊆ {"plugged_in", "unplugged", "charging_started", "charging_stopped"}."""
+    user_id: str = row.user_id  # type: ignore[attr-defined]
+    if kind == "charger" and "plugged_in" in transitions:
+        await confirm_vehicles(rt, user_id)
+    await evaluate(rt, user_id)
+
+
+async def confirm_vehicles(rt: Runtime, user_id: str) -> None:
+    """Poll the user's vehicles now and keep polling them fast for the confirmation window."""
+    until = utcnow() + timedelta(seconds=rt.settings.confirm_window_s)
+    ids = await Vehicle.filter(user_id=user_id).values_list("id", flat=True)
+    await Vehicle.filter(id__in=list(ids)).update(confirm_until=until)
+    from app.workers.kick import request_poll
+
+    for vid in ids:
+        await request_poll(rt, "vehicle", str(vid))
+
+
+def _label(v: Vehicle) -> str:
+    name = " ".join(p for p in (v.brand, v.model) if p) or "vehicle"
+    return f"{name} ({v.id[:6]})"
+
+
+async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
+    obs = await Observation.filter(asset_type="vehicle", asset_id__in=list(graph.vehicles),
+                                   observed_at__gte=since).order_by("observed_at", "id")
+    by_vehicle: dict[str, list[dp.VehicleObs]] = {vid: [] for vid in graph.vehicles}
+    for o in obs:
+        by_vehicle[o.asset_id].append(dp.VehicleObs(o.observed_at, o.data_age, o.is_plugged_in, o.is_charging,
+                                                    o.charge_rate, o.latitude, o.longitude))
+    return [dp.VehicleTrack(v.id, "chargeState" in v.capabilities, "location" in v.capabilities,
+                            tuple(by_vehicle[v.id]), _label(v)) for v in graph.vehicles.values()]
+
+
+def _charger_track(graph: UserGraph, c: Charger) -> dp.ChargerTrack:
+    loc = graph.charger_location(c)
+    return dp.ChargerTrack(c.id, bool(c.is_plugged_in), c.plugged_in_at, bool(c.is_charging), c.charging_changed_at,
+                           c.charge_rate, (loc.latitude, loc.longitude) if loc else None)
+
+
+async def evaluate(rt: Runtime, user_id: str) -> None:
+    """Re-decide the user's EV systems from current evidence; publish what changed."""
+    graph = await load_graph(user_id)
+    if not graph.systems:
+        return
+    now = utcnow()
+    settings = settings_of(rt)
+    starts = [c.plugged_in_at for c in graph.chargers.values() if c.plugged_in_at]
+    active = [s for s in graph.systems if s.status == "ACTIVE"]
+    since = min([*starts, *(s.activated_at for s in active if s.activated_at), now]) - timedelta(hours=2)
+    tracks = await _tracks(graph, since)
+    by_vid = {t.vehicle_id: t for t in tracks}
+    changed: list[EvSystem] = []
+    for system in active:  # end activations first
+        charger = graph.chargers[system.charger_id]  # type: ignore[attr-defined]
+        reason = dp.should_deactivate(_charger_track(graph, charger), by_vid[system.vehicle_id],  # type: ignore[attr-defined]
+                                      system.activated_at or now, settings)
+        if reason:
+            system.status, system.activated_at = "ESTABLISHED", None
+            system.evidence = [f"deactivated: {reason}"]
+            changed.append(system)
+    current = {s.charger_id: s.vehicle_id for s in graph.systems if s.status == "ACTIVE"}  # type: ignore[attr-defined]
+    decisions = dp.decide([_charger_track(graph, c) for c in graph.chargers.values()], tracks, current, now, settings)
+    for d in decisions:
+        for system in graph.systems_of_charger(d.charger_id):
+            if system.status == "ACTIVE":
+                continue
+            evidence = list(d.evidence[-MAX_EVIDENCE:])
+            if d.vehicle_id == system.vehicle_id:  # type: ignore[attr-defined]
+                system.status, system.activated_at = "ACTIVE", now
+                system.evidence = [*evidence, "activated"]
+                changed.append(system)
+            elif system.evidence != evidence:
+                system.evidence = evidence
+                changed.append(system)
+    for system in changed:
+        await system.save(update_fields=["status", "activated_at", "evidence", "updated_at"])
+        await rt.publish("evSystem", user_id, system.id)
+        if system.status == "ACTIVE" or any(e.startswith("deactivated") for e in system.evidence):
+            await rt.publish("vehicle", user_id, system.vehicle_id)  # type: ignore[attr-defined]
+            await rt.publish("charger", user_id, system.charger_id)  # type: ignore[attr-defined]
+            log.info("ev system %s is now %s", system.id, system.status)

@@ -1,0 +1,110 @@
+"""Settings from the environment, read once. Every interval is a setting.
+
+Bad values fail at start-up with a clear `ConfigError` naming the variable, never later.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting has a value Tandem cannot use."""
+
+
+def _default_db_url() -> str:
+    return "sqlite://" + os.path.abspath(os.path.join("data", "tandem.sqlite3"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide settings. Environment variable: `TANDEM_` + upper-case field name."""
+
+    database_url: str = field(default_factory=_default_db_url)
+    broadcast_url: str = "memory://"
+    port: int = 8000
+    host: str = "127.0.0.1"
+    #: Base URL of the simulated (or real) vendor clouds; each adapter appends its prefix.
+    simulator_url: str = ""
+    #: Run polling and action workers inside the web process.
+    embedded_workers: bool = True
+    charger_poll_s: float = 10.0
+    vehicle_poll_s: float = 300.0
+    vehicle_poll_charging_s: float = 120.0
+    poll_jitter: float = 0.1
+    backoff_max_s: float = 600.0
+    #: Requests per second each vendor adapter may send (token bucket refill) and burst size.
+    vendor_budget_per_s: float = 50.0
+    vendor_budget_burst: int = 100
+    vendor_timeout_s: float = 10.0
+    #: After a charger plug-in, keep polling candidate vehicles this long to confirm.
+    confirm_window_s: float = 600.0
+    confirm_poll_s: float = 20.0
+    #: Actively pause the charger to tell ambiguous cars apart.
+    allow_probe: bool = False
+    action_timeout_s: float = 900.0
+    action_check_s: float = 5.0
+    lease_s: float = 15.0
+    shards: int = 64
+    ws_queue_size: int = 256
+    max_query_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `env` (default os.environ), then apply `overrides`."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get("TANDEM_" + f.name.upper())
+            if f.name == "port" and raw is None:
+                raw = env.get("PORT")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, str(f.type), raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject values that cannot work."""
+        if not self.database_url.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+            raise ConfigError("TANDEM_DATABASE_URL must start with sqlite://, postgres:// or postgresql://")
+        if not self.broadcast_url.startswith(("memory://", "redis://", "rediss://")):
+            raise ConfigError("TANDEM_BROADCAST_URL must start with memory://, redis:// or rediss://")
+        for name in ("charger_poll_s", "vehicle_poll_s", "vehicle_poll_charging_s", "lease_s", "action_check_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"TANDEM_{name.upper()} must be > 0")
+        if not 0 <= self.poll_jitter < 1:
+            raise ConfigError("TANDEM_POLL_JITTER must be in [0, 1)")
+        if self.shards < 1:
+            raise ConfigError("TANDEM_SHARDS must be >= 1")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite (one process owns workers)."""
+        return self.database_url.startswith("sqlite://")
+
+
+def _parse(name: str, type_name: str, raw: str) -> Any:
+    var = "TANDEM_" + name.upper()
+    try:
+        if type_name == "bool":
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{var}: cannot read {raw!r} as {type_name}") from None
+    return raw

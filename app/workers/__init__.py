@@ -1,0 +1,1 @@
+"""Workers: shard leases, per-asset polling coordinators, poll kicks, and the action runner."""

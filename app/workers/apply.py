@@ -1,0 +1,118 @@
+"""Turn a vendor snapshot into row changes and transitions (pure), then save and publish.
+
+Only changed fields are written; subscribers hear only about changes a client can see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.types import ChargerSnapshot, VehicleSnapshot
+from app.db.models import Charger, Observation, Vehicle
+from app.runtime import Runtime
+
+#: last_seen alone is written at most this often (it changes on every poll).
+LAST_SEEN_EVERY = timedelta(seconds=60)
+#: Fields whose change is not worth an event on its own.
+_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at"}
+
+
+def _diff(row: Any, values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if getattr(row, k) != v}
+
+
+def _transitions(was_plugged: bool | None, plugged: bool | None, was_charging: bool | None,
+                 charging: bool | None) -> set[str]:
+    out: set[str] = set()
+    if plugged is True and was_plugged is not True:
+        out.add("plugged_in")
+    if plugged is False and was_plugged is True:
+        out.add("unplugged")
+    if charging is True and was_charging is not True:
+        out.add("charging_started")
+    if charging is False and was_charging is True:
+        out.add("charging_stopped")
+    return out
+
+
+def _reachability(row: Vehicle | Charger, reachable: bool, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {"is_reachable": reachable, "poll_error": None if reachable else row.poll_error}
+    if reachable and (row.last_seen is None or now - row.last_seen >= LAST_SEEN_EVERY):
+        values["last_seen"] = now
+    return values
+
+
+def vehicle_changes(row: Vehicle, snap: VehicleSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:
+    """Changed fields and transitions of a vehicle poll."""
+    values: dict[str, Any] = {
+        "battery_level": snap.battery_level, "range_km": snap.range_km, "is_plugged_in": snap.is_plugged_in,
+        "is_charging": snap.is_charging, "is_fully_charged": snap.is_fully_charged,
+        "charge_limit": snap.charge_limit, "charge_rate": snap.charge_rate_kw, "max_current": snap.max_current,
+        "latitude": snap.latitude, "longitude": snap.longitude, "data_age": snap.data_age,
+    }
+    if snap.battery_capacity_kwh is not None:
+        values["battery_capacity"] = snap.battery_capacity_kwh
+    changes = _diff(row, values)
+    if "latitude" in changes or "longitude" in changes:
+        changes["location_updated"] = now
+    if set(changes) - _QUIET:
+        changes["state_updated_at"] = now
+    changes.update(_diff(row, _reachability(row, True, now)))
+    trans = _transitions(row.is_plugged_in, snap.is_plugged_in, row.is_charging, snap.is_charging)
+    return changes, trans
+
+
+def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:
+    """Changed fields and transitions of a charger poll (timestamps of transitions set here)."""
+    values: dict[str, Any] = {
+        "is_online": snap.is_online, "is_plugged_in": snap.is_plugged_in, "is_charging": snap.is_charging,
+        "power_state": snap.power_state.value, "charge_rate": snap.charge_rate_kw,
+        "max_current": snap.max_current, "session_energy": snap.session_energy_kwh,
+        "schedule_blocking": snap.schedule_blocking,
+    }
+    changes = _diff(row, values)
+    trans = _transitions(row.is_plugged_in, snap.is_plugged_in, row.is_charging, snap.is_charging)
+    if "plugged_in" in trans:
+        changes["plugged_in_at"] = now
+    if "unplugged" in trans:
+        changes["unplugged_at"] = now
+    if trans & {"charging_started", "charging_stopped"}:
+        changes["charging_changed_at"] = now
+    if set(changes) - _QUIET:
+        changes["state_updated_at"] = now
+    changes.update(_diff(row, _reachability(row, snap.is_online, now)))
+    return changes, trans
+
+
+def visible(changes: dict[str, Any]) -> bool:
+    """Whether a client would see these changes."""
+    return bool(set(changes) - _QUIET)
+
+
+async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str, Any],
+               transitions: set[str], now: datetime) -> None:
+    """Write changes, record evidence, publish, and run the pairing hook."""
+    if not changes:
+        return
+    for key, value in changes.items():
+        setattr(row, key, value)
+    await row.save(update_fields=list(changes))
+    if kind == "vehicle" and ("data_age" in changes or transitions or row.data_age is None):  # type: ignore[union-attr]
+        v: Vehicle = row  # type: ignore[assignment]
+        await Observation.create(
+            asset_type="vehicle", asset_id=v.id, observed_at=now, data_age=v.data_age,
+            is_plugged_in=v.is_plugged_in, is_charging=v.is_charging, charge_rate=v.charge_rate,
+            battery_level=v.battery_level, latitude=v.latitude, longitude=v.longitude,
+        )
+    elif kind == "charger" and transitions:
+        c: Charger = row  # type: ignore[assignment]
+        await Observation.create(
+            asset_type="charger", asset_id=c.id, observed_at=now, data_age=now,
+            is_plugged_in=c.is_plugged_in, is_charging=c.is_charging, charge_rate=c.charge_rate,
+        )
+    if visible(changes):
+        await rt.publish(kind, row.user_id, row.id)  # type: ignore[attr-defined]
+    from app.services import pairing
+
+    await pairing.after_poll(rt, kind, row, transitions)

@@ -1,0 +1,278 @@
+"""Polling coordinators: one in-memory entry per asset of the shards this worker owns.
+
+Chargers are polled often, vehicles rarely (faster while charging or while confirming a
+plug-in), each with jitter. Errors back off exponentially, Retry-After is honoured, asleep
+cars are not woken, revoked credentials stop polling until the user links again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from adapters import errors as ve
+from adapters.types import Session
+from app import metrics
+from app.db.models import Charger, Vehicle, VendorLink
+from app.runtime import Runtime
+from app.workers import apply
+from app.workers.leases import LeaseManager
+
+log = logging.getLogger("tandem.poller")
+MAX_IN_FLIGHT = 100
+REFRESH_S = 5.0
+
+
+@dataclass
+class Entry:
+    """Scheduling state of one asset."""
+
+    kind: str  # vehicle | charger
+    row: Vehicle | Charger
+    next_at: float = 0.0
+    failures: int = 0
+    stopped: bool = False
+    in_flight: bool = False
+    failing_logged: bool = False
+    last_kick: float = 0.0
+
+
+@dataclass
+class LinkState:
+    """A vendor account's session, cached."""
+
+    vendor: str
+    access_token: str
+    credentials: dict[str, Any] = field(default_factory=dict)
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware."""
+    return datetime.now(timezone.utc)
+
+
+class Poller:
+    """Polls the assets of owned shards."""
+
+    def __init__(self, rt: Runtime, leases: LeaseManager) -> None:
+        self.rt = rt
+        self.s = rt.settings
+        self.leases = leases
+        self.entries: dict[str, Entry] = {}
+        self.links: dict[str, LinkState] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._sem = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._polls: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Load assets and start the scheduler."""
+        await self.refresh()
+        self._tasks = [asyncio.create_task(self._schedule(), name="poller"),
+                       asyncio.create_task(self._refresh_loop(), name="poller-refresh")]
+        self.leases.listeners.append(lambda _owned: self._wake.set())
+
+    async def stop(self) -> None:
+        """Stop polling."""
+        for task in [*self._tasks, *self._polls]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._polls, return_exceptions=True)
+
+    # -- schedule ---------------------------------------------------------------------------
+    def _push(self, entry: Entry, at: float) -> None:
+        entry.next_at = at
+        self._seq += 1
+        heapq.heappush(self._heap, (at, self._seq, entry.row.id))
+        self._wake.set()
+
+    def interval(self, entry: Entry) -> float:
+        """Seconds until this asset's next regular poll, with jitter."""
+        if entry.kind == "charger":
+            base = self.s.charger_poll_s
+        else:
+            v: Vehicle = entry.row  # type: ignore[assignment]
+            base = self.s.vehicle_poll_s
+            if v.is_charging:
+                base = min(base, self.s.vehicle_poll_charging_s)
+            if v.confirm_until is not None and v.confirm_until > utcnow():
+                base = min(base, self.s.confirm_poll_s)
+        return base * (1 + random.uniform(-self.s.poll_jitter, self.s.poll_jitter))
+
+    def kick(self, asset_id: str) -> bool:
+        """Poll an asset now (debounced to once per 2 s). False when not ours."""
+        entry = self.entries.get(asset_id)
+        if entry is None or entry.stopped:
+            return False
+        now = time.monotonic()
+        if now - entry.last_kick >= 2.0 and not entry.in_flight:
+            entry.last_kick = now
+            self._push(entry, now)
+        return True
+
+    async def _schedule(self) -> None:
+        while True:
+            now = time.monotonic()
+            while self._heap and self._heap[0][0] <= now:
+                at, _, asset_id = heapq.heappop(self._heap)
+                entry = self.entries.get(asset_id)
+                if entry is None or entry.stopped or entry.in_flight or entry.next_at != at:
+                    continue
+                if not self.leases.owns(entry.row.shard):
+                    continue
+                entry.in_flight = True
+                task = asyncio.create_task(self._run(entry))
+                self._polls.add(task)
+                task.add_done_callback(self._polls.discard)
+            delay = (self._heap[0][0] - now) if self._heap else 1.0
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, min(delay, 1.0)))
+            except TimeoutError:
+                pass
+
+    async def _run(self, entry: Entry) -> None:
+        async with self._sem:
+            try:
+                delay = await self.poll(entry)
+            except Exception:
+                log.exception("poll of %s %s crashed", entry.kind, entry.row.id)
+                delay = self._backoff(entry)
+            finally:
+                entry.in_flight = False
+        if not entry.stopped and entry.row.id in self.entries:
+            self._push(entry, time.monotonic() + delay)
+
+    # -- one poll -----------------------------------------------------------------------------
+    async def poll(self, entry: Entry) -> float:
+        """Poll once; returns seconds until the next poll."""
+        row = entry.row
+        link = self.links.get(row.link_id)  # type: ignore[attr-defined]
+        if link is None:
+            return self.interval(entry)
+        adapter = self.rt.adapter(row.vendor)
+        session = Session(vendor=row.vendor, access_token=link.access_token)
+        now = utcnow()
+        try:
+            if entry.kind == "vehicle":
+                snap = await adapter.read_vehicle(session, row.vendor_id)
+                changes, trans = apply.vehicle_changes(row, snap, now)  # type: ignore[arg-type]
+            else:
+                snap = await adapter.read_charger(session, row.vendor_id)
+                changes, trans = apply.charger_changes(row, snap, now)  # type: ignore[arg-type]
+        except ve.VendorError as exc:
+            return await self._failed(entry, exc)
+        metrics.POLLS.labels(entry.kind, row.vendor, "ok").inc()
+        if entry.failing_logged:
+            log.info("%s %s recovered", entry.kind, row.id)
+            entry.failing_logged = False
+        entry.failures = 0
+        await apply.save(self.rt, entry.kind, row, changes, trans, now)
+        return self.interval(entry)
+
+    def _backoff(self, entry: Entry) -> float:
+        entry.failures += 1
+        base = self.s.charger_poll_s if entry.kind == "charger" else min(self.s.vehicle_poll_s, 60.0)
+        delay = min(self.s.backoff_max_s, base * 2 ** (entry.failures - 1))
+        return delay * (1 + random.uniform(0, self.s.poll_jitter))
+
+    async def _failed(self, entry: Entry, exc: ve.VendorError) -> float:
+        row = entry.row
+        metrics.POLLS.labels(entry.kind, row.vendor, exc.code).inc()
+        if not entry.failing_logged:
+            log.warning("%s %s poll failed: %s", entry.kind, row.id, exc.code)
+            entry.failing_logged = True
+        if isinstance(exc, ve.AuthRevoked) and await self._relogin(row.link_id):  # type: ignore[attr-defined]
+            return 0.5
+        if isinstance(exc, ve.AuthRevoked | ve.NotFound):
+            await self._stop(entry, exc.code)
+            return self.s.backoff_max_s
+        if isinstance(exc, ve.Asleep):
+            await self._mark(entry, reachable=True, error=exc.code)
+            return self.interval(entry)
+        await self._mark(entry, reachable=False, error=exc.code)
+        if isinstance(exc, ve.RateLimited):
+            entry.failures += 1
+            return max(exc.retry_after, 1.0)
+        return self._backoff(entry)
+
+    async def _mark(self, entry: Entry, *, reachable: bool, error: str) -> None:
+        row = entry.row
+        if row.is_reachable == reachable and row.poll_error == error:
+            return
+        row.is_reachable, row.poll_error = reachable, error
+        await row.save(update_fields=["is_reachable", "poll_error"])
+        await self.rt.publish(entry.kind, row.user_id, row.id)  # type: ignore[attr-defined]
+
+    async def _relogin(self, link_id: str) -> bool:
+        link = self.links.get(link_id)
+        if link is None or not link.credentials:
+            return False
+        try:
+            session = await self.rt.adapter(link.vendor).login(link.credentials)
+        except ve.VendorError:
+            return False
+        link.access_token = session.access_token
+        await VendorLink.filter(id=link_id).update(access_token=session.access_token)
+        return True
+
+    async def _stop(self, entry: Entry, code: str) -> None:
+        link_id = entry.row.link_id  # type: ignore[attr-defined]
+        if code == "AUTH_REVOKED":
+            await VendorLink.filter(id=link_id).update(status="REVOKED")
+            stopping = [e for e in self.entries.values() if e.row.link_id == link_id]  # type: ignore[attr-defined]
+        else:
+            stopping = [entry]
+        for e in stopping:
+            e.stopped = True
+            await self._mark(e, reachable=False, error=code)
+
+    # -- asset list ---------------------------------------------------------------------------
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_S)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("asset refresh failed")
+
+    async def refresh(self) -> None:
+        """Sync entries with the owned shards: add new assets, drop gone ones, restart re-linked."""
+        owned = list(self.leases.owned)
+        seen: set[str] = set()
+        for kind, model in (("vehicle", Vehicle), ("charger", Charger)):
+            fields = ["id", "poll_error", "link_id"] + (["confirm_until"] if kind == "vehicle" else [])
+            rows = await model.filter(shard__in=owned).values(*fields) if owned else []
+            new_ids = []
+            for r in rows:
+                seen.add(r["id"])
+                entry = self.entries.get(r["id"])
+                if entry is None or (entry.stopped and r["poll_error"] is None):
+                    new_ids.append(r["id"])
+                elif kind == "vehicle":
+                    entry.row.confirm_until = r["confirm_until"]  # type: ignore[union-attr]
+                    if r["confirm_until"] and entry.next_at - time.monotonic() > self.s.confirm_poll_s:
+                        self._push(entry, time.monotonic())
+            if new_ids:
+                full = await model.filter(id__in=new_ids)
+                await self._load_links({r.link_id for r in full})  # type: ignore[attr-defined]
+                for row in full:
+                    entry = Entry(kind=kind, row=row)
+                    self.entries[row.id] = entry
+                    if row.poll_error in ("AUTH_REVOKED", "NOT_FOUND"):
+                        entry.stopped = True
+                    else:
+                        self._push(entry, time.monotonic() + random.uniform(0, 0.2))
+        for gone in set(self.entries) - seen:
+            del self.entries[gone]
+
+    async def _load_links(self, link_ids: set[str]) -> None:
+        for link in await VendorLink.filter(id__in=list(link_ids)):
+            self.links[link.id] = LinkState(link.vendor, link.access_token, dict(link.credentials or {}))

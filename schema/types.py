@@ -1,0 +1,296 @@
+"""GraphQL object types (names from the public contract).
+
+Asset types hold the row and the caller's `UserGraph` privately; nested fields resolve from
+that graph, so a whole `viewer` tree costs a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.db import models
+from app.services.graph import UserGraph
+from schema.enums import (
+    ActionKind,
+    ActionState,
+    ActionTargetType,
+    AttemptVia,
+    CapabilitySource,
+    EvSystemStatus,
+    FailureType,
+    PowerDeliveryState,
+)
+
+
+@strawberry.type(description="Something the user must do to unlock a capability.")
+class Intervention:
+    id: str
+    title: str
+    description: str
+
+
+@strawberry.type(description="Whether an asset can do something, and which asset carries it out.")
+class Capability:
+    is_capable: bool
+    source: CapabilitySource
+    interventions: list[Intervention]
+
+
+@strawberry.type
+class VehicleCapabilities:
+    information: Capability
+    charge_state: Capability
+    location: Capability
+    start_charging: Capability
+    stop_charging: Capability
+    set_max_current: Capability
+
+
+@strawberry.type
+class ChargerCapabilities:
+    information: Capability
+    charge_state: Capability
+    start_charging: Capability
+    stop_charging: Capability
+    set_max_current: Capability
+
+
+@strawberry.type
+class VehicleInformation:
+    brand: str | None
+    model: str | None
+    year: int | None
+    vin: str | None
+    display_name: str | None
+
+
+@strawberry.type
+class ChargerInformation:
+    brand: str | None
+    model: str | None
+    serial_number: str | None
+
+
+@strawberry.type(description="Null means the value cannot be determined.")
+class VehicleChargeState:
+    battery_level: float | None
+    range: float | None
+    is_plugged_in: bool | None
+    is_charging: bool | None
+    is_fully_charged: bool | None
+    battery_capacity: float | None
+    charge_limit: float | None
+    charge_rate: float | None
+    charge_time_remaining: float | None
+    max_current: float | None
+    power_delivery_state: PowerDeliveryState
+    plugged_in_charger_id: strawberry.ID | None
+    last_updated: datetime | None
+
+
+@strawberry.type
+class ChargerChargeState:
+    is_plugged_in: bool | None
+    is_charging: bool | None
+    charge_rate: float | None
+    max_current: float | None
+    power_delivery_state: PowerDeliveryState
+    plugged_in_vehicle_id: strawberry.ID | None
+    last_updated: datetime | None
+
+
+@strawberry.type
+class VehicleLocation:
+    latitude: float | None
+    longitude: float | None
+    location_id: strawberry.ID | None
+    last_updated: datetime | None
+
+
+@strawberry.type
+class Location:
+    id: strawberry.ID
+    name: str
+    latitude: float
+    longitude: float
+    timezone: str
+
+    @staticmethod
+    def of(row: models.Location) -> Location:
+        """Build from a row."""
+        return Location(
+            id=strawberry.ID(row.id), name=row.name, latitude=row.latitude,
+            longitude=row.longitude, timezone=row.timezone,
+        )
+
+
+@strawberry.type
+class Vehicle:
+    id: strawberry.ID
+    vendor: str
+    is_reachable: bool
+    last_seen: datetime | None
+    information: VehicleInformation
+    charge_state: VehicleChargeState
+    location: VehicleLocation
+    capabilities: VehicleCapabilities
+    row: strawberry.Private[models.Vehicle]
+    graph: strawberry.Private[UserGraph]
+
+    @strawberry.field
+    def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
+        """The EV systems this vehicle is part of."""
+        return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_vehicle(self.row.id)]
+
+
+@strawberry.type
+class Charger:
+    id: strawberry.ID
+    vendor: str
+    is_reachable: bool
+    last_seen: datetime | None
+    location_id: strawberry.ID | None
+    information: ChargerInformation
+    charge_state: ChargerChargeState
+    capabilities: ChargerCapabilities
+    row: strawberry.Private[models.Charger]
+    graph: strawberry.Private[UserGraph]
+
+    @strawberry.field
+    def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
+        """The EV systems this charger is part of."""
+        return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_charger(self.row.id)]
+
+
+@strawberry.type(description="A vehicle and a charger of the same user.")
+class EvSystem:
+    id: strawberry.ID
+    status: EvSystemStatus
+    plugged_in_vehicle_id: strawberry.ID | None
+    plugged_in_charger_id: strawberry.ID | None
+    activated_at: datetime | None
+    evidence: list[str]
+    row: strawberry.Private[models.EvSystem]
+    graph: strawberry.Private[UserGraph]
+
+    @staticmethod
+    def of(row: models.EvSystem, graph: UserGraph) -> EvSystem:
+        """Build from a row."""
+        active = row.status == "ACTIVE"
+        return EvSystem(
+            id=strawberry.ID(row.id),
+            status=EvSystemStatus(row.status),
+            plugged_in_vehicle_id=strawberry.ID(row.vehicle_id) if active else None,  # type: ignore[attr-defined]
+            plugged_in_charger_id=strawberry.ID(row.charger_id) if active else None,  # type: ignore[attr-defined]
+            activated_at=row.activated_at,
+            evidence=[str(e) for e in row.evidence or []],
+            row=row,
+            graph=graph,
+        )
+
+    @strawberry.field
+    def vehicle(self) -> Vehicle:
+        """The system's vehicle."""
+        from resolvers.views import vehicle_view
+
+        return vehicle_view(self.graph.vehicles[self.row.vehicle_id], self.graph)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def charger(self) -> Charger:
+        """The system's charger."""
+        from resolvers.views import charger_view
+
+        return charger_view(self.graph.chargers[self.row.charger_id], self.graph)  # type: ignore[attr-defined]
+
+
+@strawberry.type
+class FailureReason:
+    type: FailureType
+    detail: str
+
+
+@strawberry.type(description="One command sent for an action.")
+class ActionAttempt:
+    via: AttemptVia
+    command: str
+    outcome: str
+    at: datetime
+    detail: str
+
+
+@strawberry.type(description="An asynchronous charging command: PENDING until verified from device data.")
+class ChargeAction:
+    id: strawberry.ID
+    target_id: strawberry.ID
+    target_type: ActionTargetType
+    kind: ActionKind
+    state: ActionState
+    max_current: float | None
+    failure_reason: FailureReason | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    attempts: list[ActionAttempt]
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    external_id: str
+    graph: strawberry.Private[UserGraph]
+
+    @strawberry.field
+    def vehicles(self) -> list[Vehicle]:
+        """The user's vehicles."""
+        from resolvers.views import vehicle_view
+
+        return [vehicle_view(v, self.graph) for v in self.graph.vehicles.values()]
+
+    @strawberry.field
+    def chargers(self) -> list[Charger]:
+        """The user's chargers."""
+        from resolvers.views import charger_view
+
+        return [charger_view(c, self.graph) for c in self.graph.chargers.values()]
+
+    @strawberry.field
+    def ev_systems(self) -> list[EvSystem]:
+        """The user's EV systems."""
+        return [EvSystem.of(s, self.graph) for s in self.graph.systems]
+
+    @strawberry.field
+    def locations(self) -> list[Location]:
+        """The user's locations."""
+        return [Location.of(loc) for loc in self.graph.locations.values()]
+
+
+@strawberry.type
+class CreatedUser:
+    id: strawberry.ID
+    external_id: str
+
+
+@strawberry.type(description="A user token. Shown once: only its hash is stored.")
+class CreatedUserToken:
+    user_id: strawberry.ID
+    token: str
+
+
+@strawberry.type(description="What linking a vendor account found.")
+class LinkResult:
+    vendor: str
+    vehicles: list[Vehicle]
+    chargers: list[Charger]
+
+
+@strawberry.type
+class VendorInfo:
+    name: str
+    serves: str
+
+
+__all__ = ["JSON"]

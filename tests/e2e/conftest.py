@@ -1,0 +1,21 @@
+"""E2E fixtures: a running stack with fast intervals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import test_settings
+from tests.e2e.harness import Stack, stack
+
+FAST = dict(charger_poll_s=1.0, vehicle_poll_s=30.0, vehicle_poll_charging_s=10.0, confirm_poll_s=1.0,
+            confirm_window_s=20.0, action_check_s=0.5, action_timeout_s=30.0, poll_jitter=0.0, backoff_max_s=4.0)
+
+
+@pytest.fixture
+async def st(tmp_path: Path) -> AsyncIterator[Stack]:
+    """Tandem + simulator on real sockets, embedded workers, fast intervals."""
+    async with stack(test_settings(tmp_path, **FAST), sim_speed=1.0) as running:
+        yield running
