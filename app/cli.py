@@ -12,7 +12,7 @@ from app.settings import ConfigError, Settings
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
-    return Settings.from_env(port=getattr(args, "port", None), **extra)
+    return Settings.from_env(None, port=getattr(args, "port", None), **extra)
 
 
 def _serve(args: argparse.Namespace) -> None:

@@ -10,7 +10,7 @@ from app.db.models import User as UserRow
 from app.errors import NotFoundError
 from resolvers.context import Context
 from resolvers.views import action_view, charger_view, vehicle_view
-from schema.types import ChargeAction, Charger, EvSystem, User, VendorInfo, Vehicle
+from schema.types import ChargeAction, Charger, EvSystem, User, Vehicle, VendorInfo
 
 
 @strawberry.type

@@ -43,9 +43,9 @@ async def _objects(
             if isinstance(item, Event):
                 if item.topic != topic or (only_id is not None and item.object_id != only_id):
                     continue
-                wanted = [item.object_id]
+                wanted: list[str] | None = [item.object_id]
             else:  # Resync: send everything this subscription covers
-                wanted = [only_id] if only_id else None  # type: ignore[list-item]
+                wanted = [only_id] if only_id else None
             graph = await ctx.fresh().graph()
             for oid in wanted if wanted is not None else ids_of(graph):
                 obj = build(graph, oid)

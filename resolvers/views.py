@@ -96,7 +96,7 @@ def charger_view(row: models.Charger, graph: UserGraph) -> Charger:
         charge_state=ChargerChargeState(
             is_plugged_in=row.is_plugged_in, is_charging=row.is_charging, charge_rate=row.charge_rate,
             max_current=row.max_current, power_delivery_state=PowerDeliveryState(row.power_state),
-            plugged_in_vehicle_id=_id(active.vehicle_id if active else None),  # type: ignore[attr-defined]
+            plugged_in_vehicle_id=_id(active.vehicle_id if active else None),
             last_updated=row.state_updated_at,
         ),
         capabilities=ChargerCapabilities(

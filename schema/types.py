@@ -184,8 +184,8 @@ class EvSystem:
         return EvSystem(
             id=strawberry.ID(row.id),
             status=EvSystemStatus(row.status),
-            plugged_in_vehicle_id=strawberry.ID(row.vehicle_id) if active else None,  # type: ignore[attr-defined]
-            plugged_in_charger_id=strawberry.ID(row.charger_id) if active else None,  # type: ignore[attr-defined]
+            plugged_in_vehicle_id=strawberry.ID(row.vehicle_id) if active else None,
+            plugged_in_charger_id=strawberry.ID(row.charger_id) if active else None,
             activated_at=row.activated_at,
             evidence=[str(e) for e in row.evidence or []],
             row=row,
@@ -197,14 +197,14 @@ class EvSystem:
         """The system's vehicle."""
         from resolvers.views import vehicle_view
 
-        return vehicle_view(self.graph.vehicles[self.row.vehicle_id], self.graph)  # type: ignore[attr-defined]
+        return vehicle_view(self.graph.vehicles[self.row.vehicle_id], self.graph)
 
     @strawberry.field
     def charger(self) -> Charger:
         """The system's charger."""
         from resolvers.views import charger_view
 
-        return charger_view(self.graph.chargers[self.row.charger_id], self.graph)  # type: ignore[attr-defined]
+        return charger_view(self.graph.chargers[self.row.charger_id], self.graph)
 
 
 @strawberry.type

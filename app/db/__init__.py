@@ -6,6 +6,7 @@ from typing import Any
 
 from tortoise import Tortoise
 from tortoise.migrations.api.migrate import migrate as tortoise_migrate
+from tortoise.queryset import QuerySet
 
 from app.settings import Settings
 
@@ -54,3 +55,8 @@ async def init(settings: Settings) -> None:
 async def close() -> None:
     """Close every database connection."""
     await Tortoise.close_connections()
+
+
+async def column(query: QuerySet[Any], name: str) -> list[Any]:
+    """One column of the rows `query` selects (a typed `values_list(name, flat=True)`)."""
+    return [row[name] for row in await query.values(name)]

@@ -7,6 +7,7 @@ and are never logged or returned; Tandem's own tokens are stored as SHA-256 hash
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -68,7 +69,7 @@ class VendorLink(Model):
     vendor = fields.CharField(max_length=50)
     #: Hash of the vendor account identity, to find a re-link of the same account.
     account_key = fields.CharField(max_length=64)
-    credentials = fields.JSONField(default=dict)
+    credentials: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     access_token = fields.TextField(default="")
     status = fields.CharField(max_length=20, default="OK")  # OK | REVOKED
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -103,7 +104,7 @@ class Asset(Model):
     vendor_id = fields.CharField(max_length=100)
     brand = fields.CharField(max_length=100, null=True)
     model = fields.CharField(max_length=100, null=True)
-    capabilities = fields.JSONField(default=list)  # list of Cap values
+    capabilities: fields.JSONField[list[str]] = fields.JSONField(default=list)  # list of Cap values
     is_reachable = fields.BooleanField(default=False)
     last_seen = fields.DatetimeField(null=True)
     state_updated_at = fields.DatetimeField(null=True)
@@ -111,6 +112,9 @@ class Asset(Model):
     poll_error = fields.CharField(max_length=50, null=True)
     shard = fields.IntField(default=0, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Foreign-key columns, declared on the concrete models below; named here for type checkers.
+    user_id: str
+    link_id: str
 
     class Meta:
         abstract = True
@@ -212,9 +216,12 @@ class EvSystem(Model):
     charger: fields.ForeignKeyRelation[Charger] = fields.ForeignKeyField(
         "models.Charger", related_name="ev_systems", on_delete=fields.CASCADE
     )
+    vehicle_id: str
+    charger_id: str
+    user_id: str
     status = fields.CharField(max_length=20, default="ESTABLISHED")  # ESTABLISHED | ACTIVE
     activated_at = fields.DatetimeField(null=True)
-    evidence = fields.JSONField(default=list)
+    evidence: fields.JSONField[list[str]] = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -239,7 +246,7 @@ class ChargeAction(Model):
     failure_type = fields.CharField(max_length=40, null=True)
     failure_detail = fields.TextField(null=True)
     #: Orchestrator working memory (paths tried, schedule to restore, ...).
-    plan = fields.JSONField(default=dict)
+    plan: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     deadline = fields.DatetimeField()
     next_step_at = fields.DatetimeField(null=True)
     lease_owner = fields.CharField(max_length=64, null=True)

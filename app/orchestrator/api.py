@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
@@ -18,7 +18,7 @@ TERMINAL = {"CONFIRMED", "FAILED", "CANCELLED"}
 
 def utcnow() -> datetime:
     """Now, timezone-aware."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def precheck(target: Target, kind: str, max_current: float | None) -> tuple[str, str, str] | None:
@@ -44,7 +44,8 @@ def precheck(target: Target, kind: str, max_current: float | None) -> tuple[str,
 async def finish(rt: Runtime, action: ChargeAction, state: str, failure: str | None = None,
                  detail: str | None = None) -> ChargeAction:
     """Move an action to a terminal state and tell subscribers."""
-    action.state, action.failure_type, action.failure_detail = state, failure, detail
+    action.state = state
+    action.failure_type, action.failure_detail = failure, detail  # type: ignore[assignment]
     action.completed_at = utcnow()
     action.next_step_at = None
     action.lease_owner = None

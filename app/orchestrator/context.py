@@ -61,7 +61,7 @@ async def load_target(user_id: str, target_type: str, target_id: str) -> Target:
         if vehicle is None:
             raise NotFoundError("No such vehicle.")
         active = graph.active_for_vehicle(target_id)
-        charger = graph.chargers.get(active.charger_id) if active else None  # type: ignore[attr-defined]
+        charger = graph.chargers.get(active.charger_id) if active else None
         return Target(graph, vehicle, charger)
     charger = graph.chargers.get(target_id)
     if charger is None:

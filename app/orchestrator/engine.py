@@ -119,7 +119,7 @@ async def _command(rt: Runtime, action: ChargeAction, target: Target, via: str, 
                    plan: dict[str, Any], excluded: set[str]) -> float | None:
     """Send the command through one path, troubleshooting first. None when sent; else seconds
     until the next attempt."""
-    link = await VendorLink.get(id=row.link_id)  # type: ignore[attr-defined]
+    link = await VendorLink.get(id=row.link_id)
     adapter = rt.adapter(row.vendor)
     session = Session(vendor=row.vendor, access_token=link.access_token)
     try:

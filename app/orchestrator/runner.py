@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from tortoise.expressions import Q
 
+from app.db import column
 from app.db.models import ChargeAction, Charger, Vehicle
 from app.orchestrator.api import utcnow
 from app.orchestrator.engine import step
@@ -65,10 +66,10 @@ class ActionRunner:
     async def _shard(self, action: ChargeAction) -> int | None:
         if action.target_id not in self._shards:
             model = Vehicle if action.target_type == "VEHICLE" else Charger
-            shard = await model.filter(id=action.target_id).values_list("shard", flat=True)
+            shard = await column(model.filter(id=action.target_id), "shard")
             if not shard:
                 return None
-            self._shards[action.target_id] = int(shard[0])  # type: ignore[arg-type]
+            self._shards[action.target_id] = int(shard[0])
         return self._shards[action.target_id]
 
     async def run_due(self) -> int:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from app.db import column
 from app.db.models import Charger, EvSystem, Vehicle
 from app.runtime import Runtime
 
 
 async def establish(rt: Runtime, user_id: str) -> list[EvSystem]:
     """Create the missing EV systems of a user (one per vehicle × charger); publish new ones."""
-    vehicle_ids = await Vehicle.filter(user_id=user_id).values_list("id", flat=True)
-    charger_ids = await Charger.filter(user_id=user_id).values_list("id", flat=True)
+    vehicle_ids = await column(Vehicle.filter(user_id=user_id), "id")
+    charger_ids = await column(Charger.filter(user_id=user_id), "id")
     existing = {
-        (s.vehicle_id, s.charger_id)  # type: ignore[attr-defined]
+        (s.vehicle_id, s.charger_id)
         for s in await EvSystem.filter(user_id=user_id)
     }
     created: list[EvSystem] = []

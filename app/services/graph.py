@@ -24,11 +24,11 @@ class UserGraph:
 
     def systems_of_vehicle(self, vehicle_id: str) -> list[EvSystem]:
         """EV systems the vehicle is part of."""
-        return [s for s in self.systems if s.vehicle_id == vehicle_id]  # type: ignore[attr-defined]
+        return [s for s in self.systems if s.vehicle_id == vehicle_id]
 
     def systems_of_charger(self, charger_id: str) -> list[EvSystem]:
         """EV systems the charger is part of."""
-        return [s for s in self.systems if s.charger_id == charger_id]  # type: ignore[attr-defined]
+        return [s for s in self.systems if s.charger_id == charger_id]
 
     def active_for_vehicle(self, vehicle_id: str) -> EvSystem | None:
         """The vehicle's ACTIVE system, if any."""
@@ -49,11 +49,11 @@ async def load_graphs(user_ids: Sequence[str]) -> list[UserGraph]:
     ids = list(dict.fromkeys(user_ids))
     graphs = {uid: UserGraph(uid) for uid in ids}
     for v in await Vehicle.filter(user_id__in=ids).order_by("created_at", "id"):
-        graphs[v.user_id].vehicles[v.id] = v  # type: ignore[attr-defined]
+        graphs[v.user_id].vehicles[v.id] = v
     for c in await Charger.filter(user_id__in=ids).order_by("created_at", "id"):
-        graphs[c.user_id].chargers[c.id] = c  # type: ignore[attr-defined]
+        graphs[c.user_id].chargers[c.id] = c
     for s in await EvSystem.filter(user_id__in=ids).order_by("created_at", "id"):
-        graphs[s.user_id].systems.append(s)  # type: ignore[attr-defined]
+        graphs[s.user_id].systems.append(s)
     for loc in await Location.filter(user_id__in=ids).order_by("created_at", "id"):
         graphs[loc.user_id].locations[loc.id] = loc  # type: ignore[attr-defined]
     return [graphs[uid] for uid in user_ids]

@@ -9,7 +9,7 @@ from typing import Any
 from adapters import registry
 from adapters.errors import BadCredentials, UnknownVendor, VendorError
 from adapters.types import ChargerInfo, Session, VehicleInfo
-from app.db.models import Charger, ChargeAction, Observation, Vehicle, VendorLink
+from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
 from app.errors import BadInput, NotFoundError, TandemError
 from app.runtime import Runtime
 from app.services import evsystems
@@ -111,8 +111,8 @@ async def unlink_asset(rt: Runtime, user_id: str, kind: str, asset_id: str) -> N
     if row is None:
         raise NotFoundError(f"No such {kind}.")
     others = {
-        (s.vehicle_id if kind == "charger" else s.charger_id)  # type: ignore[attr-defined]
-        for s in await row.ev_systems.all()  # type: ignore[attr-defined]
+        (s.vehicle_id if kind == "charger" else s.charger_id)
+        for s in await EvSystem.filter(**{f"{kind}_id": asset_id})
     }
     await ChargeAction.filter(user_id=user_id, target_id=asset_id, state="PENDING").update(
         state="CANCELLED", failure_type="NOT_FOUND", failure_detail=f"The {kind} was unlinked."

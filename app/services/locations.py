@@ -29,6 +29,6 @@ async def set_charger_location(user_id: str, charger_id: str, location_id: str |
         raise NotFoundError("No such charger.")
     if location_id is not None and not await Location.filter(id=location_id, user_id=user_id).exists():
         raise NotFoundError("No such location.")
-    charger.location_id = location_id  # type: ignore[attr-defined]
+    charger.location_id = location_id
     await charger.save(update_fields=["location_id"])
     return charger

@@ -7,8 +7,9 @@ then every `confirm_poll_s` until `confirm_window_s` ends, because vehicle cloud
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from app.db import column
 from app.db.models import Charger, EvSystem, Observation, Vehicle
 from app.domain import pairing as dp
 from app.runtime import Runtime
@@ -20,7 +21,7 @@ MAX_EVIDENCE = 12
 
 def utcnow() -> datetime:
     """Now, timezone-aware."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def settings_of(rt: Runtime) -> dp.PairingSettings:
@@ -30,7 +31,7 @@ def settings_of(rt: Runtime) -> dp.PairingSettings:
 
 async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions: set[str]) -> None:
     """React to a poll: `transitions` ⊆ {"plugged_in", "unplugged", "charging_started", "charging_stopped"}."""
-    user_id: str = row.user_id  # type: ignore[attr-defined]
+    user_id: str = row.user_id
     if kind == "charger" and "plugged_in" in transitions:
         await confirm_vehicles(rt, user_id)
     await evaluate(rt, user_id)
@@ -39,7 +40,7 @@ async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions
 async def confirm_vehicles(rt: Runtime, user_id: str) -> None:
     """Poll the user's vehicles now and keep polling them fast for the confirmation window."""
     until = utcnow() + timedelta(seconds=rt.settings.confirm_window_s)
-    ids = await Vehicle.filter(user_id=user_id).values_list("id", flat=True)
+    ids = await column(Vehicle.filter(user_id=user_id), "id")
     await Vehicle.filter(id__in=list(ids)).update(confirm_until=until)
     from app.workers.kick import request_poll
 
@@ -83,21 +84,21 @@ async def evaluate(rt: Runtime, user_id: str) -> None:
     by_vid = {t.vehicle_id: t for t in tracks}
     changed: list[EvSystem] = []
     for system in active:  # end activations first
-        charger = graph.chargers[system.charger_id]  # type: ignore[attr-defined]
-        reason = dp.should_deactivate(_charger_track(graph, charger), by_vid[system.vehicle_id],  # type: ignore[attr-defined]
+        charger = graph.chargers[system.charger_id]
+        reason = dp.should_deactivate(_charger_track(graph, charger), by_vid[system.vehicle_id],
                                       system.activated_at or now, settings)
         if reason:
             system.status, system.activated_at = "ESTABLISHED", None
             system.evidence = [f"deactivated: {reason}"]
             changed.append(system)
-    current = {s.charger_id: s.vehicle_id for s in graph.systems if s.status == "ACTIVE"}  # type: ignore[attr-defined]
+    current = {s.charger_id: s.vehicle_id for s in graph.systems if s.status == "ACTIVE"}
     decisions = dp.decide([_charger_track(graph, c) for c in graph.chargers.values()], tracks, current, now, settings)
     for d in decisions:
         for system in graph.systems_of_charger(d.charger_id):
             if system.status == "ACTIVE":
                 continue
             evidence = list(d.evidence[-MAX_EVIDENCE:])
-            if d.vehicle_id == system.vehicle_id:  # type: ignore[attr-defined]
+            if d.vehicle_id == system.vehicle_id:
                 system.status, system.activated_at = "ACTIVE", now
                 system.evidence = [*evidence, "activated"]
                 changed.append(system)
@@ -108,6 +109,6 @@ async def evaluate(rt: Runtime, user_id: str) -> None:
         await system.save(update_fields=["status", "activated_at", "evidence", "updated_at"])
         await rt.publish("evSystem", user_id, system.id)
         if system.status == "ACTIVE" or any(e.startswith("deactivated") for e in system.evidence):
-            await rt.publish("vehicle", user_id, system.vehicle_id)  # type: ignore[attr-defined]
-            await rt.publish("charger", user_id, system.charger_id)  # type: ignore[attr-defined]
+            await rt.publish("vehicle", user_id, system.vehicle_id)
+            await rt.publish("charger", user_id, system.charger_id)
             log.info("ev system %s is now %s", system.id, system.status)

@@ -78,7 +78,10 @@ class ProcessServices:
         config = uvicorn.Config(create_sim(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         self._sim_server = uvicorn.Server(config)
         self._sim_task = asyncio.create_task(self._sim_server.serve())
+        # uvicorn exposes only a `started` flag, no event to await.
         while not self._sim_server.started:
+            if self._sim_task.done():
+                raise RuntimeError("the embedded simulator failed to start")
             await asyncio.sleep(0.02)
         url = f"http://127.0.0.1:{port}"
         print(f"simulator: {url}", flush=True)

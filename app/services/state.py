@@ -4,7 +4,7 @@ and location. Pure over an already loaded `UserGraph` (no queries)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from adapters.types import Cap, PowerState
 from app.db.models import Charger, Vehicle
@@ -40,7 +40,7 @@ def charger_facts(c: Charger) -> caps.ChargerFacts:
 
 def system_facts(graph: UserGraph) -> list[caps.SystemFacts]:
     """Every EV system of the graph as facts."""
-    return [caps.SystemFacts(s.vehicle_id, s.charger_id, s.status == "ACTIVE")  # type: ignore[attr-defined]
+    return [caps.SystemFacts(s.vehicle_id, s.charger_id, s.status == "ACTIVE")
             for s in graph.systems]
 
 
@@ -71,14 +71,14 @@ def charger_data(c: Charger) -> ChargerData:
 def vehicle_charge_state(graph: UserGraph, v: Vehicle, now: datetime | None = None) -> ChargeView:
     """The vehicle's charge state, synchronized with its ACTIVE charger."""
     active = graph.active_for_vehicle(v.id)
-    charger = graph.chargers.get(active.charger_id) if active else None  # type: ignore[attr-defined]
-    return vehicle_state(car_data(v), charger_data(charger) if charger else None, now or datetime.now(timezone.utc))
+    charger = graph.chargers.get(active.charger_id) if active else None
+    return vehicle_state(car_data(v), charger_data(charger) if charger else None, now or datetime.now(UTC))
 
 
 def vehicle_location(graph: UserGraph, v: Vehicle) -> LocationView:
     """GPS when the car reports it; else, while plugged into a located charger, that Location."""
     active = graph.active_for_vehicle(v.id)
-    charger = graph.chargers.get(active.charger_id) if active else None  # type: ignore[attr-defined]
+    charger = graph.chargers.get(active.charger_id) if active else None
     loc = graph.charger_location(charger) if charger else None
     if v.latitude is not None and v.longitude is not None:
         return LocationView(v.latitude, v.longitude, loc.id if loc else None, v.location_updated)

@@ -112,7 +112,7 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
             is_plugged_in=c.is_plugged_in, is_charging=c.is_charging, charge_rate=c.charge_rate,
         )
     if visible(changes):
-        await rt.publish(kind, row.user_id, row.id)  # type: ignore[attr-defined]
+        await rt.publish(kind, row.user_id, row.id)
     from app.services import pairing
 
     await pairing.after_poll(rt, kind, row, transitions)

@@ -11,10 +11,11 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
 
+from app.db import column
 from app.db.models import WorkerHeartbeat, WorkerLease
 
 log = logging.getLogger("tandem.leases")
@@ -22,7 +23,7 @@ log = logging.getLogger("tandem.leases")
 
 def utcnow() -> datetime:
     """Now, timezone-aware."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class LeaseManager:
@@ -42,7 +43,7 @@ class LeaseManager:
 
     async def start(self) -> None:
         """Claim a first share, then keep renewing in the background."""
-        existing = set(await WorkerLease.all().values_list("shard", flat=True))
+        existing = set(await column(WorkerLease.all(), "shard"))
         missing = [WorkerLease(shard=s) for s in range(self.shards) if s not in existing]
         if missing:
             await WorkerLease.bulk_create(missing, ignore_conflicts=True)
@@ -77,18 +78,17 @@ class LeaseManager:
         live = max(1, await WorkerHeartbeat.filter(heartbeat_at__gt=alive_since).count())
         target = math.ceil(self.shards / live)
         await WorkerLease.filter(owner=self.worker_id, lease_until__gt=now).update(lease_until=until)
-        owned = set(await WorkerLease.filter(owner=self.worker_id, lease_until__gt=now)
-                    .values_list("shard", flat=True))
+        owned = set(await column(WorkerLease.filter(owner=self.worker_id, lease_until__gt=now), "shard"))
         if len(owned) < target:
-            free = await WorkerLease.filter(Q(owner=None) | Q(lease_until__lt=now) | Q(lease_until=None)) \
-                .values_list("shard", flat=True)
+            vacant = Q(owner=None) | Q(lease_until__lt=now) | Q(lease_until=None)
+            free = await column(WorkerLease.filter(vacant), "shard")
             for shard in free:
                 if len(owned) >= target:
                     break
                 if shard in owned:
                     continue
                 won = await WorkerLease.filter(
-                    Q(shard=shard) & (Q(owner=None) | Q(lease_until__lt=now) | Q(lease_until=None))
+                    Q(shard=shard) & vacant
                 ).update(owner=self.worker_id, lease_until=until)
                 if won:
                     owned.add(shard)
@@ -104,3 +104,4 @@ class LeaseManager:
             self.owned = owned
             for listener in self.listeners:
                 listener(owned)
+

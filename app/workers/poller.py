@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters import errors as ve
@@ -54,7 +54,7 @@ class LinkState:
 
 def utcnow() -> datetime:
     """Now, timezone-aware."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Poller:
@@ -154,7 +154,7 @@ class Poller:
     async def poll(self, entry: Entry) -> float:
         """Poll once; returns seconds until the next poll."""
         row = entry.row
-        link = self.links.get(row.link_id)  # type: ignore[attr-defined]
+        link = self.links.get(row.link_id)
         if link is None:
             return self.interval(entry)
         adapter = self.rt.adapter(row.vendor)
@@ -181,7 +181,7 @@ class Poller:
         entry.failures += 1
         base = self.s.charger_poll_s if entry.kind == "charger" else min(self.s.vehicle_poll_s, 60.0)
         delay = min(self.s.backoff_max_s, base * 2 ** (entry.failures - 1))
-        return delay * (1 + random.uniform(0, self.s.poll_jitter))
+        return float(delay * (1 + random.uniform(0, self.s.poll_jitter)))
 
     async def _failed(self, entry: Entry, exc: ve.VendorError) -> float:
         row = entry.row
@@ -189,7 +189,7 @@ class Poller:
         if not entry.failing_logged:
             log.warning("%s %s poll failed: %s", entry.kind, row.id, exc.code)
             entry.failing_logged = True
-        if isinstance(exc, ve.AuthRevoked) and await self._relogin(row.link_id):  # type: ignore[attr-defined]
+        if isinstance(exc, ve.AuthRevoked) and await self._relogin(row.link_id):
             return 0.5
         if isinstance(exc, ve.AuthRevoked | ve.NotFound):
             await self._stop(entry, exc.code)
@@ -209,7 +209,7 @@ class Poller:
             return
         row.is_reachable, row.poll_error = reachable, error
         await row.save(update_fields=["is_reachable", "poll_error"])
-        await self.rt.publish(entry.kind, row.user_id, row.id)  # type: ignore[attr-defined]
+        await self.rt.publish(entry.kind, row.user_id, row.id)
 
     async def _relogin(self, link_id: str) -> bool:
         link = self.links.get(link_id)
@@ -224,10 +224,10 @@ class Poller:
         return True
 
     async def _stop(self, entry: Entry, code: str) -> None:
-        link_id = entry.row.link_id  # type: ignore[attr-defined]
+        link_id = entry.row.link_id
         if code == "AUTH_REVOKED":
             await VendorLink.filter(id=link_id).update(status="REVOKED")
-            stopping = [e for e in self.entries.values() if e.row.link_id == link_id]  # type: ignore[attr-defined]
+            stopping = [e for e in self.entries.values() if e.row.link_id == link_id]
         else:
             stopping = [entry]
         for e in stopping:
@@ -257,12 +257,12 @@ class Poller:
                 if entry is None or (entry.stopped and r["poll_error"] is None):
                     new_ids.append(r["id"])
                 elif kind == "vehicle":
-                    entry.row.confirm_until = r["confirm_until"]  # type: ignore[union-attr]
+                    entry.row.confirm_until = r["confirm_until"]
                     if r["confirm_until"] and entry.next_at - time.monotonic() > self.s.confirm_poll_s:
                         self._push(entry, time.monotonic())
             if new_ids:
                 full = await model.filter(id__in=new_ids)
-                await self._load_links({r.link_id for r in full})  # type: ignore[attr-defined]
+                await self._load_links({r.link_id for r in full})
                 for row in full:
                     entry = Entry(kind=kind, row=row)
                     self.entries[row.id] = entry

@@ -12,7 +12,8 @@ VEHICLE_FIELDS = """id vendor isReachable lastSeen information { brand model vin
   location { latitude longitude locationId }
   capabilities { startCharging { isCapable source interventions { id } } stopCharging { isCapable source }
                  location { isCapable source interventions { id } } setMaxCurrent { isCapable source } }"""
-CHARGER_FIELDS = """id isReachable chargeState { isPluggedIn isCharging chargeRate powerDeliveryState pluggedInVehicleId }"""
+CHARGER_FIELDS = """id isReachable
+  chargeState { isPluggedIn isCharging chargeRate powerDeliveryState pluggedInVehicleId }"""
 SYSTEM_FIELDS = "id status pluggedInVehicleId pluggedInChargerId activatedAt evidence vehicle { id } charger { id }"
 ACTION_FIELDS = "id state kind targetType failureReason { type detail } attempts { via command outcome detail }"
 
