@@ -8,8 +8,10 @@ PostgreSQL and Redis.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,14 +24,40 @@ PG_TABLES = [
 ]
 
 
+REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
+
+
+def require_service(url: str) -> str:
+    """`url` if its server accepts connections; otherwise skip the test (fail it under CI=true)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("sqlite", "memory"):
+        return url
+    host, port = parts.hostname or "127.0.0.1", parts.port or {"redis": 6379}.get(parts.scheme, 5432)
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        reason = f"{parts.scheme} at {host}:{port} is not reachable"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{reason} (CI=true: the service is required)")
+        pytest.skip(reason)
+    return url
+
+
 def database_url(tmp_path: Path) -> str:
     """The database for one test."""
-    return os.environ.get("TANDEM_TEST_DATABASE_URL") or f"sqlite://{tmp_path}/tandem.sqlite3"
+    return require_service(os.environ.get("TANDEM_TEST_DATABASE_URL") or f"sqlite://{tmp_path}/tandem.sqlite3")
 
 
 def broadcast_url() -> str:
     """The broadcast for one test."""
-    return os.environ.get("TANDEM_TEST_BROADCAST_URL") or "memory://"
+    return require_service(os.environ.get("TANDEM_TEST_BROADCAST_URL") or "memory://")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A reachable Redis for tests that need one whatever the engine under test."""
+    url = os.environ.get("TANDEM_TEST_BROADCAST_URL", "")
+    return require_service(url if url.startswith("redis") else REDIS_DEFAULT)
 
 
 async def reset_database(url: str) -> None:
@@ -48,7 +76,7 @@ async def reset_database(url: str) -> None:
         await db.close()
 
 
-def test_settings(tmp_path: Path, **overrides: object) -> Settings:
+def settings_for(tmp_path: Path, **overrides: object) -> Settings:
     """Settings for a test: its database and broadcast, fast intervals."""
     base: dict[str, object] = dict(
         database_url=database_url(tmp_path), broadcast_url=broadcast_url(), shards=4, lease_s=3.0,
@@ -60,7 +88,7 @@ def test_settings(tmp_path: Path, **overrides: object) -> Settings:
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Settings]:
     """An initialised, empty database (Tortoise ready) for unit tests."""
-    settings = test_settings(tmp_path)
+    settings = settings_for(tmp_path)
     await reset_database(settings.database_url)
     await db.init(settings)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import test_settings
+from tests.conftest import settings_for
 from tests.e2e.harness import Stack, stack
 
 FAST = dict(charger_poll_s=1.0, vehicle_poll_s=30.0, vehicle_poll_charging_s=10.0, confirm_poll_s=1.0,
@@ -17,5 +17,5 @@ FAST = dict(charger_poll_s=1.0, vehicle_poll_s=30.0, vehicle_poll_charging_s=10.
 @pytest.fixture
 async def st(tmp_path: Path) -> AsyncIterator[Stack]:
     """Tandem + simulator on real sockets, embedded workers, fast intervals."""
-    async with stack(test_settings(tmp_path, **FAST), sim_speed=1.0) as running:
+    async with stack(settings_for(tmp_path, **FAST), sim_speed=1.0) as running:
         yield running
