@@ -48,6 +48,10 @@ def _id(value: str | None) -> strawberry.ID | None:
 
 def vehicle_view(row: models.Vehicle, graph: UserGraph) -> Vehicle:
     """The GraphQL Vehicle: own data merged with its ACTIVE charger's, capabilities resolved."""
+    return graph.derive("vehicle", row.id, lambda: _vehicle_view(row, graph))
+
+
+def _vehicle_view(row: models.Vehicle, graph: UserGraph) -> Vehicle:
     caps = state.vehicle_capabilities(graph, row)
     cs = state.vehicle_charge_state(graph, row)
     loc = state.vehicle_location(graph, row)
@@ -84,6 +88,10 @@ def vehicle_view(row: models.Vehicle, graph: UserGraph) -> Vehicle:
 
 def charger_view(row: models.Charger, graph: UserGraph) -> Charger:
     """The GraphQL Charger."""
+    return graph.derive("charger", row.id, lambda: _charger_view(row, graph))
+
+
+def _charger_view(row: models.Charger, graph: UserGraph) -> Charger:
     caps = state.charger_capabilities(graph, row)
     active = graph.active_for_charger(row.id)
     return Charger(

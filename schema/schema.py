@@ -6,6 +6,7 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -27,16 +28,24 @@ Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMut
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The schema with limits and error policy (extensions as factories: one per request)."""
+    """The schema with limits and error policy (extensions as factories: one per request).
+
+    The depth and alias rules are built once: strawberry's limiters create a new rule class per
+    instance, and the validation cache keys on the rule classes, so per-request limiters would
+    make every request miss the cache.
+    """
     s = settings or Settings()
+    rules = [
+        *QueryDepthLimiter(max_depth=s.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=s.max_aliases).validation_rules,
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
             ErrorPolicy,
-            partial(QueryDepthLimiter, max_depth=s.max_query_depth),
-            partial(MaxAliasesLimiter, max_alias_count=s.max_aliases),
+            partial(AddValidationRules, rules),
             partial(MaxTokensLimiter, max_token_count=s.max_tokens),
             partial(ParserCache, maxsize=256),
             partial(ValidationCache, maxsize=256),

@@ -6,10 +6,13 @@ user per request (a DataLoader batches users), so the query count never grows wi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from app.db.models import Charger, EvSystem, Location, Vehicle
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -21,6 +24,14 @@ class UserGraph:
     chargers: dict[str, Charger] = field(default_factory=dict)
     systems: list[EvSystem] = field(default_factory=list)
     locations: dict[str, Location] = field(default_factory=dict)
+    #: Objects derived from this graph (GraphQL views), built once per graph.
+    derived: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+
+    def derive(self, kind: str, key: str, build: Callable[[], T]) -> T:
+        """`build()` once per (kind, key) for this graph; later calls return the same object."""
+        if (kind, key) not in self.derived:
+            self.derived[(kind, key)] = build()
+        return self.derived[(kind, key)]  # type: ignore[no-any-return]
 
     def systems_of_vehicle(self, vehicle_id: str) -> list[EvSystem]:
         """EV systems the vehicle is part of."""

@@ -1,0 +1,137 @@
+"""Benchmark: the `viewer` query against a bare `{ __typename }` on the same server, same run.
+
+    python -m tests.bench.query [--requests 2000] [--concurrency 16]
+
+Starts `tandem serve --demo` in a subprocess (SQLite in a temp dir unless TANDEM_BENCH_DATABASE_URL
+is set), links a second vehicle and charger (2 + 2 assets, 4 EV systems), then drives both queries
+from concurrent HTTP clients. Prints requests/s, p50/p99 and the ratio, and the number of SQL
+queries one `viewer` request runs at 2 + 2 and at 4 + 4 assets (it must not grow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from tests.bench.common import Service, free_port, gql, load, ready, tandem_cmd, temp_sqlite
+from tests.e2e.flows import CHARGER_FIELDS, SYSTEM_FIELDS, VEHICLE_FIELDS
+
+#: What the issue names: assets, their capabilities and EV systems (with the charge state an app shows).
+VIEWER = """{ viewer {
+  vehicles { id isReachable chargeState { batteryLevel isPluggedIn isCharging pluggedInChargerId }
+    capabilities { startCharging { isCapable source } stopCharging { isCapable source }
+                   location { isCapable source } setMaxCurrent { isCapable source } } }
+  chargers { id isReachable chargeState { isPluggedIn isCharging chargeRate }
+    capabilities { startCharging { isCapable } stopCharging { isCapable } setMaxCurrent { isCapable } } }
+  evSystems { id status pluggedInVehicleId pluggedInChargerId } } }"""
+#: Every field the end-to-end tests read (information, location, interventions, evidence, ...).
+VIEWER_FULL = (f"{{ viewer {{ vehicles {{ {VEHICLE_FIELDS} }} chargers {{ {CHARGER_FIELDS} }} "
+               f"evSystems {{ {SYSTEM_FIELDS} }} }} }}")
+TYPENAME = "{ __typename }"
+LINK = "mutation($v: String!, $c: JSON!) { linkVendor(vendor: $v, credentials: $c) { vehicles { id } } }"
+
+
+async def link_more(http: httpx.AsyncClient, url: str, sim: str, token: str, n: int, tag: str) -> None:
+    """Link `n` more simulated vehicles and `n` more chargers."""
+    for vendor, devices in (
+        ("smartcar", [{"kind": "vehicle", "vin": f"BENCH{tag}{i:010d}"} for i in range(n)]),
+        ("easee", [{"kind": "charger", "serialNumber": f"EHB{tag}{i:05d}"} for i in range(n)]),
+    ):
+        async with httpx.AsyncClient(timeout=30) as sim_http:  # `http` may be an in-process transport
+            creds = (await sim_http.post(f"{sim}/sim/accounts", json={"vendor": vendor, "devices": devices})).json()
+        await gql(http, url, LINK, {"v": vendor, "c": creds["credentials"]}, token)
+
+
+class Counter(logging.Handler):
+    """Counts the SQL statements Tortoise logs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+async def sql_per_viewer(db_url: str, sim: str, token: str) -> tuple[int, int, dict[str, int]]:
+    """SQL statements of one viewer request in-process, at the current assets and after adding 2 + 2 more."""
+    from app.settings import Settings
+    from app.web import create_app
+
+    settings = Settings.from_env({}, database_url=db_url, simulator_url=sim, embedded_workers=False,
+                                 log_level="WARNING")
+    app = create_app(settings)
+    counter = Counter()
+    db_log = logging.getLogger("tortoise.db_client")
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://tandem", timeout=30
+    ) as http:
+        async def count() -> tuple[int, dict[str, int]]:
+            await gql(http, "/graphql", VIEWER_FULL, token=token)  # warm the token cache
+            db_log.setLevel(logging.DEBUG)
+            db_log.addHandler(counter)
+            counter.count = 0
+            data = await gql(http, "/graphql", VIEWER_FULL, token=token)
+            db_log.removeHandler(counter)
+            v = data["viewer"]
+            return counter.count, {k: len(v[k]) for k in ("vehicles", "chargers", "evSystems")}
+
+        small, _ = await count()
+        await link_more(http, "/graphql", sim, token, 2, "X")
+        large, sizes = await count()
+    return small, large, sizes
+
+
+async def main(requests: int, concurrency: int) -> None:
+    """Run the benchmark and print its figures."""
+    db_url, port = temp_sqlite(), free_port()
+    server = await Service.start(tandem_cmd("serve", "--demo", "--port", str(port)),
+                                 {"TANDEM_DATABASE_URL": db_url, "TANDEM_LOG_LEVEL": "WARNING"})
+    try:
+        sim = (await server.wait_for(r"simulator: (\S+)")).group(1)
+        token = (await server.wait_for(r"demo user token: (\S+)")).group(1)
+        server.drain()
+        url = f"http://127.0.0.1:{port}/graphql"
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            await ready(http, f"http://127.0.0.1:{port}")
+            await link_more(http, url, sim, token, 1, "A")
+            me = (await gql(http, url, VIEWER, token=token))["viewer"]
+            shape = {k: len(me[k]) for k in ("vehicles", "chargers", "evSystems")}
+
+            def call(body: dict[str, Any]) -> Any:
+                async def one() -> bool:
+                    r = await http.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+                    return r.status_code == 200 and not r.json().get("errors")
+                return one
+
+            for body in ({"query": TYPENAME}, {"query": VIEWER}, {"query": VIEWER_FULL}):  # warm-up
+                await load(call(body), 100, concurrency)
+            bare = await load(call({"query": TYPENAME}), requests, concurrency)
+            viewer = await load(call({"query": VIEWER}), requests, concurrency)
+            full = await load(call({"query": VIEWER_FULL}), requests, concurrency)
+        small, large, sizes = await sql_per_viewer(db_url, sim, token)
+        print(f"tests.bench.query: {requests} requests per query, {concurrency} concurrent clients, "
+              f"one uvicorn worker, {db_url.split(':')[0]}")
+        print(f"assets: {shape}")
+        print(bare.line("__typename"))
+        print(viewer.line("viewer"))
+        print(full.line("viewer full"))
+        print(f"ratio viewer/__typename: {viewer.rps / bare.rps:.2f} (goal >= 0.5); "
+              f"full tree: {full.rps / bare.rps:.2f}")
+        print(f"SQL statements per viewer request: {small} at 2+2 assets, {large} at {sizes}")
+        print(f"server peak RSS: {server.peak_rss_mb():.0f} MB")
+    finally:
+        await server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    asyncio.run(main(args.requests, args.concurrency))
