@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,9 @@ import httpx
 from adapters.budget import Budget
 from adapters.errors import BadResponse, RateLimited, Unreachable, VendorError
 
+#: Connection pools per adapter, and connections per pool (POOLS × POOL_SIZE in flight at most).
+POOLS = 8
+POOL_SIZE = 25
 #: Maps an error response to a typed error (or None to fall back to status-based mapping).
 ErrorMapper = Callable[[httpx.Response], VendorError | None]
 
@@ -22,10 +26,14 @@ class VendorHttp:
                  budget: Budget | None = None) -> None:
         self.map_error = map_error
         self.budget = budget or Budget(100, 50.0)
-        self.client = client or httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_s,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        )
+        # Several small connection pools instead of one big one: httpcore scans every pooled
+        # connection on each request, which made a 200-connection pool the poller's main CPU cost.
+        self.clients = [client] if client is not None else [
+            httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_s,
+                              limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE))
+            for _ in range(POOLS)
+        ]
+        self._next = itertools.cycle(self.clients)
 
     async def request(self, method: str, path: str, *, token: str | None = None,
                       json: Any = None) -> httpx.Response:
@@ -33,7 +41,7 @@ class VendorHttp:
         await self.budget.acquire()
         headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
-            resp = await self.client.request(method, path, json=json, headers=headers)
+            resp = await next(self._next).request(method, path, json=json, headers=headers)
         except httpx.TimeoutException:
             raise Unreachable("vendor timed out") from None
         except httpx.HTTPError as exc:
@@ -46,14 +54,15 @@ class VendorHttp:
         raise error
 
     async def aclose(self) -> None:
-        """Close the client."""
-        await self.client.aclose()
+        """Close the clients."""
+        for client in self.clients:
+            await client.aclose()
 
 
-def retry_after(resp: httpx.Response, default: float = 60.0) -> float:
-    """Seconds from a Retry-After header."""
+def retry_after(headers: httpx.Headers | dict[str, str] | None, default: float = 60.0) -> float:
+    """Seconds from a Retry-After header (never negative; `default` when absent or unreadable)."""
     try:
-        return max(0.0, float(resp.headers.get("retry-after", default)))
+        return max(0.0, float((headers or {}).get("retry-after", default)))
     except ValueError:
         return default
 
@@ -61,7 +70,7 @@ def retry_after(resp: httpx.Response, default: float = 60.0) -> float:
 def status_error(resp: httpx.Response) -> VendorError:
     """A typed error from the status code alone."""
     if resp.status_code == 429:
-        return RateLimited("rate limited", retry_after(resp))
+        return RateLimited("rate limited", retry_after(resp.headers))
     if resp.status_code >= 500:
         return Unreachable(f"vendor error {resp.status_code}")
     return BadResponse(f"unexpected status {resp.status_code}")
@@ -82,7 +91,7 @@ def field(obj: Any, key: str, kind: type | tuple[type, ...], *, optional: bool =
     value = obj.get(key)
     if value is None and optional:
         return None
-    if kind in (float, (int, float)) and isinstance(value, bool):
+    if isinstance(value, bool) and kind is not bool:  # bool is an int subclass: `true` is not a number
         raise BadResponse(f"vendor field {key!r} has the wrong type")
     if not isinstance(value, kind):
         raise BadResponse(f"vendor field {key!r} missing or of the wrong type")

@@ -33,7 +33,12 @@ def _worker(args: argparse.Namespace) -> None:
     from app.services.process import ProcessServices
 
     async def run() -> None:
-        services = ProcessServices(_settings(args), web=False)
+        settings = _settings(args)
+        if settings.metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(settings.metrics_port, addr=settings.host)
+        services = ProcessServices(settings, web=False)
         await services.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

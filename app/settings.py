@@ -46,6 +46,11 @@ class Settings:
     allow_probe: bool = False
     action_timeout_s: float = 900.0
     action_check_s: float = 5.0
+    #: How long a sent command may take to show in device data before the other path is tried.
+    verify_charger_s: float = 30.0
+    verify_vehicle_s: float = 45.0
+    #: After waking a sleeping car, wait this long before sending the command again.
+    wake_wait_s: float = 10.0
     lease_s: float = 15.0
     shards: int = 64
     ws_queue_size: int = 256
@@ -53,6 +58,8 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 2000
     log_level: str = "INFO"
+    #: `tandem worker` serves Prometheus metrics on this port (0: off; web processes use /metrics).
+    metrics_port: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -77,7 +84,8 @@ class Settings:
             raise ConfigError("TANDEM_DATABASE_URL must start with sqlite://, postgres:// or postgresql://")
         if not self.broadcast_url.startswith(("memory://", "redis://", "rediss://")):
             raise ConfigError("TANDEM_BROADCAST_URL must start with memory://, redis:// or rediss://")
-        for name in ("charger_poll_s", "vehicle_poll_s", "vehicle_poll_charging_s", "lease_s", "action_check_s"):
+        for name in ("charger_poll_s", "vehicle_poll_s", "vehicle_poll_charging_s", "lease_s", "action_check_s",
+                     "verify_charger_s", "verify_vehicle_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"TANDEM_{name.upper()} must be > 0")
         if not 0 <= self.poll_jitter < 1:

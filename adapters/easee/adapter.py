@@ -38,12 +38,14 @@ def map_response(resp: httpx.Response) -> e.VendorError | None:
     except ValueError:
         body = {}
     name = body.get("errorCodeName") if isinstance(body, dict) else None
-    if resp.status_code == 401:
+    if resp.status_code in (401, 403):
         return e.AuthRevoked("vendor rejected the access token")
     if resp.status_code == 404:
         return e.NotFound("charger not found at the vendor")
     if name == "ChargerNotOnline":
         return e.Unreachable("charger offline")
+    if resp.status_code == 400:  # a refused command (e.g. current out of range): retrying will not help
+        return e.PreconditionFailed(f"charger refused the command ({str(name or 'BadRequest')[:40]})")
     return None
 
 

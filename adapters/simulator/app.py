@@ -25,8 +25,8 @@ def create_app(world: World | None = None, *, speed: float | None = None, seed: 
         return JSONResponse({"error": {"code": "NOT_FOUND", "message": "no such endpoint"}}, status_code=404)
 
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": {"code": "BAD_REQUEST", "message": "request could not be handled"}},
-                            status_code=400)
+        # Last resort: input is validated up front, so reaching this is a simulator bug, not a client error.
+        return JSONResponse({"error": {"code": "INTERNAL", "message": "simulator error"}}, status_code=500)
 
     app = Starlette(
         routes=[*smartcar_api.routes(sim), *easee_api.routes(sim), *control_api.routes(sim)],

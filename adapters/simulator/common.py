@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ async def body_of(request: Request) -> Any:
         return None
 
 
+def real_seconds(simulated: float, speed: float) -> int:
+    """A simulated wait as whole real seconds for a Retry-After header (at least 1)."""
+    return max(1, math.ceil(simulated / speed - 1e-9)) if speed > 0 else max(1, math.ceil(simulated))
+
+
 def bad_request(message: str, status: int = 400) -> JSONResponse:
     """A control-endpoint error."""
     code = "NOT_FOUND" if status == 404 else "BAD_REQUEST"
@@ -66,7 +72,7 @@ async def gate(sim: Sim, vendor: str, command: bool, error: Callable[[int, str],
     wait = faults.rate_limited(sim.now())
     if wait > 0:
         resp = error(429, "rate limited")
-        resp.headers["retry-after"] = str(int(wait + 0.999))
+        resp.headers["retry-after"] = str(real_seconds(wait, sim.world.clock.speed))
         return resp
     if faults.fails(sim.rng, command):
         return error(500, "injected failure")

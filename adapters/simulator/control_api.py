@@ -10,6 +10,30 @@ from starlette.routing import Route
 
 from adapters.simulator.common import VENDORS, Sim, bad_request, body_of, iso
 from adapters.simulator.faults import Faults
+from adapters.simulator.world import Box
+
+
+def vendor_of(body: dict[str, Any]) -> str | Response:
+    """The body's known vendor, or a 400."""
+    vendor = body.get("vendor")
+    if not isinstance(vendor, str) or vendor not in VENDORS:
+        return bad_request(f"unknown vendor; known: {sorted(VENDORS)}")
+    return vendor
+
+
+def ids_of(body: dict[str, Any], *names: str) -> tuple[str | None, ...] | Response:
+    """The named id fields (strings or absent), or a 400 naming the first of another type."""
+    for name in names:
+        if body.get(name) is not None and not isinstance(body[name], str):
+            return bad_request(f"{name} must be a string")
+    return tuple(body.get(name) for name in names)
+
+
+def charger_row(box: Box, state: dict[str, Any]) -> dict[str, Any]:
+    """A charger as /sim/world shows it, given its current state."""
+    return {"serialNumber": box.id, "account": box.account, "plugged_vin": box.plugged_vin,
+            "op_mode": state["mode"], "power_kw": state["kw"], "paused": box.paused, "schedule": box.schedule,
+            "dynamic_current": box.dynamic_current}
 
 
 def routes(sim: Sim) -> list[Route]:
@@ -24,13 +48,13 @@ def routes(sim: Sim) -> list[Route]:
         body = await obj(request)
         if isinstance(body, Response):
             return body
-        vendor, devices = body.get("vendor"), body.get("devices", [])
-        if vendor not in VENDORS:
-            return bad_request(f"unknown vendor; known: {sorted(VENDORS)}")
+        vendor, devices = vendor_of(body), body.get("devices", [])
+        if isinstance(vendor, Response):
+            return vendor
         if set(body) - {"vendor", "devices"} or not isinstance(devices, list):
             return bad_request("fields: vendor, devices (a list)")
         try:
-            acct = world.add_account(str(vendor), devices)
+            acct = world.add_account(vendor, devices)
         except ValueError as exc:
             return bad_request(str(exc))
         return JSONResponse({"credentials": {"username": acct.username, "password": acct.password},
@@ -38,22 +62,24 @@ def routes(sim: Sim) -> list[Route]:
 
     async def plug(request: Request) -> Response:
         body = await obj(request)
-        if isinstance(body, Response):
-            return body
-        vin, serial = body.get("vin"), body.get("serialNumber")
-        if vin not in world.cars_by_vin or serial not in world.boxes:
+        ids = body if isinstance(body, Response) else ids_of(body, "vin", "serialNumber")
+        if isinstance(ids, Response):
+            return ids
+        vin, serial = ids
+        if vin is None or serial is None or vin not in world.cars_by_vin or serial not in world.boxes:
             return bad_request("unknown vin or serialNumber", 404)
-        world.plug(str(vin), str(serial))
+        world.plug(vin, serial)
         return JSONResponse({"plugged": True, "at": iso(sim.now())})
 
     async def unplug(request: Request) -> Response:
         body = await obj(request)
-        if isinstance(body, Response):
-            return body
-        vin = body.get("vin")
-        if vin not in world.cars_by_vin:
+        ids = body if isinstance(body, Response) else ids_of(body, "vin")
+        if isinstance(ids, Response):
+            return ids
+        (vin,) = ids
+        if vin is None or vin not in world.cars_by_vin:
             return bad_request("unknown vin", 404)
-        world.unplug(str(vin))
+        world.unplug(vin)
         return JSONResponse({"plugged": False, "at": iso(sim.now())})
 
     async def faults(request: Request) -> Response:
@@ -63,12 +89,12 @@ def routes(sim: Sim) -> list[Route]:
         if not body:
             sim.faults = {v: Faults() for v in VENDORS}
             return JSONResponse({"reset": sorted(VENDORS)})
-        vendor = body.get("vendor")
-        if vendor not in VENDORS:
-            return bad_request(f"unknown vendor; known: {sorted(VENDORS)}")
+        vendor = vendor_of(body)
+        if isinstance(vendor, Response):
+            return vendor
         try:
-            sim.faults[str(vendor)] = Faults.parse(body, sim.now())
-        except (ValueError, TypeError) as exc:
+            sim.faults[vendor] = Faults.parse(body, sim.now())
+        except ValueError as exc:
             return bad_request(str(exc))
         return JSONResponse({"vendor": vendor, "set": sorted(set(body) - {"vendor"})})
 
@@ -94,11 +120,7 @@ def routes(sim: Sim) -> list[Route]:
             "can_start": c.can_start, "can_stop": c.can_stop, "has_location": c.has_location,
             "latitude": c.latitude, "longitude": c.longitude,
         } for c in world.cars.values()]
-        boxes = [{
-            "serialNumber": b.id, "account": b.account, "plugged_vin": b.plugged_vin,
-            "op_mode": world.box_state(b, t)["mode"], "power_kw": world.box_state(b, t)["kw"],
-            "paused": b.paused, "schedule": b.schedule, "dynamic_current": b.dynamic_current,
-        } for b in world.boxes.values()]
+        boxes = [charger_row(b, world.box_state(b, t)) for b in world.boxes.values()]
         return JSONResponse({
             "time": iso(t), "speed": world.clock.speed,
             "vendors": [{"name": n, "serves": s} for n, s in sorted(VENDORS.items())],

@@ -6,7 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.simulator.checks import is_hhmm, is_number
 from adapters.simulator.common import Sim, bearer, body_of, gate, iso
+from adapters.simulator.faults import Faults
 from adapters.simulator.world import Box
 
 _NAMES = {400: "BadRequest", 401: "Unauthorized", 404: "ChargerNotFound", 429: "TooManyRequests",
@@ -24,11 +26,14 @@ def error(status: int, title: str = "", name: str | None = None) -> JSONResponse
 def routes(sim: Sim) -> list[Route]:
     """The charger cloud's routes."""
     world = sim.world
-    faults = sim.faults["easee"]
+
+    def faults() -> Faults:
+        # Read at every use: /sim/faults replaces the object.
+        return sim.faults["easee"]
 
     def account(request: Request) -> str | Response:
         acct = world.account_of(bearer(request))
-        if acct is None or acct.vendor != "easee" or acct.username in faults.revoked:
+        if acct is None or acct.vendor != "easee" or acct.username in faults().revoked:
             return error(401, "invalid or revoked access token")
         return acct.username
 
@@ -45,7 +50,7 @@ def routes(sim: Sim) -> list[Route]:
         body = await body_of(request)
         if not isinstance(body, dict):
             return error(400, "body must be a JSON object")
-        tok = world.login("easee", body.get("userName"), body.get("password"), faults.revoked)
+        tok = world.login("easee", body.get("userName"), body.get("password"), faults().revoked)
         if tok is None:
             return JSONResponse({"errorCode": 100, "errorCodeName": "InvalidUserPassword", "title": "Unauthorized",
                                  "status": 401}, status_code=401)
@@ -79,7 +84,7 @@ def routes(sim: Sim) -> list[Route]:
                                  "chargeStopTime": box.schedule.get("stop"), "repeat": True, "isEnabled": True})
         if what != "state":
             return error(404, "no such resource", "NotFound")
-        if faults.is_offline(box.id):
+        if faults().is_offline(box.id):
             return JSONResponse({"chargerOpMode": 0, "isOnline": False, "totalPower": 0.0, "sessionEnergy": None,
                                  "lifetimeEnergy": None, "dynamicChargerCurrent": box.dynamic_current,
                                  "outputCurrent": 0.0, "cableLocked": False, "latestPulse": iso(box.settled_at),
@@ -102,7 +107,7 @@ def routes(sim: Sim) -> list[Route]:
         name = request.path_params["command"]
         if name not in COMMANDS:
             return error(400, f"unknown command {name[:40]}")
-        if faults.is_offline(box.id):
+        if faults().is_offline(box.id):
             return error(400, "charger is not online", "ChargerNotOnline")
         t = sim.now()
         world.settle(box, t)
@@ -118,9 +123,9 @@ def routes(sim: Sim) -> list[Route]:
             return box
         body = await body_of(request)
         amps = body.get("dynamicChargerCurrent") if isinstance(body, dict) else None
-        if not isinstance(amps, int | float) or isinstance(amps, bool) or not 0 <= amps <= box.max_current:
+        if not is_number(amps) or not 0 <= amps <= box.max_current:
             return error(400, f"dynamicChargerCurrent must be 0-{box.max_current}")
-        if faults.is_offline(box.id):
+        if faults().is_offline(box.id):
             return error(400, "charger is not online", "ChargerNotOnline")
         t = sim.now()
         world.settle(box, t)
@@ -138,7 +143,7 @@ def routes(sim: Sim) -> list[Route]:
         body = await body_of(request)
         start = body.get("chargeStartTime") if isinstance(body, dict) else None
         stop = body.get("chargeStopTime") if isinstance(body, dict) else None
-        if not isinstance(start, str) or not isinstance(stop, str):
+        if not is_hhmm(start) or not is_hhmm(stop):
             return error(400, "chargeStartTime and chargeStopTime (HH:MM) are required")
         box.schedule = {"start": start, "stop": stop}
         return JSONResponse({"id": 1, "chargeStartTime": start, "chargeStopTime": stop, "repeat": True,

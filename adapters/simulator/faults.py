@@ -7,6 +7,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.simulator import checks
+
 FAULT_FIELDS = {"vendor", "failure_rate", "command_failure_rate", "latency_ms", "offline", "rate_limit",
                 "revoked", "asleep"}
 
@@ -29,32 +31,28 @@ class Faults:
 
     @staticmethod
     def parse(body: dict[str, Any], now: float) -> Faults:
-        """From a /sim/faults body (raises ValueError on bad input)."""
+        """From a /sim/faults body (raises ValueError naming the bad field)."""
         unknown = set(body) - FAULT_FIELDS
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
         f = Faults()
         f.failure_rate = _rate(body.get("failure_rate", 0))
         f.command_failure_rate = _rate(body.get("command_failure_rate", 0))
-        lat = body.get("latency_ms", [0, 0])
-        if not (isinstance(lat, list) and len(lat) == 2 and all(isinstance(x, int | float) for x in lat)):
-            raise ValueError("latency_ms must be [min, max]")
-        f.latency_ms = (float(min(lat)), float(max(lat)))
+        f.latency_ms = _latency(body.get("latency_ms", [0, 0]))
         off = body.get("offline", [])
         if off is True:
             f.offline_all = True
-        elif isinstance(off, list):
-            f.offline = {str(x) for x in off}
+        elif isinstance(off, list) and all(isinstance(x, str) for x in off):
+            f.offline = set(off)
         else:
             raise ValueError("offline must be a list of ids or true")
-        f.revoked = {str(x) for x in body.get("revoked", []) or []}
-        f.asleep = {str(x) for x in body.get("asleep", []) or []}
+        for name in ("revoked", "asleep"):
+            value = [] if body.get(name) is None else body[name]
+            checks.strings(name, value)
+            setattr(f, name, set(value))
         rl = body.get("rate_limit")
         if rl is not None:
-            if not isinstance(rl, dict):
-                raise ValueError("rate_limit must be {capacity, refill_per_s}")
-            f.capacity = float(rl.get("capacity", 0))
-            f.refill_per_s = float(rl.get("refill_per_s", 0))
+            f.capacity, f.refill_per_s = _rate_limit(rl)
             f.tokens, f.updated = f.capacity, now
         return f
 
@@ -63,7 +61,7 @@ class Faults:
         return self.offline_all or any(i in self.offline for i in ids)
 
     def rate_limited(self, now: float) -> float:
-        """0 when a request may pass, else seconds to wait."""
+        """0 when a request may pass, else the simulated seconds until the next token."""
         if self.capacity <= 0:
             return 0.0
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.refill_per_s)
@@ -71,7 +69,7 @@ class Faults:
         if self.tokens >= 1:
             self.tokens -= 1
             return 0.0
-        return max(1.0, (1 - self.tokens) / self.refill_per_s) if self.refill_per_s > 0 else 60.0
+        return (1 - self.tokens) / self.refill_per_s if self.refill_per_s > 0 else 60.0
 
     async def delay(self, rng: random.Random) -> None:
         """Sleep the injected latency."""
@@ -86,6 +84,22 @@ class Faults:
 
 
 def _rate(value: Any) -> float:
-    if not isinstance(value, int | float) or not 0 <= value <= 1:
+    if not checks.is_number(value) or not 0 <= value <= 1:
         raise ValueError("rates must be numbers in [0, 1]")
     return float(value)
+
+
+def _latency(value: Any) -> tuple[float, float]:
+    if not (isinstance(value, list) and len(value) == 2 and all(checks.is_number(x) and x >= 0 for x in value)):
+        raise ValueError("latency_ms must be [min, max] (milliseconds >= 0)")
+    return float(min(value)), float(max(value))
+
+
+def _rate_limit(value: Any) -> tuple[float, float]:
+    """(capacity, refill_per_s) of a {capacity, refill_per_s} object."""
+    if not isinstance(value, dict) or set(value) - {"capacity", "refill_per_s"}:
+        raise ValueError("rate_limit must be {capacity, refill_per_s}")
+    capacity, refill = value.get("capacity", 0), value.get("refill_per_s", 0)
+    if not all(checks.is_number(x) and x >= 0 for x in (capacity, refill)):
+        raise ValueError("rate_limit capacity and refill_per_s must be numbers >= 0")
+    return float(capacity), float(refill)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.simulator.checks import is_number
 from adapters.simulator.common import Sim, bearer, body_of, gate, iso
 from adapters.simulator.world import Car
 
@@ -62,6 +63,7 @@ def routes(sim: Sim) -> list[Route]:
             return 200, {"capacity": car.capacity_kwh}, {}
         if faults.is_offline(car.vin, car.id):
             return 409, error_body(409, "UNREACHABLE", "vehicle offline"), {}
+        world.settle_car(car, t)  # so that sleep sees whether it is charging now
         if world.asleep(car, t, faults.asleep):
             return 409, error_body(409, "ASLEEP", "vehicle asleep"), {}
         view, at = world.car_view(car, t)
@@ -120,36 +122,46 @@ def routes(sim: Sim) -> list[Route]:
         if what not in ("charge", "ampere", "wake"):
             return error(404, "no such command")
         faults = sim.faults["smartcar"]
+        world.settle_car(car, t)
         if what == "wake":
             if not faults.is_offline(car.vin, car.id):
-                world.wake(car, t, sim.rng.uniform(3, 8))
+                world.wake(car, t, sim.rng.uniform(3, 8), faults.asleep)
                 faults.asleep.discard(car.vin)
             return JSONResponse({"status": "success"})
         if faults.is_offline(car.vin, car.id):
             return error(409, "vehicle offline", "UNREACHABLE")
         if world.asleep(car, t, faults.asleep):
             return error(409, "vehicle asleep", "ASLEEP")
-        world.settle_car(car, t)
-        if what == "charge":
-            action = body.get("action")
-            if action not in ("START", "STOP"):
-                return error(400, "action must be START or STOP")
-            if not (car.can_start if action == "START" else car.can_stop):
-                return error(501, f"this make cannot {action.lower()} charging")
-            if car.min_soc_for_command is not None and car.soc < car.min_soc_for_command:
-                return error(409, "state of charge too low for remote commands", "CHARGING_SOC_TOO_LOW")
-            if car.plugged_into is None:
-                return error(409, "charging cable not connected", "CHARGING_PLUG_NOT_CONNECTED")
-            car.pending.append((t + sim.rng.uniform(5, 15), "wants", action == "START"))
-        elif what == "ampere":
-            amps = body.get("amperage")
-            if not car.can_set_current:
-                return error(501, "this make cannot set the charging current")
-            if not isinstance(amps, int | float) or not 0 <= amps <= 80:
-                return error(400, "amperage must be a number 0-80")
-            car.max_charge_kw = min(car.max_charge_kw, amps * 230 * 3 / 1000)
+        refused = charge(car, body, t) if what == "charge" else ampere(car, body, t)
+        if refused is not None:
+            return refused
         car.last_activity = t
         return JSONResponse({"status": "success"})
+
+    def charge(car: Car, body: dict[str, Any], t: float) -> Response | None:
+        """START or STOP charging, acted on after a short delay; an error response when refused."""
+        action = body.get("action")
+        if action not in ("START", "STOP"):
+            return error(400, "action must be START or STOP")
+        if not (car.can_start if action == "START" else car.can_stop):
+            return error(501, f"this make cannot {action.lower()} charging")
+        if action == "START" and car.min_soc_for_command is not None and car.soc < car.min_soc_for_command:
+            return error(409, "state of charge too low to start charging remotely", "CHARGING_SOC_TOO_LOW")
+        if car.plugged_into is None:
+            return error(409, "charging cable not connected", "CHARGING_PLUG_NOT_CONNECTED")
+        car.pending.append((t + sim.rng.uniform(5, 15), "wants", action == "START"))
+        return None
+
+    def ampere(car: Car, body: dict[str, Any], t: float) -> Response | None:
+        """Set the car's charging-current limit (it may be raised again); an error response when refused."""
+        amps = body.get("amperage")
+        if not car.can_set_current:
+            return error(501, "this make cannot set the charging current")
+        if not is_number(amps) or not 0 <= amps <= 80:
+            return error(400, "amperage must be a number 0-80")
+        car.current_limit = float(amps)
+        world.settle_car(car, t)  # the car was settled to t before: this only notes the new power
+        return None
 
     async def token(request: Request) -> Response:
         body = await body_of(request)

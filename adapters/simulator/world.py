@@ -7,12 +7,15 @@ cloud answers from a cached copy that it refreshes only when a refresh boundary 
 
 from __future__ import annotations
 
+import math
 import random
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from adapters.simulator import checks
 
 
 class Clock:
@@ -63,14 +66,17 @@ class Car:
     efficiency_km_per_kwh: float = 6.0
     plugged_into: str | None = None
     wants_charge: bool = True
+    current_limit: float | None = None  # amps requested through /charge/ampere (None: no limit)
     power_kw: float = 0.0
     last_activity: float = 0.0
-    awake_at: float = 0.0
+    awake_at: float = 0.0  # a woken car stays asleep until then
     phase: float = 0.0
     cache: dict[str, Any] = field(default_factory=dict)
     cache_at: float = -1e18
     dirty: bool = True
     pending: list[tuple[float, str, Any]] = field(default_factory=list)
+    #: Recent cable events (time, plugged in afterwards), so a cloud refresh can see the past.
+    cable_log: list[tuple[float, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -107,11 +113,27 @@ class Account:
     devices: list[str] = field(default_factory=list)
 
 
-CAR_FIELDS = {f for f in Car.__dataclass_fields__ if f not in {
-    "id", "account", "plugged_into", "wants_charge", "power_kw", "last_activity", "awake_at", "phase",
-    "cache", "cache_at", "dirty", "pending"}}
-BOX_FIELDS = {"serialNumber", "max_current", "phases", "voltage", "schedule", "enabled", "charger_refresh_s",
-              "latitude", "longitude"}
+_FRACTION = "fractions, not percent"
+CAR_RULES: dict[str, checks.Check] = {
+    "vin": checks.id_text, "make": checks.text, "model": checks.text,
+    "year": checks.number(1900, 2100, integer=True),
+    "capacity_kwh": checks.number(above=0), "soc": checks.number(0, 1, note=_FRACTION),
+    "charge_limit": checks.number(high=1, above=0, note=_FRACTION), "max_charge_kw": checks.number(above=0),
+    "can_start": checks.flag, "can_stop": checks.flag, "can_set_current": checks.flag,
+    "has_location": checks.flag, "reports_charge_rate": checks.flag, "sleeps": checks.flag,
+    "pushes_on_change": checks.flag,
+    "latitude": checks.number(-90, 90), "longitude": checks.number(-180, 180),
+    "sleep_after_s": checks.number(0), "min_soc_for_command": checks.number(0, 1, optional=True, note=_FRACTION),
+    "vehicle_refresh_s": checks.number(above=0), "efficiency_km_per_kwh": checks.number(above=0),
+}
+BOX_RULES: dict[str, checks.Check] = {
+    "serialNumber": checks.id_text, "max_current": checks.number(above=0), "phases": checks.number(1, 3, integer=True),
+    "voltage": checks.number(above=0), "schedule": checks.schedule, "enabled": checks.flag,
+    "charger_refresh_s": checks.number(above=0),
+    "latitude": checks.number(-90, 90, optional=True), "longitude": checks.number(-180, 180, optional=True),
+}
+CAR_FIELDS = set(CAR_RULES)
+BOX_FIELDS = set(BOX_RULES)
 
 
 class World:
@@ -143,6 +165,9 @@ class World:
                 built.append(self._box(acct, rest, now))
             else:
                 raise ValueError(f"vendor {vendor!r} has no devices of kind {kind!r}")
+        ids = [dev.vin if isinstance(dev, Car) else dev.id for dev in built]
+        if len(set(ids)) != len(ids):
+            raise ValueError("vin and serialNumber must be unique within an account's devices")
         for dev in built:
             if isinstance(dev, Car):
                 self.cars[dev.id] = dev
@@ -154,33 +179,23 @@ class World:
         return acct
 
     def _car(self, acct: Account, spec: dict[str, Any], now: float) -> Car:
-        unknown = set(spec) - CAR_FIELDS
-        if unknown:
-            raise ValueError(f"unknown vehicle fields: {sorted(unknown)}")
-        vin = str(spec.pop("vin", None) or "SIM" + "".join(self.rng.choices("0123456789ABCDEFGHJKLMNPRSTUVWXYZ", k=14)))
+        _check_spec("vehicle", CAR_RULES, spec)
+        fields = dict(spec)
+        vin = fields.pop("vin", None) or "SIM" + "".join(self.rng.choices("0123456789ABCDEFGHJKLMNPRSTUVWXYZ", k=14))
         if vin in self.cars_by_vin:
             raise ValueError(f"vin already exists: {vin}")
-        try:
-            car = Car(id=secrets.token_hex(8), account=acct.username, vin=vin, **spec)
-        except TypeError as exc:
-            raise ValueError(str(exc)) from None
-        if not 0 <= car.soc <= 1 or not 0 < car.charge_limit <= 1 or car.capacity_kwh <= 0:
-            raise ValueError("soc and charge_limit are fractions 0-1; capacity_kwh > 0")
+        car = Car(id=secrets.token_hex(8), account=acct.username, vin=vin, **fields)
         car.last_activity = now
         car.phase = self.rng.uniform(0, car.vehicle_refresh_s)
         return car
 
     def _box(self, acct: Account, spec: dict[str, Any], now: float) -> Box:
-        unknown = set(spec) - BOX_FIELDS
-        if unknown:
-            raise ValueError(f"unknown charger fields: {sorted(unknown)}")
-        serial = str(spec.pop("serialNumber", None) or f"EH{self.rng.randrange(10**6):06d}")
+        _check_spec("charger", BOX_RULES, spec)
+        fields = dict(spec)
+        serial = fields.pop("serialNumber", None) or f"EH{self.rng.randrange(10**6):06d}"
         if serial in self.boxes:
             raise ValueError(f"serialNumber already exists: {serial}")
-        try:
-            box = Box(id=serial, account=acct.username, **spec)
-        except TypeError as exc:
-            raise ValueError(str(exc)) from None
+        box = Box(id=serial, account=acct.username, **fields)
         box.dynamic_current = box.max_current
         box.settled_at = now
         return box
@@ -205,16 +220,29 @@ class World:
         if not box.schedule or box.override:
             return False
         tod = time.gmtime(t)
-        minutes = tod.tm_hour * 60 + tod.tm_min
-        start = _minutes(box.schedule.get("start", "00:00"))
-        stop = _minutes(box.schedule.get("stop", "00:00"))
-        inside = start <= minutes < stop if start <= stop else (minutes >= start or minutes < stop)
+        now = tod.tm_hour * 60 + tod.tm_min
+        start, stop = checks.minutes(box.schedule["start"]), checks.minutes(box.schedule["stop"])
+        inside = start <= now < stop if start <= stop else (now >= start or now < stop)
         return not inside
+
+    def next_schedule_edge(self, box: Box, t: float) -> float:
+        """The first time after t at which the schedule window opens or closes (inf: none)."""
+        if not box.schedule or box.override:
+            return math.inf
+        midnight = math.floor(t / 86400) * 86400
+        edges = [midnight + checks.minutes(box.schedule[k]) * 60 for k in ("start", "stop")]
+        return min(e if e > t else e + 86400 for e in edges)
 
     def box_kw(self, box: Box) -> float:
         """The charger's power limit."""
         amps = min(box.max_current, box.dynamic_current)
         return amps * box.voltage * box.phases / 1000
+
+    def car_kw(self, car: Car, box: Box) -> float:
+        """The car's power limit on this charger: its onboard charger, and any requested current limit."""
+        if car.current_limit is None:
+            return car.max_charge_kw
+        return min(car.max_charge_kw, car.current_limit * box.voltage * box.phases / 1000)
 
     def delivering(self, box: Box, car: Car | None, t: float) -> float:
         """Power flowing from box to car at time t (kW)."""
@@ -222,7 +250,7 @@ class World:
             return 0.0
         if not car.wants_charge or car.soc >= car.charge_limit - 1e-9:
             return 0.0
-        return min(self.box_kw(box), car.max_charge_kw)
+        return min(self.box_kw(box), self.car_kw(car, box))
 
     def settle(self, box: Box, t: float) -> None:
         """Advance a charger (and the car on it) to time t, applying due commands in order."""
@@ -239,23 +267,28 @@ class World:
         self._integrate(box, car, t)
 
     def _integrate(self, box: Box, car: Car | None, t: float) -> None:
-        dt = t - box.settled_at
-        if dt <= 0:
-            return
-        kw = self.delivering(box, car, box.settled_at)
-        if car is not None and kw > 0:
-            room_kwh = (car.charge_limit - car.soc) * car.capacity_kwh
-            energy = min(kw * dt / 3600, room_kwh)
-            car.soc = min(car.charge_limit, car.soc + energy / car.capacity_kwh)
-            box.session_energy += energy
-            box.lifetime_energy += energy
-            car.last_activity = t
-        box.settled_at = t
-        now_kw = self.delivering(box, car, t)
+        """Deliver energy up to time t, piece by piece between schedule edges; then note the power at t."""
+        while box.settled_at < t:
+            end = min(t, self.next_schedule_edge(box, box.settled_at))
+            self._deliver(box, car, box.settled_at, end)
+            box.settled_at = end
         if car is not None:
+            now_kw = self.delivering(box, car, t)
             if (car.power_kw > 0) != (now_kw > 0):
                 car.dirty = True
             car.power_kw = now_kw
+
+    def _deliver(self, box: Box, car: Car | None, start: float, end: float) -> None:
+        """Energy over [start, end], during which the power only changes when the car gets full."""
+        kw = self.delivering(box, car, start)
+        if car is None or kw <= 0:
+            return
+        room_kwh = (car.charge_limit - car.soc) * car.capacity_kwh
+        energy = min(kw * (end - start) / 3600, room_kwh)
+        car.soc = min(car.charge_limit, car.soc + energy / car.capacity_kwh)
+        box.session_energy += energy
+        box.lifetime_energy += energy
+        car.last_activity = start + energy / kw * 3600
 
     def _apply(self, target: Car | Box | None, kind: str, value: Any, t: float) -> None:
         if isinstance(target, Box):
@@ -286,6 +319,7 @@ class World:
         """Plug a car into a charger (unplugging either first)."""
         car, box = self.cars_by_vin[vin], self.boxes[serial]
         t = self.clock.now()
+        self.settle_car(car, t)
         if car.plugged_into:
             self.unplug(vin)
         if box.plugged_vin:
@@ -294,6 +328,7 @@ class World:
         box.plugged_vin, car.plugged_into = vin, serial
         box.paused, box.override, box.session_energy = False, False, 0.0
         car.wants_charge, car.dirty, car.last_activity, car.awake_at = True, True, t, min(car.awake_at, t)
+        car.cable_log = [*car.cable_log[-7:], (t, True)]
         self._integrate(box, car, t)
 
     def unplug(self, vin: str) -> None:
@@ -307,33 +342,53 @@ class World:
         box.plugged_vin, car.plugged_into, car.power_kw = None, None, 0.0
         box.paused, box.override = False, False
         car.dirty, car.last_activity = True, t
+        car.cable_log = [*car.cable_log[-7:], (t, False)]
 
     # -- what clouds see -----------------------------------------------------------------------
     def asleep(self, car: Car, t: float, forced: set[str]) -> bool:
-        """Whether the car is asleep at time t."""
+        """Whether the car is asleep at time t (forced: vins held asleep by a fault)."""
         if t < car.awake_at:
-            return False
+            return True  # woken, but not awake yet
         if car.vin in forced:
             return True
         return car.sleeps and car.power_kw <= 0 and t - car.last_activity > car.sleep_after_s
 
-    def wake(self, car: Car, t: float, delay: float) -> None:
-        """Wake the car after `delay` simulated seconds."""
-        car.last_activity = t + delay
-        car.awake_at = t + delay
+    def wake(self, car: Car, t: float, delay: float, forced: set[str]) -> None:
+        """Wake the car: a sleeping car is awake `delay` simulated seconds later (an awake one stays awake).
+
+        The caller lifts any forced sleep; the car then stays asleep until `awake_at`.
+        """
+        if t >= car.awake_at and self.asleep(car, t, forced):
+            car.awake_at = t + delay
+        car.last_activity = max(car.last_activity, car.awake_at, t)
 
     def car_view(self, car: Car, t: float) -> tuple[dict[str, Any], float]:
-        """The vehicle cloud's cached copy of the car, and when it was taken."""
+        """The vehicle cloud's cached copy of the car, and when it was taken.
+
+        The cloud refreshes at every `vehicle_refresh_s` boundary (computed lazily here): the copy
+        describes the car at the latest boundary, not at the moment it is read. The cable state is
+        taken from that moment; SoC and the rest are the present values (close enough at a lag).
+        A car that pushes on change refreshes as soon as something changed.
+        """
         self.settle_car(car, t)
-        due = int((t - car.phase) // car.vehicle_refresh_s) > int((car.cache_at - car.phase) // car.vehicle_refresh_s)
-        if due or (car.pushes_on_change and car.dirty) or not car.cache:
-            car.cache = {
-                "soc": car.soc, "plugged": car.plugged_into is not None, "kw": car.power_kw,
-                "full": car.plugged_into is not None and car.soc >= car.charge_limit - 1e-6,
-                "limit": car.charge_limit, "lat": car.latitude, "lon": car.longitude,
-            }
-            car.cache_at, car.dirty = t, False
+        boundary = car.phase + ((t - car.phase) // car.vehicle_refresh_s) * car.vehicle_refresh_s
+        if (car.pushes_on_change and car.dirty) or not car.cache:
+            self._snapshot(car, t)
+        elif boundary > car.cache_at:
+            self._snapshot(car, boundary)
         return car.cache, car.cache_at
+
+    def _snapshot(self, car: Car, at: float) -> None:
+        plugged_now = car.plugged_into is not None
+        plugged = plugged_now
+        if car.cable_log and car.cable_log[-1][0] > at:  # the cable moved since the refresh
+            plugged = next((p for when, p in reversed(car.cable_log) if when <= at), not car.cable_log[0][1])
+        car.cache = {
+            "soc": car.soc, "plugged": plugged, "kw": car.power_kw if plugged == plugged_now else 0.0,
+            "full": plugged and car.soc >= car.charge_limit - 1e-6,
+            "limit": car.charge_limit, "lat": car.latitude, "lon": car.longitude,
+        }
+        car.cache_at, car.dirty = at, False
 
     def box_state(self, box: Box, t: float) -> dict[str, Any]:
         """The charger cloud's view (chargers push state within seconds: served current)."""
@@ -359,6 +414,9 @@ class World:
                 "amps": round(kw * 1000 / (box.voltage * box.phases), 1) if kw else 0.0}
 
 
-def _minutes(hhmm: str) -> int:
-    hours, _, mins = hhmm.partition(":")
-    return int(hours) * 60 + int(mins or 0)
+def _check_spec(kind: str, rules: dict[str, checks.Check], spec: dict[str, Any]) -> None:
+    """Reject unknown fields and badly typed or out-of-range values (ValueError naming the field)."""
+    unknown = set(spec) - set(rules)
+    if unknown:
+        raise ValueError(f"unknown {kind} fields: {sorted(map(str, unknown))}")
+    checks.apply(rules, spec)

@@ -7,24 +7,21 @@ from typing import Any
 import httpx
 
 from adapters import errors as e
+from adapters.http import retry_after
 
 
 def from_body(status: int, body: Any, headers: dict[str, str] | httpx.Headers | None = None) -> e.VendorError:
     """Map a Smartcar error (status, JSON body, headers) to a typed error."""
     code = body.get("code") if isinstance(body, dict) else None
     kind = body.get("type") if isinstance(body, dict) else None
-    if status == 401:
+    if status in (401, 403):  # 403 PERMISSION: Smartcar's advice is to re-authenticate
         return e.AuthRevoked("vendor rejected the access token")
     if status == 404:
         return e.NotFound("vehicle not found at the vendor")
     if status == 501 or code == "VEHICLE_NOT_CAPABLE":
         return e.NotCapable("vehicle not capable")
     if status == 429:
-        try:
-            after = float((headers or {}).get("retry-after", 60))
-        except ValueError:
-            after = 60.0
-        return e.RateLimited("rate limited", after)
+        return e.RateLimited("rate limited", retry_after(headers))
     if status == 409 and kind == "VEHICLE_STATE":
         if code == "ASLEEP":
             return e.Asleep("vehicle asleep")

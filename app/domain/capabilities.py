@@ -125,19 +125,30 @@ def resolve_one(vehicle: VehicleFacts, cap: Cap, systems: Iterable[SystemFacts],
 
 def _why_not(vehicle: VehicleFacts, cap: Cap, rule: Rule,
              pairs: list[tuple[SystemFacts, ChargerFacts]]) -> tuple[Intervention, ...]:
+    """What the user can do to unlock `cap`: every step of the cheapest way through one of the
+    vehicle's chargers (ACTIVE systems first on a tie), or why nothing can."""
     if cap in vehicle.capabilities and vehicle.needs_relink:
         return (RELINK,)
     if rule.charger_cap is None:
         return (NOT_SUPPORTED,)
     if not pairs:
         return (LINK_CHARGER,)
-    if rule.needs_active and not any(s.active for s, _ in pairs):
-        return (PLUG_IN,)
-    if rule.needs_location:
-        return (SET_LOCATION,)
-    if any(c.needs_relink for _, c in pairs):
-        return (RELINK,)
-    return (NOT_SUPPORTED,)
+    ways = [steps for system, charger in pairs if (steps := _steps(rule, system, charger)) is not None]
+    return min(ways, key=len) if ways else (NOT_SUPPORTED,)
+
+
+def _steps(rule: Rule, system: SystemFacts, charger: ChargerFacts) -> tuple[Intervention, ...] | None:
+    """The interventions that would let this charger provide the capability; None if none can."""
+    if rule.charger_cap not in charger.capabilities:
+        return None
+    steps: list[Intervention] = []
+    if charger.needs_relink:
+        steps.append(RELINK)
+    if rule.needs_location and charger.location_id is None:
+        steps.append(SET_LOCATION)
+    if rule.needs_active and not system.active:
+        steps.append(PLUG_IN)
+    return tuple(steps)
 
 
 def resolve_vehicle(vehicle: VehicleFacts, systems: Iterable[SystemFacts],

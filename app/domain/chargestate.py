@@ -99,7 +99,7 @@ def vehicle_state(car: CarData, charger: ChargerData | None, now: datetime) -> C
     rate = charger.charge_rate if charging else 0.0
     if car.charge_rate is not None and charging and charger.charge_rate is None:
         rate = car.charge_rate
-    full = soc is not None and soc >= limit - 0.5
+    full = is_full(car, charger, soc, limit)
     state = charger.power_state
     if full and not charging and charger.is_plugged_in:
         state = PowerState.PLUGGED_IN_COMPLETE
@@ -110,6 +110,18 @@ def vehicle_state(car: CarData, charger: ChargerData | None, now: datetime) -> C
         charger.max_current if charger.max_current is not None else car.max_current,
         state, charger.charger_id, updated,
     )
+
+
+def is_full(car: CarData, charger: ChargerData, soc: float | None, limit: float) -> bool | None:
+    """Whether the battery is at its charge limit: from the (estimated) SoC when known, else from
+    what the devices say (charger COMPLETE, or the car's own flag while nothing is charging)."""
+    if soc is not None:
+        return soc >= limit - 0.5
+    if charger.is_charging:
+        return False
+    if charger.power_state == PowerState.PLUGGED_IN_COMPLETE:
+        return True
+    return car.is_fully_charged
 
 
 def estimate_soc(car: CarData, charger: ChargerData, now: datetime, limit: float

@@ -3,8 +3,12 @@
 Decided from both devices' data, tuned never to activate the wrong pair (late beats wrong):
 - only vehicle data taken *after* the charger's plug-in counts (vehicle clouds lag minutes);
 - fresh "unplugged", a location far from the charger, a car that was already plugged in
-  before the charger's plug-in, or a charge rate that contradicts the charger's, excludes a car;
-- several chargers are solved jointly (a car on one charger, a charger with one car);
+  before the charger's plug-in (and not seen unplugged since), or charging that contradicts
+  the charger's, excludes a car; being near the charger only agrees, it never singles one out;
+- a charge rate matching this charger and no other open one is strong evidence: it need not
+  wait for vehicles that have not reported yet (never for another that fits);
+- several chargers are solved jointly, on positive evidence only: any charger may hold a guest
+  car, so a car is activated only where it fits and could be in no other of the user's chargers;
 - when the evidence cannot single one car out, nothing is activated and `evidence` says why;
   after the confirmation window a probe (pause the charger, watch who stops) can decide.
 """
@@ -27,6 +31,9 @@ class PairingSettings:
     min_power_kw: float = 1.0
     #: A car plugged in this long before the charger's plug-in was plugged in elsewhere.
     plug_skew_s: float = 120.0
+    #: A charger's plug-in is seen at `plugged_in_at` but happened up to this long before (one
+    #: charger poll interval plus its cloud's lag): vehicle data from that span counts as fresh.
+    plug_uncertainty_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,107 +113,201 @@ def _t(ts: datetime) -> str:
     return ts.strftime("%H:%M:%S")
 
 
-def _judge(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> _Verdict:
-    """How one vehicle's data relates to one charger's plug session."""
+def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: PairingSettings) -> _Verdict:
+    """How one vehicle's data relates to one charger's plug session (`others`: the other open chargers)."""
     assert c.plugged_in_at is not None
-    start = c.plugged_in_at
+    start = c.plugged_in_at - timedelta(seconds=s.plug_uncertainty_s)
     if not v.has_charge_state:
         return _Verdict("blind", notes=[f"{v.name} cannot report its plug state"])
-    before = [o for o in v.observations if o.taken_at <= start]
-    fresh = [o for o in v.observations if o.taken_at > start]
+    timeline = sorted(v.observations, key=lambda o: o.taken_at)
+    fresh = [o for o in timeline if o.taken_at > start]
     if not fresh:
         return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet"])
     last = fresh[-1]
-    lag = (last.taken_at - start).total_seconds()
     if last.is_plugged_in is False:
         return _Verdict("out", notes=[f"{v.name} reported unplugged with data from {_t(last.taken_at)}: excluded"])
     if last.is_plugged_in is None:
         return _Verdict("unknown", notes=[f"{v.name} does not say whether it is plugged in"])
-    verdict = _Verdict("fit", notes=[
-        f"{v.name} reported plugged in with data from {_t(last.taken_at)}, {lag:.0f} s after the charger's plug-in"
-    ])
-    # plugged in since before the charger's session, with no unplug seen since: elsewhere
-    earlier = [o for o in before if o.taken_at < start - timedelta(seconds=s.plug_skew_s)]
-    if earlier and earlier[-1].is_plugged_in and all(o.is_plugged_in is not False for o in fresh):
-        return _Verdict("out", notes=[
-            f"{v.name} was already plugged in at {_t(earlier[-1].taken_at)}, before the charger's plug-in: excluded"
-        ])
-    if c.location and last.lat is not None and last.lon is not None:
-        d = distance_m(c.location, (last.lat, last.lon))
-        if d > s.distance_m:
-            return _Verdict("out", notes=[f"{v.name} is {d / 1000:.1f} km from the charger's location: excluded"])
-        verdict.strong = True
-        verdict.notes.append(f"{v.name} is {d:.0f} m from the charger's location")
-    if c.charging and c.power_kw and c.power_kw >= s.min_power_kw and c.charging_changed_at:
+    lag = (last.taken_at - c.plugged_in_at).total_seconds()
+    when = f"{lag:.0f} s after the charger's plug-in was seen" if lag >= 0 else \
+        f"{-lag:.0f} s before the charger's plug-in was seen, after it was last seen unplugged"
+    verdict = _Verdict("fit", notes=[f"{v.name} reported plugged in with data from {_t(last.taken_at)}, {when}"])
+    reason = (_plugged_in_before(v.name, timeline, start, s)
+              or _check_location(c, v.name, last, verdict, s)
+              or _check_charging(c, v.name, fresh, others, verdict, s))
+    return _Verdict("out", notes=[reason]) if reason else verdict
+
+
+def _plugged_in_before(name: str, timeline: list[VehicleObs], start: datetime, s: PairingSettings) -> str | None:
+    """Why the car must be plugged in elsewhere: seen plugged in more than `plug_skew_s` before the
+    charger's plug-in and never seen unplugged since (before or after the plug-in). None if not."""
+    cutoff = start - timedelta(seconds=s.plug_skew_s)
+    early = [i for i, o in enumerate(timeline) if o.taken_at < cutoff and o.is_plugged_in]
+    if not early:
+        return None
+    since = early[-1]
+    if any(o.is_plugged_in is False for o in timeline[since + 1:]):
+        return None  # unplugged in between: plugged in again, possibly here
+    return f"{name} was already plugged in at {_t(timeline[since].taken_at)}, before the charger's plug-in: excluded"
+
+
+def _check_location(c: ChargerTrack, name: str, last: VehicleObs, verdict: _Verdict,
+                    s: PairingSettings) -> str | None:
+    """Far from the charger excludes the car. Near it only agrees: cars share garages, so
+    location never singles a car out."""
+    if not c.location or last.lat is None or last.lon is None:
+        return None
+    d = distance_m(c.location, (last.lat, last.lon))
+    if d > s.distance_m:
+        return f"{name} is {d / 1000:.1f} km from the charger's location: excluded"
+    verdict.notes.append(f"{name} is {d:.0f} m from the charger's location")
+    return None
+
+
+def _delivers(c: ChargerTrack, s: PairingSettings) -> bool:
+    """Whether the charger delivers enough power for its rate to be evidence."""
+    return c.charging and c.power_kw is not None and c.power_kw >= s.min_power_kw
+
+
+def _rates_match(rate_kw: float, power_kw: float, s: PairingSettings) -> bool:
+    return abs(rate_kw - power_kw) / power_kw <= s.power_tolerance
+
+
+def _check_charging(c: ChargerTrack, name: str, fresh: list[VehicleObs], others: list[ChargerTrack],
+                    verdict: _Verdict, s: PairingSettings) -> str | None:
+    """Compare the car's charging with the charger's; a rate match that no other open charger
+    could also explain is strong evidence. Returns why the car is excluded, or None."""
+    start = c.plugged_in_at
+    assert start is not None
+    if c.charging:
+        if not _delivers(c, s) or c.charging_changed_at is None:
+            return None
         after_start = [o for o in fresh if o.taken_at > c.charging_changed_at]
-        if after_start:
-            o = after_start[-1]
-            if o.is_charging is False:
-                return _Verdict("out", notes=[
-                    f"charger delivers {c.power_kw:.1f} kW but {v.name} reported not charging: excluded"])
-            if o.is_charging and o.charge_rate_kw is not None:
-                diff = abs(o.charge_rate_kw - c.power_kw) / c.power_kw
-                rates = f"charger {c.power_kw:.1f} kW, {v.name} {o.charge_rate_kw:.1f} kW"
-                if diff > s.power_tolerance:
-                    return _Verdict("out", notes=[f"charge rates differ: {rates}: excluded"])
-                verdict.strong = True
-                verdict.notes.append(f"charge rates match: {rates}")
-    elif c.plugged and not c.charging and c.charging_changed_at:
-        after_stop = [o for o in fresh if o.taken_at > c.charging_changed_at + timedelta(seconds=60)]
-        if after_stop and after_stop[-1].is_charging:
-            return _Verdict("out", notes=[f"{v.name} is charging while the charger delivers nothing: excluded"])
-    return verdict
+        if not after_start:
+            return None
+        o = after_start[-1]
+        if o.is_charging is False:
+            return f"charger delivers {c.power_kw:.1f} kW but {name} reported not charging: excluded"
+        if not o.is_charging or o.charge_rate_kw is None:
+            return None
+        assert c.power_kw is not None
+        rates = f"charger {c.power_kw:.1f} kW, {name} {o.charge_rate_kw:.1f} kW"
+        if not _rates_match(o.charge_rate_kw, c.power_kw, s):
+            return f"charge rates differ: {rates}: excluded"
+        rate = o.charge_rate_kw
+        shared = [x.charger_id for x in others
+                  if x.power_kw is not None and _delivers(x, s) and _rates_match(rate, x.power_kw, s)]
+        if shared:
+            verdict.notes.append(f"charge rates match: {rates}; but {', '.join(shared)} delivers as much: "
+                                 "not conclusive")
+        else:
+            verdict.strong = True
+            verdict.notes.append(f"charge rates match: {rates}")
+        return None
+    # not charging: since the plug-in, or since it stopped (cars report a little late)
+    quiet_since = max(start, c.charging_changed_at or start) + timedelta(seconds=60)
+    after_stop = [o for o in fresh if o.taken_at > quiet_since]
+    if after_stop and after_stop[-1].is_charging:
+        return f"{name} is charging while the charger delivers nothing: excluded"
+    return None
 
 
 def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], active: dict[str, str],
            now: datetime, s: PairingSettings | None = None) -> list[Decision]:
-    """Decisions for every plugged-in charger that has no ACTIVE vehicle yet."""
+    """Decisions for every plugged-in charger that has no ACTIVE vehicle yet. At most one vehicle
+    per charger and one charger per vehicle, never one already ACTIVE."""
     s = s or PairingSettings()
-    vehicles = list(vehicles)
+    chargers, vehicles = list(chargers), list(vehicles)
     busy = set(active.values())
     open_chargers = [c for c in chargers if c.plugged and c.plugged_in_at and c.charger_id not in active]
     free = [v for v in vehicles if v.vehicle_id not in busy]
-    verdicts = {c.charger_id: {v.vehicle_id: _judge(c, v, s) for v in free} for c in open_chargers}
+    verdicts = {
+        c.charger_id: {v.vehicle_id: _judge(c, v, [o for o in open_chargers if o is not c], s) for v in free}
+        for c in open_chargers
+    }
     assigned = _solve(verdicts)
-    out: list[Decision] = []
-    for c in open_chargers:
-        vs = verdicts[c.charger_id]
-        notes = [f"charger plugged in at {_t(c.plugged_in_at)}"]  # type: ignore[arg-type]
-        for verdict in vs.values():
-            notes.extend(verdict.notes)
-        fits = [vid for vid, vd in vs.items() if vd.kind == "fit"]
-        waiting = [vid for vid, vd in vs.items() if vd.kind == "unknown"]
-        blinds = [vid for vid, vd in vs.items() if vd.kind == "blind"]
-        window_over = (now - c.plugged_in_at).total_seconds() >= s.confirm_window_s  # type: ignore[operator]
-        choice = assigned.get(c.charger_id)
-        chosen: str | None = None
-        if choice is not None:
-            strong = vs[choice].strong
-            others_open = [v for v in waiting + blinds if v != choice]
-            if not others_open or strong:
-                chosen = choice
-                notes.append(f"{_name(vehicles, choice)} singled out" + (" by strong evidence" if strong else ""))
-            elif window_over:
-                notes.append("other vehicles never confirmed and the evidence is not strong: not activating")
-            else:
-                notes.append("waiting for the other vehicles to confirm")
-        elif not fits and not waiting and len(blinds) == 1 and len(vehicles) == 1:
-            chosen = blinds[0]
-            notes.append(f"{_name(vehicles, chosen)} is the user's only vehicle and nothing contradicts it")
-        elif len(fits) > 1 or (fits and choice is None):
-            notes.append("several vehicles fit the evidence: not activating")
-        elif not fits and waiting:
-            notes.append("waiting for vehicle data newer than the plug-in")
-        elif not fits:
-            notes.append("no vehicle of this user fits: not one of the user's vehicles, or one that cannot tell")
-        ambiguous = chosen is None and (len(fits) > 1 or (bool(fits) and choice is None) or
-                                        (window_over and bool(fits or waiting or blinds)))
-        out.append(Decision(
-            charger_id=c.charger_id, vehicle_id=chosen, ambiguous=ambiguous,
-            needs_probe=ambiguous and window_over,
-            candidates=tuple(v for v in vs if vs[v].kind != "out"), evidence=tuple(notes),
-        ))
-    return out
+    plugged_open = [c for c in chargers if c.plugged and c.charger_id not in active]
+    blind = _blind_only_vehicle(vehicles, verdicts, plugged_open)
+    if blind:
+        assigned[blind[0]] = blind[1]
+    assigned = _one_each(assigned)
+    return [_decision(c, verdicts, assigned, vehicles, len(plugged_open), now, s) for c in open_chargers]
+
+
+def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigned: dict[str, str],
+              vehicles: list[VehicleTrack], n_plugged: int, now: datetime, s: PairingSettings) -> Decision:
+    """One charger's decision, with evidence in words."""
+    assert c.plugged_in_at is not None
+    cid = c.charger_id
+    vs = verdicts[cid]
+    placed = {vid: other for other, vid in assigned.items() if other != cid}
+    notes = [f"charger plugged in at {_t(c.plugged_in_at)}"]
+    for vid, verdict in vs.items():
+        notes.extend(verdict.notes)
+        if vid in placed and verdict.kind != "out":
+            notes.append(f"{_name(vehicles, vid)} is plugged into {placed[vid]}")
+    open_vs = {vid: vd for vid, vd in vs.items() if vd.kind != "out" and vid not in placed}
+    window_over = (now - c.plugged_in_at).total_seconds() >= s.confirm_window_s
+    chosen = assigned.get(cid)
+    if chosen is not None:
+        notes.extend(_held_elsewhere(cid, chosen, verdicts, assigned, vehicles))
+        notes.append(_chosen_note(vehicles, chosen, vs[chosen], len(open_vs) > 1))
+        ambiguous = False
+    else:
+        why, ambiguous = _not_chosen(cid, verdicts, open_vs, placed, vehicles, n_plugged, window_over)
+        notes.append(why)
+        ambiguous = ambiguous or (window_over and bool(open_vs))
+    return Decision(
+        charger_id=cid, vehicle_id=chosen, ambiguous=ambiguous, needs_probe=ambiguous and window_over,
+        candidates=tuple(open_vs), evidence=tuple(notes),
+    )
+
+
+def _held_elsewhere(cid: str, vid: str, verdicts: dict[str, dict[str, _Verdict]], assigned: dict[str, str],
+                    vehicles: list[VehicleTrack]) -> list[str]:
+    """Why `vid` is not in the other chargers it could have been in: each holds another car."""
+    return [f"{other} holds {_name(vehicles, assigned[other])}, so {_name(vehicles, vid)} is not there"
+            for other, vs in verdicts.items()
+            if other != cid and other in assigned and vid in vs and vs[vid].kind != "out"]
+
+
+def _chosen_note(vehicles: list[VehicleTrack], vid: str, verdict: _Verdict, others_open: bool) -> str:
+    name = _name(vehicles, vid)
+    if verdict.kind == "blind":
+        return f"{name} is the user's only vehicle, only this charger is plugged in, and nothing contradicts it"
+    return f"{name} singled out" + (" by strong evidence" if verdict.strong and others_open else "")
+
+
+def _not_chosen(cid: str, verdicts: dict[str, dict[str, _Verdict]], open_vs: dict[str, _Verdict],
+                placed: dict[str, str], vehicles: list[VehicleTrack], n_plugged: int,
+                window_over: bool) -> tuple[str, bool]:
+    """Why nothing is activated on this charger, and whether the evidence is ambiguous."""
+    fits = [vid for vid, vd in open_vs.items() if vd.kind == "fit"]
+    waiting = [vid for vid, vd in open_vs.items() if vd.kind == "unknown"]
+    blinds = [vid for vid, vd in open_vs.items() if vd.kind == "blind"]
+    if len(fits) > 1:
+        return "several vehicles fit the evidence: not activating", True
+    if fits:
+        (vid,) = fits
+        name = _name(vehicles, vid)
+        rivals = {o: vs[vid] for o, vs in verdicts.items()
+                  if o != cid and o not in placed.values() and vid in vs and vs[vid].kind != "out"}
+        fitting = sorted(o for o, vd in rivals.items() if vd.kind == "fit")
+        if fitting:
+            return f"{name} fits {', '.join(fitting)} as well: not activating", True
+        if rivals:
+            return f"waiting for {name} to report after the plug-in of {', '.join(sorted(rivals))}", False
+        if window_over:
+            return "other vehicles never confirmed and the evidence is not strong: not activating", True
+        return "waiting for the other vehicles to confirm", False
+    if waiting:
+        return "waiting for vehicle data newer than the plug-in", False
+    if blinds:
+        if len(vehicles) == 1 and n_plugged > 1:
+            return (f"{_name(vehicles, blinds[0])} is the user's only vehicle but cannot report its plug state, "
+                    f"and {n_plugged} chargers are plugged in: not guessing"), True
+        return "only vehicles that cannot report their plug state remain: not guessing", False
+    return "no vehicle of this user fits: not one of the user's vehicles, or one that cannot tell", False
 
 
 def _name(vehicles: list[VehicleTrack], vid: str) -> str:
@@ -214,26 +315,59 @@ def _name(vehicles: list[VehicleTrack], vid: str) -> str:
 
 
 def _solve(verdicts: dict[str, dict[str, _Verdict]]) -> dict[str, str]:
-    """Assign chargers to vehicles jointly: repeatedly fix chargers with exactly one fitting
-    vehicle that fits no other open charger as uniquely, removing it elsewhere."""
-    fits = {cid: {vid for vid, vd in vs.items() if vd.kind == "fit"} for cid, vs in verdicts.items()}
+    """Certain pairs only, fixed one at a time. A vehicle is certain on a charger when it fits
+    it, no other vehicle is possible there (all others excluded or certainly on another charger;
+    strong evidence may pass over vehicles that have not reported, never over another fit), and
+    it is possible on no other open charger. No charger is presumed to hold one of the user's
+    vehicles: a guest car may be in any of them, so elimination never rests on that."""
+    possible = {cid: {vid for vid, vd in vs.items() if vd.kind != "out"} for cid, vs in verdicts.items()}
     assigned: dict[str, str] = {}
     changed = True
     while changed:
         changed = False
-        for cid, cands in fits.items():
-            if cid in assigned or len(cands) != 1:
+        for cid, vs in verdicts.items():
+            vid = None if cid in assigned else _certain(cid, vs, possible, assigned)
+            if vid is None:
                 continue
-            (vid,) = cands
-            rivals = [o for o, oc in fits.items() if o != cid and o not in assigned and oc == {vid}]
-            if rivals:
-                continue  # the same car is the only fit of two chargers: ambiguous
             assigned[cid] = vid
-            for other, oc in fits.items():
-                if other != cid and vid in oc:
-                    oc.discard(vid)
+            for other, cands in possible.items():
+                if other != cid:
+                    cands.discard(vid)
             changed = True
     return assigned
+
+
+def _certain(cid: str, vs: dict[str, _Verdict], possible: dict[str, set[str]], assigned: dict[str, str]) -> str | None:
+    """The vehicle certainly plugged into `cid` given the pairs fixed so far, or None."""
+    fits = [vid for vid in possible[cid] if vs[vid].kind == "fit"]
+    if len(fits) != 1:
+        return None
+    (vid,) = fits
+    if any(vid in cands for other, cands in possible.items() if other != cid and other not in assigned):
+        return None  # it could be in another of the user's chargers
+    if len(possible[cid]) > 1 and not vs[vid].strong:
+        return None  # others have not reported (or cannot): wait
+    return vid
+
+
+def _blind_only_vehicle(vehicles: list[VehicleTrack], verdicts: dict[str, dict[str, _Verdict]],
+                        plugged_open: list[ChargerTrack]) -> tuple[str, str] | None:
+    """The user's only vehicle, which cannot report its plug state, on the only plugged-in
+    charger without an ACTIVE vehicle: (charger, vehicle). None otherwise, e.g. with two
+    chargers plugged in (either could hold it, or a guest car)."""
+    if len(vehicles) != 1 or len(plugged_open) != 1 or len(verdicts) != 1:
+        return None
+    ((cid, vs),) = verdicts.items()
+    vid = vehicles[0].vehicle_id
+    return (cid, vid) if vid in vs and vs[vid].kind == "blind" else None
+
+
+def _one_each(assigned: dict[str, str]) -> dict[str, str]:
+    """Drop any vehicle chosen for two chargers (a safety net: never two ACTIVE for one vehicle)."""
+    counts: dict[str, int] = {}
+    for vid in assigned.values():
+        counts[vid] = counts.get(vid, 0) + 1
+    return {cid: vid for cid, vid in assigned.items() if counts[vid] == 1}
 
 
 def interpret_probe(candidates: Iterable[str], before: dict[str, VehicleObs], after: dict[str, VehicleObs],

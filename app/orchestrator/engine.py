@@ -21,7 +21,9 @@ from app.orchestrator.context import Target, achieved, target_of
 from app.runtime import Runtime
 
 log = logging.getLogger("tandem.orchestrator")
-VERIFY_S = {"CHARGER": 30.0, "VEHICLE": 45.0}
+#: While a sent command is being verified, poll the devices again this many seconds after sending
+#: (vendors act within seconds; a fixed, short schedule keeps vehicle polls few).
+VERIFY_POLLS_S = (2.0, 5.0, 10.0, 20.0, 30.0, 45.0)
 COMMAND = {"START": "start_charging", "STOP": "stop_charging", "SET_MAX_CURRENT": "set_max_current"}
 
 
@@ -48,6 +50,10 @@ async def step(rt: Runtime, action: ChargeAction) -> None:
         return
     check = rt.settings.action_check_s
     if current and now < _at(current["at"]) + timedelta(seconds=_verify_s(rt, current["via"])):
+        polls = int(current.get("polls", 0))
+        if polls < len(VERIFY_POLLS_S) and now >= _at(current["at"]) + timedelta(seconds=VERIFY_POLLS_S[polls]):
+            current["polls"] = polls + 1
+            await _kick(rt, target)
         return await _later(action, plan, now + timedelta(seconds=check))
     if current:  # sent, but the state did not follow in time: count it against that path
         _score(target, current["via"], False)
@@ -61,7 +67,7 @@ def _score(target: Target, via: str, ok: bool) -> None:
 
 
 def _verify_s(rt: Runtime, via: str) -> float:
-    return max(VERIFY_S[via] * min(1.0, rt.settings.action_check_s / 5.0), 3 * rt.settings.action_check_s)
+    return rt.settings.verify_charger_s if via == "CHARGER" else rt.settings.verify_vehicle_s
 
 
 def _at(raw: str) -> datetime:
@@ -143,7 +149,7 @@ async def _command(rt: Runtime, action: ChargeAction, target: Target, via: str, 
                 await _attempt(action, via, "wake_up", "ok", "woke the vehicle, retrying shortly")
             except ve.VendorError as exc:
                 await _attempt(action, via, "wake_up", exc.code, exc.detail)
-            return 10.0 * min(1.0, rt.settings.action_check_s / 5.0) + rt.settings.action_check_s
+            return rt.settings.wake_wait_s
         excluded.add(via)
         return 0.0
     except ve.RateLimited as exc:

@@ -11,19 +11,30 @@ import os
 
 import httpx
 
+from app.auth import CLIENT_PREFIX, USER_PREFIX
 from app.db.models import Charger, Vehicle
 from app.runtime import Runtime
 from app.services import accounts, linking
+from app.settings import ConfigError
 
 DEMO_VIN = "WVGZZZE2ZPE000001"
 DEMO_SERIAL = "EH000001"
 
 
+def _fixed(variable: str, prefix: str) -> str | None:
+    """A fixed demo credential from the environment; it must carry the prefix tokens are told apart by."""
+    value = os.environ.get(variable) or None
+    if value is not None and (not value.startswith(prefix) or len(value) < len(prefix) + 16):
+        raise ConfigError(f"{variable} must start with {prefix!r} followed by at least 16 characters")
+    return value
+
+
 async def seed(rt: Runtime) -> dict[str, str]:
     """Create the demo client, user, token and linked assets; print the contract's lines."""
-    client, secret = await accounts.create_client("demo", os.environ.get("TANDEM_DEMO_CLIENT_SECRET"))
+    fixed_secret = _fixed("TANDEM_DEMO_CLIENT_SECRET", CLIENT_PREFIX)
+    client, secret = await accounts.create_client("demo", fixed_secret)
     user = await accounts.create_user(client.id, "demo-user")
-    token = await accounts.create_user_token(client.id, user.id, os.environ.get("TANDEM_DEMO_USER_TOKEN"))
+    token = await accounts.create_user_token(client.id, user.id, _fixed("TANDEM_DEMO_USER_TOKEN", USER_PREFIX))
     for model in (Vehicle, Charger):
         for row in await model.filter(user_id=user.id):
             await linking.unlink_asset(rt, user.id, "vehicle" if model is Vehicle else "charger", row.id)

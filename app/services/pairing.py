@@ -17,6 +17,8 @@ from app.services.graph import UserGraph, load_graph
 
 log = logging.getLogger("tandem.pairing")
 MAX_EVIDENCE = 12
+#: How late a charger cloud may report a cable (Easee: within seconds).
+CHARGER_CLOUD_LAG_S = 2.0
 
 
 def utcnow() -> datetime:
@@ -26,7 +28,9 @@ def utcnow() -> datetime:
 
 def settings_of(rt: Runtime) -> dp.PairingSettings:
     """Detection settings from the process settings."""
-    return dp.PairingSettings(confirm_window_s=rt.settings.confirm_window_s)
+    s = rt.settings
+    return dp.PairingSettings(confirm_window_s=s.confirm_window_s,
+                              plug_uncertainty_s=s.charger_poll_s * (1 + s.poll_jitter) + CHARGER_CLOUD_LAG_S)
 
 
 async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions: set[str]) -> None:

@@ -113,6 +113,7 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
         )
     if visible(changes):
         await rt.publish(kind, row.user_id, row.id)
-    from app.services import pairing
+    if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
+        from app.services import pairing
 
-    await pairing.after_poll(rt, kind, row, transitions)
+        await pairing.after_poll(rt, kind, row, transitions)

@@ -1,0 +1,259 @@
+"""Benchmark: how fast and how correctly plug-ins are detected.
+
+    python -m tests.bench.detection [--households 6] [--scale 0.1]
+
+Runs the standalone simulator and `tandem serve` (embedded workers) as subprocesses, creates
+users through GraphQL, links their simulated cars and chargers, opens one websocket per user
+and plugs cars in through `/sim/plug`. Measures the time from `/sim/plug` to the subscriber
+receiving `evSystemUpdated` with ACTIVE for the right pair, against, in the same run, users who
+linked only their car (detection by vehicle polling alone: `vehicleUpdated` with isPluggedIn).
+
+Every interval is scaled by SCALE so the run takes minutes, not hours: charger polls every
+10 s × SCALE, vehicles every 300 s × SCALE, and the simulator runs SCALE⁻¹ times faster, so a
+vehicle cloud that refreshes every 300 simulated seconds lags 300 s × SCALE. `--scale 1` is
+real time. Fixed costs (HTTP, database) do not scale, so small scales are pessimistic.
+
+Scenario set, each household a separate user (the expected outcome in brackets):
+- single: one car, one charger, plugged together [ACTIVE]
+- lagging: as single, but the car's cloud refreshes only every 300 simulated s [ACTIVE, later]
+- two-cars: two cars, one charger, one car plugged [ACTIVE for that car only]
+- two-by-two: two cars with different charge rates, two chargers, plugged within 2 s [both ACTIVE]
+- public: the car plugged into a charger the user never linked [nothing ACTIVE]
+- guest: someone else's car plugged into the user's charger [nothing ACTIVE]
+- vehicle-only: the baseline, a user who linked only the car [isPluggedIn seen]
+A false activation is any ACTIVE event for a pair that is not plugged together, even briefly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tests.bench.common import Service, free_port, gql, pct, ready, tandem_cmd, temp_sqlite
+from tests.e2e.harness import WsClient
+
+SECRET = "tdm_cs_bench-detection-client-secret"
+LINK = ("mutation($v: String!, $c: JSON!) { linkVendor(vendor: $v, credentials: $c) "
+        "{ vehicles { id information { vin } } chargers { id information { serialNumber } } } }")
+SYSTEMS = "subscription { evSystemUpdated { id status vehicle { id } charger { id } } }"
+VEHICLES = "subscription { vehicleUpdated { id chargeState { isPluggedIn } } }"
+SCENARIOS = ("single", "lagging", "two-cars", "two-by-two", "public", "guest", "vehicle-only")
+_serial = itertools.count(1)
+
+
+@dataclass
+class Household:
+    """One user, their devices and what was observed."""
+
+    kind: str
+    token: str = ""
+    vehicles: dict[str, str] = field(default_factory=dict)  # vin -> vehicle id
+    chargers: dict[str, str] = field(default_factory=dict)  # serial -> charger id
+    plugs: list[tuple[str, str]] = field(default_factory=list)  # (vin, serial) to plug
+    expected: set[tuple[str, str]] = field(default_factory=set)  # (vehicle id, charger id) to activate
+    plugged_at: float = 0.0  # the first plug
+    plug_times: dict[str, float] = field(default_factory=dict)  # charger id -> when its cable went in
+    detected: dict[tuple[str, str], float] = field(default_factory=dict)  # pair -> seconds after plug
+    false_pairs: set[tuple[str, str]] = field(default_factory=set)
+    seen_plugged: float | None = None  # vehicle-only: seconds after plug
+
+
+def car_spec(*, lagging: bool = False, kw: float = 11.0) -> dict[str, Any]:
+    """A simulated car; fresh-cloud cars push their state on change."""
+    vin = f"DET{next(_serial):014d}"
+    return {"kind": "vehicle", "vin": vin, "max_charge_kw": kw, "soc": 0.3,
+            "pushes_on_change": not lagging, "vehicle_refresh_s": 300}
+
+
+def box_spec() -> dict[str, Any]:
+    """A simulated charger."""
+    return {"kind": "charger", "serialNumber": f"EHD{next(_serial):06d}", "max_current": 32}
+
+
+class Bench:
+    """Shared clients of one run."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str, sim: str) -> None:
+        self.http, self.url, self.sim = http, url, sim
+
+    async def account(self, vendor: str, devices: list[dict[str, Any]]) -> dict[str, Any]:
+        """A simulated vendor account."""
+        r = await self.http.post(f"{self.sim}/sim/accounts", json={"vendor": vendor, "devices": devices})
+        r.raise_for_status()
+        return dict(r.json()["credentials"])
+
+    async def link(self, h: Household, vendor: str, devices: list[dict[str, Any]]) -> None:
+        """Create an account with `devices` and link it as `h`'s user."""
+        creds = await self.account(vendor, devices)
+        data = (await gql(self.http, f"{self.url}/graphql", LINK, {"v": vendor, "c": creds}, h.token))["linkVendor"]
+        h.vehicles.update({v["information"]["vin"]: v["id"] for v in data["vehicles"]})
+        h.chargers.update({c["information"]["serialNumber"]: c["id"] for c in data["chargers"]})
+
+    async def household(self, kind: str, index: int) -> Household:
+        """Create the user and devices of one scenario."""
+        h = Household(kind)
+        url = f"{self.url}/graphql"
+        uid = (await gql(self.http, url, 'mutation($e: String!) { createUser(externalId: $e) { id } }',
+                         {"e": f"{kind}-{index}"}, SECRET))["createUser"]["id"]
+        h.token = (await gql(self.http, url, 'mutation($u: ID!) { createUserToken(userId: $u) { token } }',
+                             {"u": uid}, SECRET))["createUserToken"]["token"]
+        cars = {"two-cars": [car_spec(), car_spec()], "two-by-two": [car_spec(kw=11.0), car_spec(kw=7.4)],
+                "lagging": [car_spec(lagging=True)]}.get(kind, [car_spec()])
+        await self.link(h, "smartcar", cars)
+        if kind == "vehicle-only":
+            other = box_spec()
+            await self.account("easee", [other])
+            h.plugs = [(cars[0]["vin"], other["serialNumber"])]
+            return h
+        boxes = [box_spec(), box_spec()] if kind == "two-by-two" else [box_spec()]
+        await self.link(h, "easee", boxes)
+        vid = {c["vin"]: h.vehicles[c["vin"]] for c in cars}
+        cid = {b["serialNumber"]: h.chargers[b["serialNumber"]] for b in boxes}
+        if kind == "public":
+            public = box_spec()
+            await self.account("easee", [public])
+            h.plugs = [(cars[0]["vin"], public["serialNumber"])]
+        elif kind == "guest":
+            guest = car_spec()
+            await self.account("smartcar", [guest])
+            h.plugs = [(guest["vin"], boxes[0]["serialNumber"])]
+        else:
+            pairs = list(zip(cars, boxes, strict=False)) if kind == "two-by-two" else [(cars[-1], boxes[0])]
+            h.plugs = [(c["vin"], b["serialNumber"]) for c, b in pairs]
+            h.expected = {(vid[c["vin"]], cid[b["serialNumber"]]) for c, b in pairs}
+        return h
+
+    async def watch(self, h: Household, ws: WsClient, until: float) -> None:
+        """Record what `h`'s subscriber receives until `until` (monotonic)."""
+        while (left := until - time.monotonic()) > 0:
+            try:
+                msg = await ws.next(left)
+            except TimeoutError:
+                return
+            if msg.get("type") != "next":
+                continue
+            data = msg["payload"].get("data") or {}
+            at = time.monotonic()
+            if "evSystemUpdated" in data:
+                s = data["evSystemUpdated"]
+                pair = (s["vehicle"]["id"], s["charger"]["id"])
+                if s["status"] != "ACTIVE":
+                    continue
+                if pair in h.expected and pair[1] in h.plug_times:
+                    h.detected.setdefault(pair, at - h.plug_times[pair[1]])
+                else:
+                    h.false_pairs.add(pair)
+            elif "vehicleUpdated" in data and h.plugged_at and h.seen_plugged is None:
+                if data["vehicleUpdated"]["chargeState"]["isPluggedIn"]:
+                    h.seen_plugged = at - h.plugged_at
+
+    async def run(self, h: Household, plug_at: float, until: float) -> None:
+        """Subscribe, plug at `plug_at`, watch until `until`."""
+        async with WsClient(self.url.replace("http://", "ws://") + "/graphql", h.token) as ws:
+            assert (await ws.ack()).get("type") == "connection_ack"
+            await ws.subscribe(VEHICLES if h.kind == "vehicle-only" else SYSTEMS)
+            watcher = asyncio.create_task(self.watch(h, ws, until))
+            await asyncio.sleep(max(0.0, plug_at - time.monotonic()))
+            for i, (vin, serial) in enumerate(h.plugs):
+                if i:
+                    await asyncio.sleep(random.uniform(0.2, 2.0))
+                r = await self.http.post(f"{self.sim}/sim/plug", json={"vin": vin, "serialNumber": serial})
+                at = time.monotonic()
+                r.raise_for_status()
+                h.plugged_at = h.plugged_at or at
+                if serial in h.chargers:
+                    h.plug_times[h.chargers[serial]] = at
+            await watcher
+
+
+def report(households: list[Household], scale: float, charger_poll_s: float, verbose: bool = False) -> None:
+    """Print the figures."""
+    paired = [t for h in households if h.kind in ("single", "two-cars", "two-by-two") for t in h.detected.values()]
+    lagging = [t for h in households if h.kind == "lagging" for t in h.detected.values()]
+    baseline = [h.seen_plugged for h in households if h.kind == "vehicle-only" and h.seen_plugged is not None]
+    expected = sum(len(h.expected) for h in households)
+    missed = sum(len(h.expected - set(h.detected)) for h in households)
+    false = sum(len(h.false_pairs) for h in households)
+    never_seen = sum(1 for h in households if h.kind == "vehicle-only" and h.seen_plugged is None)
+
+    def line(name: str, xs: list[float]) -> str:
+        if not xs:
+            return f"{name:<34} n=0"
+        return (f"{name:<34} p50 {pct(xs, 50):6.2f} s  p95 {pct(xs, 95):6.2f} s  max {max(xs):6.2f} s  n={len(xs)}"
+                f"   (real time ≈ p50 {pct(xs, 50) / scale:6.1f} s, p95 {pct(xs, 95) / scale:6.1f} s)")
+
+    print()
+    print(f"scale {scale}: charger poll {charger_poll_s:.2f} s, vehicle poll {300 * scale:.1f} s, "
+          f"vehicle cloud lag up to {300 * scale:.1f} s (lagging cars), households {len(households)}")
+    print(line("plug -> ACTIVE (fresh car cloud)", paired))
+    print(line("plug -> ACTIVE (lagging car cloud)", lagging))
+    print(line("plug -> vehicle-only isPluggedIn", baseline))
+    if paired and baseline:
+        print(f"speed-up vs vehicle-only: p50 {pct(baseline, 50) / pct(paired, 50):.1f}x, "
+              f"p95 {pct(baseline, 95) / pct(paired, 95):.1f}x   (goal >= 20x)")
+        print(f"p95 fresh {pct(paired, 95):.2f} s vs goal charger poll + 1 s = {charger_poll_s + 1:.2f} s")
+    print(f"activations expected {expected}, missed {missed}, false {false}; vehicle-only never seen {never_seen}")
+    if verbose:
+        for name, xs in (("fresh", paired), ("lagging", lagging), ("vehicle-only", baseline)):
+            print(f"  {name}: {' '.join(f'{x:.2f}' for x in sorted(xs))}")
+    for h in households:
+        if h.false_pairs or h.expected - set(h.detected):
+            print(f"  {h.kind}: false {sorted(h.false_pairs)} missed {sorted(h.expected - set(h.detected))}")
+
+
+async def main(per_scenario: int, scale: float, verbose: bool = False) -> None:
+    """Run the benchmark."""
+    sim_port, port = free_port(), free_port()
+    charger_poll_s = 10 * scale
+    env = {
+        "TANDEM_DATABASE_URL": temp_sqlite(), "TANDEM_PORT": str(port), "TANDEM_DEMO_CLIENT_SECRET": SECRET,
+        "TANDEM_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
+        "TANDEM_CHARGER_POLL_S": str(charger_poll_s), "TANDEM_VEHICLE_POLL_S": str(300 * scale),
+        "TANDEM_VEHICLE_POLL_CHARGING_S": str(120 * scale), "TANDEM_CONFIRM_POLL_S": str(20 * scale),
+        "TANDEM_CONFIRM_WINDOW_S": str(600 * scale), "TANDEM_LOG_LEVEL": "WARNING",
+    }
+    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port), "--speed", str(1 / scale)), {})
+    await sim.wait_for("simulator: ")
+    sim.drain()
+    web = await Service.start(tandem_cmd("serve", "--demo"), env)
+    rss = 0.0
+    try:
+        await web.wait_for("demo user token: ", timeout=120)
+        web.drain()
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(timeout=60) as http:
+            await ready(http, url)
+            bench = Bench(http, url, f"http://127.0.0.1:{sim_port}")
+            households = [await bench.household(kind, i) for kind in SCENARIOS for i in range(per_scenario)]
+            random.shuffle(households)
+            # Let every charger be polled unplugged a few times, then plug over ~one vehicle poll.
+            start = time.monotonic() + max(3.0, 3 * charger_poll_s)
+            spread = 300 * scale
+            until = start + spread + 300 * scale * 1.5 + 10
+            print(f"{len(households)} households linked; plugging over {spread:.0f} s, "
+                  f"watching until {until - time.monotonic():.0f} s from now", flush=True)
+            await asyncio.gather(*(bench.run(h, start + random.uniform(0, spread), until) for h in households))
+            rss = web.peak_rss_mb()
+    finally:
+        await web.stop()
+        await sim.stop()
+    report(households, scale, charger_poll_s, verbose)
+    print(f"peak RSS of the web process (embedded workers): {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--households", type=int, default=6, help="households per scenario")
+    parser.add_argument("--scale", type=float, default=0.1, help="interval scale (1 = real time)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--verbose", action="store_true", help="print every measured time")
+    args = parser.parse_args()
+    random.seed(args.seed)
+    asyncio.run(main(args.households, args.scale, args.verbose))
