@@ -44,6 +44,8 @@ class Settings:
     confirm_poll_s: float = 20.0
     #: Actively pause the charger to tell ambiguous cars apart.
     allow_probe: bool = False
+    #: The longest a probe keeps the charger paused.
+    probe_s: float = 60.0
     action_timeout_s: float = 900.0
     action_check_s: float = 5.0
     #: How long a sent command may take to show in device data before the other path is tried.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from adapters.simulator.faults import Faults
 from adapters.simulator.world import World
 
 VENDORS = {"smartcar": "vehicles", "easee": "chargers"}
+COMMAND_LOG = 10_000
 
 
 @dataclass
@@ -26,10 +28,16 @@ class Sim:
     world: World
     rng: random.Random
     faults: dict[str, Faults] = field(default_factory=lambda: {v: Faults() for v in VENDORS})
+    #: Commands the clouds accepted, newest last (GET /sim/commands), so tests can count them.
+    commands: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=COMMAND_LOG))
 
     def now(self) -> float:
         """Simulated time."""
         return self.world.clock.now()
+
+    def accepted(self, vendor: str, device: str, command: str) -> None:
+        """Log a command the cloud accepted for `device` (vin or serial number)."""
+        self.commands.append({"vendor": vendor, "device": device, "command": command, "at": iso(self.now())})
 
 
 def iso(t: float) -> str:

@@ -129,7 +129,11 @@ def routes(sim: Sim) -> list[Route]:
             "vehicles": cars, "chargers": boxes,
         })
 
+    async def commands(_: Request) -> Response:
+        return JSONResponse({"commands": list(sim.commands)})
+
     return [
+        Route("/sim/commands", commands, methods=["GET"]),
         Route("/sim/accounts", accounts, methods=["POST"]),
         Route("/sim/plug", plug, methods=["POST"]),
         Route("/sim/unplug", unplug, methods=["POST"]),

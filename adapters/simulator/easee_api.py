@@ -112,6 +112,7 @@ def routes(sim: Sim) -> list[Route]:
         t = sim.now()
         world.settle(box, t)
         box.pending.append((t + sim.rng.uniform(2, 5), COMMANDS[name], None))
+        sim.accepted("easee", box.id, name)
         return JSONResponse({"commandId": sim.rng.randrange(10**6), "device": box.id, "ticks": int(t * 1e7)},
                             status_code=202)
 
@@ -130,6 +131,7 @@ def routes(sim: Sim) -> list[Route]:
         t = sim.now()
         world.settle(box, t)
         box.pending.append((t + sim.rng.uniform(2, 5), "current", float(amps)))
+        sim.accepted("easee", box.id, f"current {amps:g}")
         return JSONResponse({"commandId": sim.rng.randrange(10**6)}, status_code=202)
 
     async def plan(request: Request) -> Response:

@@ -127,6 +127,7 @@ def routes(sim: Sim) -> list[Route]:
             if not faults.is_offline(car.vin, car.id):
                 world.wake(car, t, sim.rng.uniform(3, 8), faults.asleep)
                 faults.asleep.discard(car.vin)
+                sim.accepted("smartcar", car.vin, "wake")
             return JSONResponse({"status": "success"})
         if faults.is_offline(car.vin, car.id):
             return error(409, "vehicle offline", "UNREACHABLE")
@@ -136,6 +137,7 @@ def routes(sim: Sim) -> list[Route]:
         if refused is not None:
             return refused
         car.last_activity = t
+        sim.accepted("smartcar", car.vin, f"{what} {body.get('action', body.get('amperage'))}".lower())
         return JSONResponse({"status": "success"})
 
     def charge(car: Car, body: dict[str, Any], t: float) -> Response | None:

@@ -124,6 +124,9 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
     if not fresh:
         return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet"])
     last = fresh[-1]
+    if last.is_plugged_in is False and last.taken_at <= c.plugged_in_at:
+        # from before the cable was seen: the car may have been plugged in right after it
+        return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet"])
     if last.is_plugged_in is False:
         return _Verdict("out", notes=[f"{v.name} reported unplugged with data from {_t(last.taken_at)}: excluded"])
     if last.is_plugged_in is None:

@@ -14,6 +14,7 @@ from app.db.models import Charger, EvSystem, Observation, Vehicle
 from app.domain import pairing as dp
 from app.runtime import Runtime
 from app.services.graph import UserGraph, load_graph
+from app.services.probe import session_tag
 
 log = logging.getLogger("tandem.pairing")
 MAX_EVIDENCE = 12
@@ -38,7 +39,13 @@ async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions
     user_id: str = row.user_id
     if kind == "charger" and "plugged_in" in transitions:
         await confirm_vehicles(rt, user_id)
-    await evaluate(rt, user_id)
+    decisions = await evaluate(rt, user_id)
+    if kind == "charger":  # only the charger's own poller may probe it: one process per charger
+        from app.services import probe
+
+        for d in decisions:
+            if d.charger_id == row.id:
+                probe.maybe_start(rt, user_id, row, d)  # type: ignore[arg-type]
 
 
 async def confirm_vehicles(rt: Runtime, user_id: str) -> None:
@@ -74,11 +81,11 @@ def _charger_track(graph: UserGraph, c: Charger) -> dp.ChargerTrack:
                            c.charge_rate, (loc.latitude, loc.longitude) if loc else None)
 
 
-async def evaluate(rt: Runtime, user_id: str) -> None:
+async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     """Re-decide the user's EV systems from current evidence; publish what changed."""
     graph = await load_graph(user_id)
     if not graph.systems:
-        return
+        return []
     now = utcnow()
     settings = settings_of(rt)
     starts = [c.plugged_in_at for c in graph.chargers.values() if c.plugged_in_at]
@@ -102,6 +109,10 @@ async def evaluate(rt: Runtime, user_id: str) -> None:
             if system.status == "ACTIVE":
                 continue
             evidence = list(d.evidence[-MAX_EVIDENCE:])
+            plugged_in_at = graph.chargers[d.charger_id].plugged_in_at
+            if plugged_in_at:  # a probe's outcome stays for the rest of its plug session
+                tag = session_tag(plugged_in_at)
+                evidence = [*evidence, *(e for e in system.evidence if e.endswith(tag))][-MAX_EVIDENCE:]
             if d.vehicle_id == system.vehicle_id:
                 system.status, system.activated_at = "ACTIVE", now
                 system.evidence = [*evidence, "activated"]
@@ -109,6 +120,30 @@ async def evaluate(rt: Runtime, user_id: str) -> None:
             elif system.evidence != evidence:
                 system.evidence = evidence
                 changed.append(system)
+    await _save(rt, user_id, changed)
+    return decisions
+
+
+async def activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, vehicle_id: str,
+                                 plugged_in_at: datetime) -> bool:
+    """Activate a pair a probe singled out, unless the plug session ended or either side got paired."""
+    graph = await load_graph(user_id)
+    charger = graph.chargers.get(charger_id)
+    if charger is None or not charger.is_plugged_in or charger.plugged_in_at != plugged_in_at:
+        return False
+    if any(s.status == "ACTIVE" and (s.charger_id == charger_id or s.vehicle_id == vehicle_id)
+           for s in graph.systems):
+        return False
+    system = next((s for s in graph.systems_of_charger(charger_id) if s.vehicle_id == vehicle_id), None)
+    if system is None:
+        return False
+    system.status, system.activated_at = "ACTIVE", utcnow()
+    system.evidence = [*system.evidence, "activated"][-MAX_EVIDENCE:]
+    await _save(rt, user_id, [system])
+    return True
+
+
+async def _save(rt: Runtime, user_id: str, changed: list[EvSystem]) -> None:
     for system in changed:
         await system.save(update_fields=["status", "activated_at", "evidence", "updated_at"])
         await rt.publish("evSystem", user_id, system.id)

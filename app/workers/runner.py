@@ -46,6 +46,9 @@ class Workers:
             await asyncio.gather(self._listener, return_exceptions=True)
         kick.unregister(self.poller)
         await self.poller.stop()
+        from app.services import probe
+
+        await probe.stop()
         await self.leases.stop()
 
     async def _listen(self) -> None:

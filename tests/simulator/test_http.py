@@ -881,3 +881,16 @@ async def test_a_simulator_crash_is_a_generic_500_not_a_client_error(
     r = await loose_client.get("/sim/world")
     assert r.status_code == 500
     assert r.json() == {"error": {"code": "INTERNAL", "message": "simulator error"}}
+
+
+async def test_accepted_commands_are_logged_and_refused_ones_are_not(client: httpx.AsyncClient) -> None:
+    p = await make_pair(client, car={"can_stop": False})
+    await plug(client, p)
+    assert (await ea_command(client, p, "pause_charging")).status_code == 202
+    refused = await client.post(f"/smartcar/v2.0/vehicles/{p.car}/charge", json={"action": "STOP"}, headers=p.sc)
+    assert refused.status_code == 501
+    assert (await client.post(f"/smartcar/v2.0/vehicles/{p.car}/charge", json={"action": "START"},
+                              headers=p.sc)).status_code == 200
+    log = (await client.get("/sim/commands")).json()["commands"]
+    assert [(c["vendor"], c["device"], c["command"]) for c in log] == [
+        ("easee", p.serial, "pause_charging"), ("smartcar", p.vin, "charge start")]

@@ -751,3 +751,17 @@ def test_car_data_from_between_the_chargers_polls_counts_with_plug_uncertainty()
     assert lenient[0].vehicle_id == "v1"
     too_early = [car("v1", obs(-600, False), obs(-20, True))]
     assert dp.decide(chargers, too_early, {}, at(30), PairingSettings(plug_uncertainty_s=12))[0].vehicle_id is None
+
+
+def test_unplugged_data_from_before_the_cable_was_seen_never_excludes() -> None:
+    """Inside the uncertainty span an "unplugged" report proves nothing (the car may have been
+    plugged in right after it); only one taken after the charger saw its cable excludes."""
+    lenient = PairingSettings(plug_uncertainty_s=12)
+    chargers = [charger("c1", 0)]
+    before = dp.decide(chargers, [car("v1", obs(-5, False))], {}, at(30), lenient)[0]
+    assert before.vehicle_id is None and "v1" in before.candidates
+    assert "no data newer than the plug-in" in text(before)
+    after = dp.decide(chargers, [car("v1", obs(5, False))], {}, at(30), lenient)[0]
+    assert "v1" not in after.candidates
+    unplugged_again = dp.decide(chargers, [car("v1", obs(-8, True), obs(-3, False))], {}, at(30), lenient)[0]
+    assert unplugged_again.vehicle_id is None

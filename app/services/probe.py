@@ -1,0 +1,127 @@
+"""Active probe (opt-in, `TANDEM_ALLOW_PROBE`): tell ambiguous cars apart by pausing the charger.
+
+When a plugged-in, charging charger still cannot be paired after the confirmation window, the
+charger is paused for at most `probe_s`, the candidate cars are read until each reports data
+from after the pause, and charging is resumed. Exactly one car that stopped charging is the
+one on the cable; anything else leaves the systems ESTABLISHED. Either way the outcome is
+written to the systems' `evidence`, tagged with the plug session so it is kept until unplug.
+Only the worker that polls the charger starts a probe, at most once per plug session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from adapters import errors as ve
+from adapters.types import Session
+from app.db.models import Charger, EvSystem, Vehicle, VendorLink
+from app.domain import pairing as dp
+from app.runtime import Runtime
+
+log = logging.getLogger("tandem.probe")
+READ_EVERY_S = 5.0
+_started: set[tuple[str, datetime]] = set()  # (charger id, plug session) probed by this process
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def session_tag(plugged_in_at: datetime) -> str:
+    """What marks a probe's evidence line as belonging to one plug session."""
+    return f"(plug-in {plugged_in_at.strftime('%H:%M:%S')})"
+
+
+def maybe_start(rt: Runtime, user_id: str, charger: Charger, decision: dp.Decision) -> bool:
+    """Start a probe for `decision` when allowed and not done yet for this plug session."""
+    if not (rt.settings.allow_probe and decision.needs_probe and charger.is_charging and charger.plugged_in_at):
+        return False
+    key = (charger.id, charger.plugged_in_at)
+    if key in _started:
+        return False
+    _started.add(key)
+    task = asyncio.create_task(run(rt, user_id, charger.id, decision.candidates, charger.plugged_in_at))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return True
+
+
+async def _session(row: Vehicle | Charger) -> Session:
+    link = await VendorLink.get(id=row.link_id)
+    return Session(vendor=row.vendor, access_token=link.access_token)
+
+
+async def _read(rt: Runtime, cars: list[Vehicle]) -> dict[str, dp.VehicleObs]:
+    """The candidates' charge state now (cars whose read fails are left out)."""
+    out: dict[str, dp.VehicleObs] = {}
+    for car in cars:
+        try:
+            snap = await rt.adapter(car.vendor).read_vehicle(await _session(car), car.vendor_id)
+        except ve.VendorError:
+            continue
+        out[car.id] = dp.VehicleObs(datetime.now(UTC), snap.data_age, snap.is_plugged_in, snap.is_charging,
+                                    snap.charge_rate_kw)
+    return out
+
+
+async def run(rt: Runtime, user_id: str, charger_id: str, candidates: tuple[str, ...],
+              plugged_in_at: datetime) -> None:
+    """Pause, watch, resume, decide; record the outcome."""
+    chosen: str | None = None
+    try:
+        chosen, line = await _probe(rt, charger_id, list(candidates))
+    except Exception:
+        log.exception("probe of charger %s failed", charger_id)
+        line = "probe failed unexpectedly: not activating"
+    await record(rt, user_id, charger_id, plugged_in_at, f"{line} {session_tag(plugged_in_at)}", chosen)
+
+
+async def _probe(rt: Runtime, charger_id: str, candidates: list[str]) -> tuple[str | None, str]:
+    charger = await Charger.get(id=charger_id)
+    cars = await Vehicle.filter(id__in=candidates)
+    before = await _read(rt, cars)
+    adapter, session = rt.adapter(charger.vendor), await _session(charger)
+    try:
+        await adapter.stop_charging(session, charger.vendor_id)
+    except ve.VendorError as exc:
+        return None, f"probe could not pause the charger ({exc.code}): not activating"
+    paused_at = datetime.now(UTC)
+    log.info("probing charger %s: paused, watching %d vehicles", charger_id, len(cars))
+    after: dict[str, dp.VehicleObs] = {}
+    loop = asyncio.get_running_loop()
+    end = loop.time() + rt.settings.probe_s
+    try:
+        while loop.time() < end:
+            await asyncio.sleep(min(READ_EVERY_S, max(0.0, end - loop.time())))
+            after.update({vid: o for vid, o in (await _read(rt, cars)).items() if o.taken_at > paused_at})
+            if set(after) >= set(before):
+                break
+    finally:
+        try:
+            await adapter.start_charging(session, charger.vendor_id)
+        except ve.VendorError as exc:
+            log.warning("probe could not resume charger %s: %s", charger_id, exc.code)
+    names = {car.id: " ".join(p for p in (car.brand, car.model) if p) + f" ({car.id[:6]})" for car in cars}
+    chosen, line = dp.interpret_probe(candidates, before, after, paused_at)
+    for vid, name in names.items():
+        line = line.replace(vid, name)
+    return chosen, line
+
+
+async def record(rt: Runtime, user_id: str, charger_id: str, plugged_in_at: datetime, line: str,
+                 chosen: str | None) -> None:
+    """Write the probe's line to the charger's systems; activate the one it singled out."""
+    from app.services.pairing import MAX_EVIDENCE, activate_if_still_open
+
+    for system in await EvSystem.filter(charger_id=charger_id, status="ESTABLISHED"):
+        system.evidence = [*system.evidence, line][-MAX_EVIDENCE:]
+        await system.save(update_fields=["evidence", "updated_at"])
+        await rt.publish("evSystem", user_id, system.id)
+    if chosen:
+        await activate_if_still_open(rt, user_id, charger_id, chosen, plugged_in_at)
+
+
+async def stop() -> None:
+    """Cancel running probes (process shutdown)."""
+    for task in list(_tasks):
+        task.cancel()
+    await asyncio.gather(*_tasks, return_exceptions=True)

@@ -1,0 +1,127 @@
+"""Actions survive a worker crash: SIGKILL a `tandem worker` mid-flight, start another, and every
+action still ends, with exactly one command accepted by the vendor per action."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.simulator.app import create_app as create_sim
+from app.settings import Settings
+from app.web import create_app
+from tests.conftest import reset_database, settings_for
+from tests.e2e.conftest import FAST
+from tests.e2e.flows import ACTION_FIELDS, action, box, car, link, viewer, wait_for
+from tests.e2e.harness import Stack, make_user, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+HOUSEHOLDS = 6
+_drains: set[asyncio.Task[None]] = set()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes `tandem` processes use these settings."""
+    return {f"TANDEM_{f.name.upper()}": str(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+
+
+async def start_worker(settings: Settings) -> asyncio.subprocess.Process:
+    """A `tandem worker` process, started and running."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "worker", cwd=ROOT,
+        env={**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert proc.stdout is not None
+    while b"running" not in (line := await asyncio.wait_for(proc.stdout.readline(), 60)):
+        assert line, "worker exited before running"
+    task = asyncio.create_task(_drain(proc))
+    _drains.add(task)
+    task.add_done_callback(_drains.discard)
+    return proc
+
+
+async def _drain(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdout is not None
+    while await proc.stdout.readline():
+        pass
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """Terminate a worker if it still runs."""
+    if proc.returncode is None:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 20)
+
+
+async def test_pending_actions_finish_after_the_worker_is_killed(tmp_path: Path) -> None:
+    # Long verification windows: a resumed action must verify what the dead worker sent, not resend.
+    settings = settings_for(tmp_path, **{**FAST, "embedded_workers": False, "verify_charger_s": 15.0,
+                                         "verify_vehicle_s": 25.0, "action_timeout_s": 90.0})
+    await reset_database(settings.database_url)
+    async with serve(create_sim(), lifespan="off") as sim_url:
+        settings = dataclasses.replace(settings, simulator_url=sim_url)
+        worker = await start_worker(settings)
+        try:
+            async with serve(create_app(settings)) as url, httpx.AsyncClient(timeout=20) as http:
+                st = Stack(url=url, sim_url=sim_url, settings=settings, http=http)
+                await _run(st, settings, worker)
+        finally:
+            await stop(worker)
+
+
+async def _run(st: Stack, settings: Settings, first: asyncio.subprocess.Process) -> None:
+    homes: list[tuple[str, str, str]] = []  # token, vin, serial
+    for i in range(HOUSEHOLDS):
+        _, token = await make_user(st, f"kill-{i}")
+        vin, serial = f"KILL{i:013d}", f"EHK{i:05d}"
+        await link(st, token, "smartcar", [car(vin, pushes_on_change=True)])
+        await link(st, token, "easee", [box(serial)])
+        await st.sim("/sim/plug", {"vin": vin, "serialNumber": serial})
+        homes.append((token, vin, serial))
+
+    async def charging_and_active(token: str) -> bool:
+        me = await viewer(st, token)
+        return me["evSystems"][0]["status"] == "ACTIVE" and bool(me["vehicles"][0]["chargeState"]["isCharging"])
+
+    for token, _, _ in homes:
+        await wait_for(lambda t=token: charging_and_active(t), timeout=40)
+    # Slow vendors keep the commands in flight when the worker dies.
+    for vendor in ("smartcar", "easee"):
+        await st.sim("/sim/faults", {"vendor": vendor, "latency_ms": [300, 900]})
+    actions = []
+    for token, _, _ in homes:
+        me = await viewer(st, token)
+        actions.append(await action(st, token, "stopCharging", vehicleId=me["vehicles"][0]["id"]))
+    assert all(a["state"] == "PENDING" for a in actions)
+    await asyncio.sleep(0.8)
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    in_flight = [await _action(st, t, a["id"]) for (t, _, _), a in zip(homes, actions, strict=True)]
+    assert any(a["state"] == "PENDING" for a in in_flight), "the kill must land while actions are pending"
+
+    second = await start_worker(settings)
+    try:
+        finished = []
+        for (token, _, _), a in zip(homes, actions, strict=True):
+            async def done(t: str = token, i: str = a["id"]) -> dict[str, Any] | None:
+                got = await _action(st, t, i)
+                return got if got["state"] != "PENDING" else None
+            finished.append(await wait_for(done, timeout=90, every=0.5))
+    finally:
+        await stop(second)
+    assert [a["state"] for a in finished] == ["CONFIRMED"] * HOUSEHOLDS, finished
+    log = (await st.http.get(f"{st.sim_url}/sim/commands")).json()["commands"]
+    for (_, vin, serial), a in zip(homes, actions, strict=True):
+        sent = [c["command"] for c in log if c["device"] in (vin, serial)]
+        assert len(sent) == 1 and sent[0] in ("pause_charging", "charge stop"), (a["id"], sent, a)
+
+
+async def _action(st: Stack, token: str, action_id: str) -> dict[str, Any]:
+    data = await st.data(f"query($i: ID!) {{ action(id: $i) {{ {ACTION_FIELDS} }} }}", {"i": action_id}, token=token)
+    return dict(data["action"])
