@@ -192,13 +192,21 @@ class World:
     def _box(self, acct: Account, spec: dict[str, Any], now: float) -> Box:
         _check_spec("charger", BOX_RULES, spec)
         fields = dict(spec)
-        serial = fields.pop("serialNumber", None) or f"EH{self.rng.randrange(10**6):06d}"
+        serial = fields.pop("serialNumber", None) or self._new_serial()
         if serial in self.boxes:
             raise ValueError(f"serialNumber already exists: {serial}")
         box = Box(id=serial, account=acct.username, **fields)
         box.dynamic_current = box.max_current
         box.settled_at = now
         return box
+
+    def _new_serial(self) -> str:
+        """An unused Easee-style serial number (six digits while they last, then eight)."""
+        digits = 6 if len(self.boxes) < 100_000 else 8
+        while True:
+            serial = f"EH{self.rng.randrange(10**digits):0{digits}d}"
+            if serial not in self.boxes:
+                return serial
 
     def login(self, vendor: str, username: Any, password: Any, revoked: set[str]) -> str | None:
         """A new token for valid credentials."""

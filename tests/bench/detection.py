@@ -201,8 +201,10 @@ def report(households: list[Household], scale: float, charger_poll_s: float, ver
         print(f"p95 fresh {pct(paired, 95):.2f} s vs goal charger poll + 1 s = {charger_poll_s + 1:.2f} s")
     print(f"activations expected {expected}, missed {missed}, false {false}; vehicle-only never seen {never_seen}")
     if verbose:
-        for name, xs in (("fresh", paired), ("lagging", lagging), ("vehicle-only", baseline)):
-            print(f"  {name}: {' '.join(f'{x:.2f}' for x in sorted(xs))}")
+        for kind in SCENARIOS:
+            xs = [t for h in households if h.kind == kind
+                  for t in ([*h.detected.values()] if kind != "vehicle-only" else [h.seen_plugged or float("nan")])]
+            print(f"  {kind:<12} {' '.join(f'{x:.2f}' for x in sorted(xs))}")
     for h in households:
         if h.false_pairs or h.expected - set(h.detected):
             print(f"  {h.kind}: false {sorted(h.false_pairs)} missed {sorted(h.expected - set(h.detected))}")

@@ -382,3 +382,10 @@ def test_login_checks_vendor_password_and_revocation(world: World) -> None:
     token = world.login("smartcar", acct.username, acct.password, set())
     assert token and world.account_of(token) is acct
     assert world.account_of("nope") is None and world.account_of(None) is None
+
+
+def test_generated_serial_numbers_never_collide() -> None:
+    world = World(seed=7)
+    for _ in range(3000):
+        world.add_account("easee", [{"kind": "charger"}])
+    assert len(world.boxes) == 3000
