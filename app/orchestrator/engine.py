@@ -21,8 +21,8 @@ from app.orchestrator.context import Target, achieved, target_of
 from app.runtime import Runtime
 
 log = logging.getLogger("tandem.orchestrator")
-#: While a sent command is being verified, poll the devices again this many seconds after sending
-#: (vendors act within seconds; a fixed, short schedule keeps vehicle polls few).
+#: While a sent command is being verified the charger is polled at every check, the vehicle only
+#: this many seconds after sending (a fixed, short schedule keeps vehicle polls few).
 VERIFY_POLLS_S = (2.0, 5.0, 10.0, 20.0, 30.0, 45.0)
 COMMAND = {"START": "start_charging", "STOP": "stop_charging", "SET_MAX_CURRENT": "set_max_current"}
 
@@ -51,9 +51,11 @@ async def step(rt: Runtime, action: ChargeAction) -> None:
     check = rt.settings.action_check_s
     if current and now < _at(current["at"]) + timedelta(seconds=_verify_s(rt, current["via"])):
         polls = int(current.get("polls", 0))
-        if polls < len(VERIFY_POLLS_S) and now >= _at(current["at"]) + timedelta(seconds=VERIFY_POLLS_S[polls]):
+        vehicle_due = polls < len(VERIFY_POLLS_S) and now >= _at(current["at"]) + timedelta(
+            seconds=VERIFY_POLLS_S[polls])
+        if vehicle_due:
             current["polls"] = polls + 1
-            await _kick(rt, target)
+        await _kick(rt, target, vehicle=vehicle_due)  # chargers are cheap to poll: every check
         return await _later(action, plan, now + timedelta(seconds=check))
     if current:  # sent, but the state did not follow in time: count it against that path
         _score(target, current["via"], False)
@@ -93,7 +95,10 @@ async def _send_next(rt: Runtime, action: ChargeAction, target: Target, plan: di
     paths = target.paths(action.kind)
     asset_of = {"VEHICLE": target.vehicle.id if target.vehicle else "",
                 "CHARGER": target.charger.id if target.charger else ""}
-    ordered = routing.order(paths, asset_of, tries, excluded)
+    # A charger schedule holding the car blocks a start through either path: only the charger
+    # path can override it, so it goes first.
+    blocked = action.kind == "START" and target.charger is not None and bool(target.charger.schedule_blocking)
+    ordered = routing.order(paths, asset_of, tries, excluded, first="CHARGER" if blocked else None)
     if not ordered:
         if paths or excluded:
             await finish(rt, action, "FAILED", "NO_RESPONSE" if tries else "NOT_CAPABLE",
@@ -110,6 +115,8 @@ async def _send_next(rt: Runtime, action: ChargeAction, target: Target, plan: di
     plan["tries"] = tries
     await _later(action, plan, now + timedelta(seconds=rt.settings.action_check_s))
     retry_in = await _command(rt, action, target, path.via, row, plan, excluded)
+    if retry_in is None and _both(action, target, blocked) and len(ordered) > 1:
+        await _also(rt, action, target, ordered[1].via, plan, tries, excluded)
     plan["excluded"] = sorted(excluded)
     if retry_in is None:
         plan["current"]["state"] = "sent"
@@ -119,6 +126,26 @@ async def _send_next(rt: Runtime, action: ChargeAction, target: Target, plan: di
         plan["current"] = None
     await _later(action, plan, utcnow() + timedelta(seconds=retry_in))
     await rt.publish("action", action.user_id, action.id)  # type: ignore[attr-defined]
+
+
+def _both(action: ChargeAction, target: Target, blocked: bool) -> bool:
+    """Whether a start goes through both paths at once: the charger is stopped (paused by someone,
+    or the car stopped asking), and either side alone may not get power flowing again."""
+    charger = target.charger
+    return (action.kind == "START" and not blocked and charger is not None and target.vehicle is not None
+            and charger.power_state == "PLUGGED_IN_STOPPED")
+
+
+async def _also(rt: Runtime, action: ChargeAction, target: Target, via: str, plan: dict[str, Any],
+                tries: dict[str, int], excluded: set[str]) -> None:
+    """Send the same command through the second path too (recorded in the plan first)."""
+    row: Vehicle | Charger | None = target.vehicle if via == "VEHICLE" else target.charger
+    if row is None:
+        return
+    plan["current"]["also"] = via
+    tries[via] = tries.get(via, 0) + 1
+    await _later(action, plan, utcnow() + timedelta(seconds=rt.settings.action_check_s))
+    await _command(rt, action, target, via, row, plan, excluded)
 
 
 async def _command(rt: Runtime, action: ChargeAction, target: Target, via: str, row: Vehicle | Charger,
@@ -172,10 +199,11 @@ async def _attempt(action: ChargeAction, via: str, command: str, outcome: str, d
     await ActionAttempt.create(action=action, via=via, command=command, outcome=outcome, detail=detail, at=utcnow())
 
 
-async def _kick(rt: Runtime, target: Target) -> None:
+async def _kick(rt: Runtime, target: Target, *, vehicle: bool = True) -> None:
+    """Poll the target's devices now (the poller debounces repeated kicks)."""
     from app.workers.kick import request_poll
 
     if target.charger is not None:
         await request_poll(rt, "charger", target.charger.id)
-    if target.vehicle is not None:
+    if vehicle and target.vehicle is not None:
         await request_poll(rt, "vehicle", target.vehicle.id)

@@ -25,7 +25,9 @@ def record(asset_id: str, vendor: str, via: str, ok: bool) -> None:
     metrics.COMMANDS.labels(via, vendor, "ok" if ok else "error").inc()
 
 
-def order(paths: list[Path], asset_of: dict[str, str], tries: dict[str, int], excluded: set[str]) -> list[Path]:
-    """Candidate paths, best first. `asset_of[via]` is the asset a path commands."""
+def order(paths: list[Path], asset_of: dict[str, str], tries: dict[str, int], excluded: set[str],
+          first: str | None = None) -> list[Path]:
+    """Candidate paths, best first: `first` (a via that must lead, when usable), then the path
+    tried least by this action, then the higher success rate. `asset_of[via]`: what it commands."""
     usable = [p for p in paths if p.via not in excluded]
-    return sorted(usable, key=lambda p: (tries.get(p.via, 0), -score(asset_of[p.via], p.via)))
+    return sorted(usable, key=lambda p: (p.via != first, tries.get(p.via, 0), -score(asset_of[p.via], p.via)))

@@ -43,12 +43,16 @@ class LeaseManager:
 
     async def start(self) -> None:
         """Claim a first share, then keep renewing in the background."""
+        await self.ensure_shards()
+        await self.tick()
+        self._task = asyncio.create_task(self._loop(), name="leases")
+
+    async def ensure_shards(self) -> None:
+        """Create the lease rows of shards that have none yet."""
         existing = set(await column(WorkerLease.all(), "shard"))
         missing = [WorkerLease(shard=s) for s in range(self.shards) if s not in existing]
         if missing:
             await WorkerLease.bulk_create(missing, ignore_conflicts=True)
-        await self.tick()
-        self._task = asyncio.create_task(self._loop(), name="leases")
 
     async def stop(self) -> None:
         """Stop renewing and release every shard so others take over at once."""

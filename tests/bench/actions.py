@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from tests.bench.common import Service, free_port, gql, pct, ready, tandem_cmd, temp_sqlite
+from tests.bench.common import demo_stack, gql, pct, temp_sqlite
 from tests.e2e.harness import WsClient
 
 SECRET = "tdm_cs_bench-actions-client-secret"
@@ -168,45 +168,31 @@ def report(name: str, households: list[Household]) -> None:
 
 async def main(actions: int, households: int) -> None:
     """Run the benchmark."""
-    sim_port, port = free_port(), free_port()
     timeout = 120.0
     env = {
-        "TANDEM_DATABASE_URL": temp_sqlite(), "TANDEM_PORT": str(port), "TANDEM_DEMO_CLIENT_SECRET": SECRET,
-        "TANDEM_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}", "TANDEM_ACTION_CHECK_S": "1",
+        "TANDEM_DATABASE_URL": temp_sqlite(), "TANDEM_DEMO_CLIENT_SECRET": SECRET, "TANDEM_ACTION_CHECK_S": "1",
         "TANDEM_ACTION_TIMEOUT_S": str(timeout - 30), "TANDEM_LOG_LEVEL": "WARNING",
         # Only so the vehicle-only half notices its plug-in quickly; commands kick a poll anyway.
         "TANDEM_VEHICLE_POLL_S": "20",
     }
-    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port)), {})
-    await sim.wait_for("simulator: ")
-    sim.drain()
-    web = await Service.start(tandem_cmd("serve", "--demo"), env)
-    try:
-        await web.wait_for("demo user token: ", timeout=120)
-        web.drain()
-        url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(timeout=60) as http:
-            await ready(http, url)
-            bench = Bench(http, url, f"http://127.0.0.1:{sim_port}")
-            half = max(1, households // 2)
-            blocked = set(random.sample(range(half), max(1, round(half * 0.05))))
-            homes = [await bench.household(i, True, i in blocked) for i in range(half)]
-            homes += [await bench.household(half + i, False, False) for i in range(half)]
-            states = await asyncio.gather(*(bench.ready(h) for h in homes))
-            await bench.sim_post("/sim/faults", {"vendor": "smartcar", "command_failure_rate": 0.3,
-                                                 "latency_ms": [100, 800]})
-            await bench.sim_post("/sim/faults", {"vendor": "easee", "command_failure_rate": 0.1,
-                                                 "latency_ms": [50, 300]})
-            rounds = max(1, actions // len(homes))
-            print(f"{len(homes)} households ready ({len(blocked)} schedule-blocked chargers); "
-                  f"{rounds} actions each", flush=True)
-            started = time.monotonic()
-            await asyncio.gather(*(bench.run(h, rounds, bool(s["isCharging"]), timeout)
-                                   for h, s in zip(homes, states, strict=True)))
-            print(f"ran in {time.monotonic() - started:.0f} s")
-    finally:
-        await web.stop()
-        await sim.stop()
+    async with demo_stack(env) as stack:
+        bench = Bench(stack.http, stack.url, stack.sim_url)
+        half = max(1, households // 2)
+        blocked = set(random.sample(range(half), max(1, round(half * 0.05))))
+        homes = [await bench.household(i, True, i in blocked) for i in range(half)]
+        homes += [await bench.household(half + i, False, False) for i in range(half)]
+        states = await asyncio.gather(*(bench.ready(h) for h in homes))
+        await bench.sim_post("/sim/faults", {"vendor": "smartcar", "command_failure_rate": 0.3,
+                                             "latency_ms": [100, 800]})
+        await bench.sim_post("/sim/faults", {"vendor": "easee", "command_failure_rate": 0.1,
+                                             "latency_ms": [50, 300]})
+        rounds = max(1, actions // len(homes))
+        print(f"{len(homes)} households ready ({len(blocked)} schedule-blocked chargers); "
+              f"{rounds} actions each", flush=True)
+        started = time.monotonic()
+        await asyncio.gather(*(bench.run(h, rounds, bool(s["isCharging"]), timeout)
+                               for h, s in zip(homes, states, strict=True)))
+        print(f"ran in {time.monotonic() - started:.0f} s")
     print()
     print("fault profile: vehicle commands 30 % fail (100-800 ms), charger commands 10 % fail (50-300 ms), "
           "5 % of chargers schedule-blocked")

@@ -9,7 +9,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,35 @@ def summary(values: list[float]) -> str:
         return "n/a"
     return (f"p50 {pct(values, 50):.1f} s, p95 {pct(values, 95):.1f} s, max {max(values):.1f} s "
             f"(mean {statistics.mean(values):.1f} s, n={len(values)})")
+
+
+@dataclass
+class DemoStack:
+    """A running `tandem serve --demo` against a standalone simulator."""
+
+    http: httpx.AsyncClient
+    url: str
+    sim_url: str
+    web: Service
+
+
+@asynccontextmanager
+async def demo_stack(env: dict[str, str], sim_speed: float = 1.0) -> AsyncIterator[DemoStack]:
+    """Start the simulator and `tandem serve --demo` (settings from `env`; ports chosen here)."""
+    sim_port, port = free_port(), free_port()
+    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port), "--speed", str(sim_speed)), {})
+    await sim.wait_for("simulator: ")
+    sim.drain()
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    web = await Service.start(tandem_cmd("serve", "--demo"),
+                              {**env, "TANDEM_PORT": str(port), "TANDEM_SIMULATOR_URL": sim_url})
+    try:
+        await web.wait_for("demo user token: ", timeout=120)
+        web.drain()
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(timeout=60) as http:
+            await ready(http, url)
+            yield DemoStack(http, url, sim_url, web)
+    finally:
+        await web.stop()
+        await sim.stop()

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from tests.bench.common import Service, free_port, gql, pct, ready, tandem_cmd, temp_sqlite
+from tests.bench.common import demo_stack, gql, pct, temp_sqlite
 from tests.e2e.harness import WsClient
 
 SECRET = "tdm_cs_bench-detection-client-secret"
@@ -212,40 +212,25 @@ def report(households: list[Household], scale: float, charger_poll_s: float, ver
 
 async def main(per_scenario: int, scale: float, verbose: bool = False) -> None:
     """Run the benchmark."""
-    sim_port, port = free_port(), free_port()
     charger_poll_s = 10 * scale
     env = {
-        "TANDEM_DATABASE_URL": temp_sqlite(), "TANDEM_PORT": str(port), "TANDEM_DEMO_CLIENT_SECRET": SECRET,
-        "TANDEM_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
+        "TANDEM_DATABASE_URL": temp_sqlite(), "TANDEM_DEMO_CLIENT_SECRET": SECRET,
         "TANDEM_CHARGER_POLL_S": str(charger_poll_s), "TANDEM_VEHICLE_POLL_S": str(300 * scale),
         "TANDEM_VEHICLE_POLL_CHARGING_S": str(120 * scale), "TANDEM_CONFIRM_POLL_S": str(20 * scale),
         "TANDEM_CONFIRM_WINDOW_S": str(600 * scale), "TANDEM_LOG_LEVEL": "WARNING",
     }
-    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port), "--speed", str(1 / scale)), {})
-    await sim.wait_for("simulator: ")
-    sim.drain()
-    web = await Service.start(tandem_cmd("serve", "--demo"), env)
-    rss = 0.0
-    try:
-        await web.wait_for("demo user token: ", timeout=120)
-        web.drain()
-        url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(timeout=60) as http:
-            await ready(http, url)
-            bench = Bench(http, url, f"http://127.0.0.1:{sim_port}")
-            households = [await bench.household(kind, i) for kind in SCENARIOS for i in range(per_scenario)]
-            random.shuffle(households)
-            # Let every charger be polled unplugged a few times, then plug over ~one vehicle poll.
-            start = time.monotonic() + max(3.0, 3 * charger_poll_s)
-            spread = 300 * scale
-            until = start + spread + 300 * scale * 1.5 + 10
-            print(f"{len(households)} households linked; plugging over {spread:.0f} s, "
-                  f"watching until {until - time.monotonic():.0f} s from now", flush=True)
-            await asyncio.gather(*(bench.run(h, start + random.uniform(0, spread), until) for h in households))
-            rss = web.peak_rss_mb()
-    finally:
-        await web.stop()
-        await sim.stop()
+    async with demo_stack(env, sim_speed=1 / scale) as stack:
+        bench = Bench(stack.http, stack.url, stack.sim_url)
+        households = [await bench.household(kind, i) for kind in SCENARIOS for i in range(per_scenario)]
+        random.shuffle(households)
+        # Let every charger be polled unplugged a few times, then plug over ~one vehicle poll.
+        start = time.monotonic() + max(3.0, 3 * charger_poll_s)
+        spread = 300 * scale
+        until = start + spread + 300 * scale * 1.5 + 10
+        print(f"{len(households)} households linked; plugging over {spread:.0f} s, "
+              f"watching until {until - time.monotonic():.0f} s from now", flush=True)
+        await asyncio.gather(*(bench.run(h, start + random.uniform(0, spread), until) for h in households))
+        rss = stack.web.peak_rss_mb()
     report(households, scale, charger_poll_s, verbose)
     print(f"peak RSS of the web process (embedded workers): {rss:.0f} MB")
 
