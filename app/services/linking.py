@@ -17,9 +17,10 @@ from app.services import evsystems
 log = logging.getLogger("tandem.linking")
 
 
-def shard_of(asset_id: str, shards: int) -> int:
-    """The worker shard an asset belongs to (stable)."""
-    return int(asset_id[:8], 16) % shards
+def shard_of(user_id: str, shards: int) -> int:
+    """The worker shard of a user's assets (stable). Every asset of a user shares it, so one
+    worker process polls them all and pairing decisions for a user are made in one place."""
+    return int(hashlib.sha256(user_id.encode()).hexdigest()[:8], 16) % shards
 
 
 def _account_key(vendor: str, credentials: dict[str, Any]) -> str:
@@ -81,7 +82,7 @@ async def _upsert_vehicle(rt: Runtime, user_id: str, link: VendorLink, vendor: s
     )
     if row is None:
         row = Vehicle(user_id=user_id, vendor=vendor, vendor_id=info.vendor_id, **fields)
-        row.shard = shard_of(row.id, rt.settings.shards)
+        row.shard = shard_of(user_id, rt.settings.shards)
         await row.save()
     else:
         await row.update_from_dict(fields).save()
@@ -97,7 +98,7 @@ async def _upsert_charger(rt: Runtime, user_id: str, link: VendorLink, vendor: s
     )
     if row is None:
         row = Charger(user_id=user_id, vendor=vendor, vendor_id=info.vendor_id, **fields)
-        row.shard = shard_of(row.id, rt.settings.shards)
+        row.shard = shard_of(user_id, rt.settings.shards)
         await row.save()
     else:
         await row.update_from_dict(fields).save()

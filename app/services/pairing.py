@@ -6,6 +6,7 @@ then every `confirm_poll_s` until `confirm_window_s` ends, because vehicle cloud
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from app.services.probe import session_tag
 
 log = logging.getLogger("tandem.pairing")
 MAX_EVIDENCE = 12
+_locks: dict[str, asyncio.Lock] = {}
 #: How late a charger cloud may report a cable (Easee: within seconds).
 CHARGER_CLOUD_LAG_S = 2.0
 
@@ -81,8 +83,22 @@ def _charger_track(graph: UserGraph, c: Charger) -> dp.ChargerTrack:
                            c.charge_rate, (loc.latitude, loc.longitude) if loc else None)
 
 
+def _lock(user_id: str) -> asyncio.Lock:
+    """The lock that serializes one user's pairing decisions in this process (a user's assets all
+    live in one shard, so one process decides for them)."""
+    lock = _locks.get(user_id)
+    if lock is None:
+        lock = _locks[user_id] = asyncio.Lock()
+    return lock
+
+
 async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     """Re-decide the user's EV systems from current evidence; publish what changed."""
+    async with _lock(user_id):
+        return await _evaluate(rt, user_id)
+
+
+async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     graph = await load_graph(user_id)
     if not graph.systems:
         return []
@@ -127,6 +143,12 @@ async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
 async def activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, vehicle_id: str,
                                  plugged_in_at: datetime) -> bool:
     """Activate a pair a probe singled out, unless the plug session ended or either side got paired."""
+    async with _lock(user_id):
+        return await _activate_if_still_open(rt, user_id, charger_id, vehicle_id, plugged_in_at)
+
+
+async def _activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, vehicle_id: str,
+                                  plugged_in_at: datetime) -> bool:
     graph = await load_graph(user_id)
     charger = graph.chargers.get(charger_id)
     if charger is None or not charger.is_plugged_in or charger.plugged_in_at != plugged_in_at:
@@ -145,7 +167,14 @@ async def activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, veh
 
 async def _save(rt: Runtime, user_id: str, changed: list[EvSystem]) -> None:
     for system in changed:
-        await system.save(update_fields=["status", "activated_at", "evidence", "updated_at"])
+        if system.status == "ACTIVE" and system.evidence and system.evidence[-1] == "activated":
+            # compare-and-set: whoever else decided meanwhile (another process) wins
+            won = await EvSystem.filter(id=system.id, status="ESTABLISHED").update(
+                status="ACTIVE", activated_at=system.activated_at, evidence=system.evidence, updated_at=utcnow())
+            if not won:
+                continue
+        else:
+            await system.save(update_fields=["status", "activated_at", "evidence", "updated_at"])
         await rt.publish("evSystem", user_id, system.id)
         if system.status == "ACTIVE" or any(e.startswith("deactivated") for e in system.evidence):
             await rt.publish("vehicle", user_id, system.vehicle_id)
