@@ -118,7 +118,10 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
     assert c.plugged_in_at is not None
     start = c.plugged_in_at - timedelta(seconds=s.plug_uncertainty_s)
     if not v.has_charge_state:
-        return _Verdict("blind", notes=[f"{v.name} cannot report its plug state"])
+        blind = _Verdict("blind", notes=[f"{v.name} cannot report its plug state"])
+        located = [o for o in v.observations if o.lat is not None and o.taken_at > start]
+        far = _check_location(c, v.name, located[-1], blind, s) if located else None
+        return _Verdict("out", notes=[far]) if far else blind
     timeline = sorted(v.observations, key=lambda o: o.taken_at)
     fresh = [o for o in timeline if o.taken_at > start]
     if not fresh:

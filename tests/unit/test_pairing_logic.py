@@ -765,3 +765,14 @@ def test_unplugged_data_from_before_the_cable_was_seen_never_excludes() -> None:
     assert "v1" not in after.candidates
     unplugged_again = dp.decide(chargers, [car("v1", obs(-8, True), obs(-3, False))], {}, at(30), lenient)[0]
     assert unplugged_again.vehicle_id is None
+
+
+def test_a_car_that_cannot_report_its_plug_state_is_still_excluded_when_far_away() -> None:
+    far = dp.VehicleObs(observed_at=at(20), data_age=at(15), is_plugged_in=None,
+                        lat=north_of(HOME, 5000)[0], lon=HOME[1])
+    blind_far = car("v1", far, charge_state=False)
+    d = dp.decide([charger("c1", 0, location=HOME)], [blind_far], {}, at(60), S)[0]
+    assert d.vehicle_id is None and "km from the charger" in text(d)
+    near = dp.VehicleObs(observed_at=at(20), data_age=at(15), is_plugged_in=None, lat=HOME[0], lon=HOME[1])
+    d = dp.decide([charger("c1", 0, location=HOME)], [car("v1", near, charge_state=False)], {}, at(60), S)[0]
+    assert d.vehicle_id == "v1"
