@@ -56,6 +56,7 @@ class Result:
     seconds: float
     commands: int
     failure: str | None
+    detail: str = ""
 
 
 @dataclass
@@ -145,7 +146,9 @@ class Bench:
                 elapsed = time.monotonic() - started
                 final = (await self.gql(ACTION, {"i": action["id"]}, h.token))["action"]
                 failure = (final["failureReason"] or {}).get("type")
-                h.results.append(Result(final["state"], elapsed, len(final["attempts"]), failure))
+                tried = ", ".join(f"{a['via']} {a['command']} {a['outcome']}" for a in final["attempts"])
+                h.results.append(Result(final["state"], elapsed, len(final["attempts"]), failure,
+                                        f"{(final['failureReason'] or {}).get('detail')} [{tried}]"))
                 if final["state"] == "CONFIRMED" or failure == "UNNECESSARY":
                     charging = not charging
                 await asyncio.sleep(random.uniform(0.5, 1.5))
@@ -164,6 +167,11 @@ def report(name: str, households: list[Household]) -> None:
           f"p50 {pct(times, 50):5.1f} s  p95 {pct(times, 95):5.1f} s   "
           f"commands/action {sum(r.commands for r in results) / len(results):.2f}")
     print(f"{'':<28} outcomes: {dict(outcomes)}")
+    for h in households:
+        for r in h.results:
+            if r.state != "CONFIRMED":
+                print(f"{'':<28} {r.state}/{r.failure} after {r.seconds:.0f} s, {r.commands} commands, "
+                      f"schedule-blocked charger: {h.blocked}: {r.detail}")
 
 
 async def main(actions: int, households: int) -> None:
