@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.settings import Settings
 from app.workers.leases import LeaseManager, utcnow
@@ -10,7 +10,8 @@ from app.workers.leases import LeaseManager, utcnow
 SHARDS, LEASE_S = 8, 10.0
 
 
-async def test_two_workers_split_the_shards_and_never_share_one(database: Settings) -> None:
+async def split_between_two() -> tuple[LeaseManager, LeaseManager, datetime]:
+    """Workers a and b after a took everything, b came alive and a gave half back; and the start time."""
     a, b = LeaseManager("a", SHARDS, LEASE_S), LeaseManager("b", SHARDS, LEASE_S)
     await a.ensure_shards()
     now = utcnow()
@@ -19,19 +20,18 @@ async def test_two_workers_split_the_shards_and_never_share_one(database: Settin
     await b.tick(now)  # b is alive now, but a still holds everything
     await a.tick(now + timedelta(seconds=1))  # a sees two live workers and gives half back
     await b.tick(now + timedelta(seconds=2))
+    return a, b, now
+
+
+async def test_two_workers_split_the_shards_and_never_share_one(database: Settings) -> None:
+    a, b, _ = await split_between_two()
     assert len(a.owned) == len(b.owned) == SHARDS // 2
     assert not a.owned & b.owned
     assert a.owned | b.owned == frozenset(range(SHARDS))
 
 
 async def test_a_dead_workers_shards_are_taken_over_after_the_lease(database: Settings) -> None:
-    a, b = LeaseManager("a", SHARDS, LEASE_S), LeaseManager("b", SHARDS, LEASE_S)
-    await a.ensure_shards()
-    now = utcnow()
-    await a.tick(now)
-    await b.tick(now)
-    await a.tick(now + timedelta(seconds=1))
-    await b.tick(now + timedelta(seconds=2))
+    a, b, now = await split_between_two()
     held_by_a = a.owned
     # a dies without releasing anything; before its lease ends b must not take a's shards
     await b.tick(now + timedelta(seconds=LEASE_S / 2))
