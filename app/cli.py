@@ -7,6 +7,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from app.settings import ConfigError, Settings
 
@@ -48,7 +50,17 @@ def _worker(args: argparse.Namespace) -> None:
         await stop.wait()
         await services.stop()
 
-    asyncio.run(run())
+    _run_fast(run())
+
+
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (uvicorn[standard] brings it on Linux), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def _migrate(args: argparse.Namespace) -> None:
