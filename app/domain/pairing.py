@@ -124,12 +124,10 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
         return _Verdict("out", notes=[far]) if far else blind
     timeline = sorted(v.observations, key=lambda o: o.taken_at)
     fresh = [o for o in timeline if o.taken_at > start]
-    if not fresh:
+    # An "unplugged" from before the cable was seen proves nothing: the car may have been plugged in right after it.
+    if not fresh or (fresh[-1].is_plugged_in is False and fresh[-1].taken_at <= c.plugged_in_at):
         return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet"])
     last = fresh[-1]
-    if last.is_plugged_in is False and last.taken_at <= c.plugged_in_at:
-        # from before the cable was seen: the car may have been plugged in right after it
-        return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet"])
     if last.is_plugged_in is False:
         return _Verdict("out", notes=[f"{v.name} reported unplugged with data from {_t(last.taken_at)}: excluded"])
     if last.is_plugged_in is None:
