@@ -5,8 +5,11 @@ Decided from both devices' data, tuned never to activate the wrong pair (late be
 - fresh "unplugged", a location far from the charger, a car that was already plugged in
   before the charger's plug-in (and not seen unplugged since), or charging that contradicts
   the charger's, excludes a car; being near the charger only agrees, it never singles one out;
-- a charge rate matching this charger and no other open one is strong evidence: it need not
-  wait for vehicles that have not reported yet (never for another that fits);
+- a car is singled out by elimination only: every other vehicle of the user must be excluded
+  by its own data (a matching charge rate agrees, but another car may charge elsewhere at the
+  same rate, so it never passes over a car that has not reported);
+- a car whose last known location is too far from the charger to have reached it by the
+  plug-in (at `max_speed_kmh`) is excluded without waiting for it to report;
 - several chargers are solved jointly, on positive evidence only: any charger may hold a guest
   car, so a car is activated only where it fits and could be in no other of the user's chargers;
 - when the evidence cannot single one car out, nothing is activated and `evidence` says why;
@@ -34,6 +37,10 @@ class PairingSettings:
     #: A charger's plug-in is seen at `plugged_in_at` but happened up to this long before (one
     #: charger poll interval plus its cloud's lag): vehicle data from that span counts as fresh.
     plug_uncertainty_s: float = 0.0
+    #: No car travels faster than this to a charger (bounds where a silent car can be).
+    max_speed_kmh: float = 150.0
+    #: After a probe resumes a charger, cars may take this long to charge again.
+    resume_settle_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,23 @@ class ChargerTrack:
     charging_changed_at: datetime | None
     power_kw: float | None
     location: tuple[float, float] | None = None
+    #: When a poll last confirmed the charger's state (None: not known, no bound applied).
+    seen_at: datetime | None = None
+    #: Tandem's own pause of this charger in this plug session (a probe): (paused, resumed or None).
+    paused: tuple[datetime, datetime | None] | None = None
+
+    def in_pause(self, ts: datetime, s: PairingSettings) -> bool:
+        """Whether `ts` falls in Tandem's own pause of the charger or the settling time after it:
+        a car's charging then says nothing about which charger it is on."""
+        if self.paused is None:
+            return False
+        start, end = self.paused
+        return ts >= start and (end is None or ts < end + timedelta(seconds=s.resume_settle_s))
+
+    def confirmed_after(self, ts: datetime) -> bool:
+        """Whether a poll confirmed the charger's recorded state at or after `ts` (a car's data
+        newer than that may reflect a change the charger's next poll has yet to show)."""
+        return self.seen_at is None or ts <= self.seen_at
 
 
 @dataclass(frozen=True)
@@ -98,7 +122,6 @@ class Decision:
 @dataclass
 class _Verdict:
     kind: str  # fit | unknown | blind | out
-    strong: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -113,20 +136,22 @@ def _t(ts: datetime) -> str:
     return ts.strftime("%H:%M:%S")
 
 
-def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: PairingSettings) -> _Verdict:
-    """How one vehicle's data relates to one charger's plug session (`others`: the other open chargers)."""
+def _judge(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> _Verdict:
+    """How one vehicle's data relates to one charger's plug session."""
     assert c.plugged_in_at is not None
     start = c.plugged_in_at - timedelta(seconds=s.plug_uncertainty_s)
+    timeline = sorted(v.observations, key=lambda o: o.taken_at)
     if not v.has_charge_state:
         blind = _Verdict("blind", notes=[f"{v.name} cannot report its plug state"])
-        located = [o for o in v.observations if o.lat is not None and o.taken_at > start]
-        far = _check_location(c, v.name, located[-1], blind, s) if located else None
+        located = [o for o in timeline if o.lat is not None and o.taken_at > start]
+        far = _check_location(c, v.name, located[-1], blind, s) if located else _out_of_reach(c, v.name, timeline, s)
         return _Verdict("out", notes=[far]) if far else blind
-    timeline = sorted(v.observations, key=lambda o: o.taken_at)
     fresh = [o for o in timeline if o.taken_at > start]
     # An "unplugged" from before the cable was seen proves nothing: the car may have been plugged in right after it.
     if not fresh or (fresh[-1].is_plugged_in is False and fresh[-1].taken_at <= c.plugged_in_at):
-        return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet"])
+        far = _out_of_reach(c, v.name, timeline, s)
+        return _Verdict("out", notes=[far]) if far else \
+            _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet"])
     last = fresh[-1]
     if last.is_plugged_in is False:
         return _Verdict("out", notes=[f"{v.name} reported unplugged with data from {_t(last.taken_at)}: excluded"])
@@ -138,7 +163,7 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
     verdict = _Verdict("fit", notes=[f"{v.name} reported plugged in with data from {_t(last.taken_at)}, {when}"])
     reason = (_plugged_in_before(v.name, timeline, start, s)
               or _check_location(c, v.name, last, verdict, s)
-              or _check_charging(c, v.name, fresh, others, verdict, s))
+              or _check_charging(c, v.name, fresh, verdict, s))
     return _Verdict("out", notes=[reason]) if reason else verdict
 
 
@@ -153,6 +178,22 @@ def _plugged_in_before(name: str, timeline: list[VehicleObs], start: datetime, s
     if any(o.is_plugged_in is False for o in timeline[since + 1:]):
         return None  # unplugged in between: plugged in again, possibly here
     return f"{name} was already plugged in at {_t(timeline[since].taken_at)}, before the charger's plug-in: excluded"
+
+
+def _out_of_reach(c: ChargerTrack, name: str, timeline: list[VehicleObs], s: PairingSettings) -> str | None:
+    """Why a car that has not reported since the plug-in cannot be on the cable: its last known
+    location is too far from the charger to have been driven there by the plug-in. None if not."""
+    located = [o for o in timeline if o.lat is not None and o.lon is not None]
+    if not c.location or not located or c.plugged_in_at is None:
+        return None
+    last = located[-1]
+    assert last.lat is not None and last.lon is not None
+    d = distance_m(c.location, (last.lat, last.lon))
+    elapsed = max(0.0, (c.plugged_in_at - last.taken_at).total_seconds())
+    if d - s.distance_m <= s.max_speed_kmh / 3.6 * elapsed:
+        return None
+    return (f"{name} was {d / 1000:.1f} km from the charger at {_t(last.taken_at)}, too far to have reached it "
+            f"by the plug-in: excluded")
 
 
 def _check_location(c: ChargerTrack, name: str, last: VehicleObs, verdict: _Verdict,
@@ -177,20 +218,25 @@ def _rates_match(rate_kw: float, power_kw: float, s: PairingSettings) -> bool:
     return abs(rate_kw - power_kw) / power_kw <= s.power_tolerance
 
 
-def _check_charging(c: ChargerTrack, name: str, fresh: list[VehicleObs], others: list[ChargerTrack],
-                    verdict: _Verdict, s: PairingSettings) -> str | None:
-    """Compare the car's charging with the charger's; a rate match that no other open charger
-    could also explain is strong evidence. Returns why the car is excluded, or None."""
+def _check_charging(c: ChargerTrack, name: str, fresh: list[VehicleObs], verdict: _Verdict,
+                    s: PairingSettings) -> str | None:
+    """Compare the car's charging with the charger's. A contradiction excludes the car; a
+    matching rate only agrees (another car may charge elsewhere at the same rate). Car data
+    from a probe's pause, or newer than the charger's last poll, contradicts nothing.
+    Returns why the car is excluded, or None."""
     start = c.plugged_in_at
     assert start is not None
     if c.charging:
         if not _delivers(c, s) or c.charging_changed_at is None:
             return None
-        after_start = [o for o in fresh if o.taken_at > c.charging_changed_at]
+        after_start = [o for o in fresh if o.taken_at > c.charging_changed_at and not c.in_pause(o.taken_at, s)]
         if not after_start:
             return None
         o = after_start[-1]
         if o.is_charging is False:
+            if not c.confirmed_after(o.taken_at):
+                verdict.notes.append(f"{name} reported not charging; waiting for the charger's next poll")
+                return None
             return f"charger delivers {c.power_kw:.1f} kW but {name} reported not charging: excluded"
         if not o.is_charging or o.charge_rate_kw is None:
             return None
@@ -198,20 +244,12 @@ def _check_charging(c: ChargerTrack, name: str, fresh: list[VehicleObs], others:
         rates = f"charger {c.power_kw:.1f} kW, {name} {o.charge_rate_kw:.1f} kW"
         if not _rates_match(o.charge_rate_kw, c.power_kw, s):
             return f"charge rates differ: {rates}: excluded"
-        rate = o.charge_rate_kw
-        shared = [x.charger_id for x in others
-                  if x.power_kw is not None and _delivers(x, s) and _rates_match(rate, x.power_kw, s)]
-        if shared:
-            verdict.notes.append(f"charge rates match: {rates}; but {', '.join(shared)} delivers as much: "
-                                 "not conclusive")
-        else:
-            verdict.strong = True
-            verdict.notes.append(f"charge rates match: {rates}")
+        verdict.notes.append(f"charge rates match: {rates}")
         return None
     # not charging: since the plug-in, or since it stopped (cars report a little late)
     quiet_since = max(start, c.charging_changed_at or start) + timedelta(seconds=60)
-    after_stop = [o for o in fresh if o.taken_at > quiet_since]
-    if after_stop and after_stop[-1].is_charging:
+    after_stop = [o for o in fresh if o.taken_at > quiet_since and not c.in_pause(o.taken_at, s)]
+    if after_stop and after_stop[-1].is_charging and c.confirmed_after(after_stop[-1].taken_at):
         return f"{name} is charging while the charger delivers nothing: excluded"
     return None
 
@@ -226,7 +264,7 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     open_chargers = [c for c in chargers if c.plugged and c.plugged_in_at and c.charger_id not in active]
     free = [v for v in vehicles if v.vehicle_id not in busy]
     verdicts = {
-        c.charger_id: {v.vehicle_id: _judge(c, v, [o for o in open_chargers if o is not c], s) for v in free}
+        c.charger_id: {v.vehicle_id: _judge(c, v, s) for v in free}
         for c in open_chargers
     }
     assigned = _solve(verdicts)
@@ -254,8 +292,7 @@ def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigne
     window_over = (now - c.plugged_in_at).total_seconds() >= s.confirm_window_s
     chosen = assigned.get(cid)
     if chosen is not None:
-        notes.extend(_held_elsewhere(cid, chosen, verdicts, assigned, vehicles))
-        notes.append(_chosen_note(vehicles, chosen, vs[chosen], len(open_vs) > 1))
+        notes.append(_chosen_note(vehicles, chosen, vs[chosen]))
         ambiguous = False
     else:
         why, ambiguous = _not_chosen(cid, verdicts, open_vs, placed, vehicles, n_plugged, window_over)
@@ -267,19 +304,11 @@ def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigne
     )
 
 
-def _held_elsewhere(cid: str, vid: str, verdicts: dict[str, dict[str, _Verdict]], assigned: dict[str, str],
-                    vehicles: list[VehicleTrack]) -> list[str]:
-    """Why `vid` is not in the other chargers it could have been in: each holds another car."""
-    return [f"{other} holds {_name(vehicles, assigned[other])}, so {_name(vehicles, vid)} is not there"
-            for other, vs in verdicts.items()
-            if other != cid and other in assigned and vid in vs and vs[vid].kind != "out"]
-
-
-def _chosen_note(vehicles: list[VehicleTrack], vid: str, verdict: _Verdict, others_open: bool) -> str:
+def _chosen_note(vehicles: list[VehicleTrack], vid: str, verdict: _Verdict) -> str:
     name = _name(vehicles, vid)
     if verdict.kind == "blind":
         return f"{name} is the user's only vehicle, only this charger is plugged in, and nothing contradicts it"
-    return f"{name} singled out" + (" by strong evidence" if verdict.strong and others_open else "")
+    return f"{name} singled out: every other vehicle is excluded"
 
 
 def _not_chosen(cid: str, verdicts: dict[str, dict[str, _Verdict]], open_vs: dict[str, _Verdict],
@@ -302,7 +331,7 @@ def _not_chosen(cid: str, verdicts: dict[str, dict[str, _Verdict]], open_vs: dic
         if rivals:
             return f"waiting for {name} to report after the plug-in of {', '.join(sorted(rivals))}", False
         if window_over:
-            return "other vehicles never confirmed and the evidence is not strong: not activating", True
+            return "other vehicles never reported after the plug-in: not activating", True
         return "waiting for the other vehicles to confirm", False
     if waiting:
         return "waiting for vehicle data newer than the plug-in", False
@@ -320,9 +349,8 @@ def _name(vehicles: list[VehicleTrack], vid: str) -> str:
 
 def _solve(verdicts: dict[str, dict[str, _Verdict]]) -> dict[str, str]:
     """Certain pairs only, fixed one at a time. A vehicle is certain on a charger when it fits
-    it, no other vehicle is possible there (all others excluded or certainly on another charger;
-    strong evidence may pass over vehicles that have not reported, never over another fit), and
-    it is possible on no other open charger. No charger is presumed to hold one of the user's
+    it, no other vehicle is possible there (all others excluded or certainly on another charger),
+    and it is possible on no other open charger. No charger is presumed to hold one of the user's
     vehicles: a guest car may be in any of them, so elimination never rests on that."""
     possible = {cid: {vid for vid, vd in vs.items() if vd.kind != "out"} for cid, vs in verdicts.items()}
     assigned: dict[str, str] = {}
@@ -349,7 +377,7 @@ def _certain(cid: str, vs: dict[str, _Verdict], possible: dict[str, set[str]], a
     (vid,) = fits
     if any(vid in cands for other, cands in possible.items() if other != cid and other not in assigned):
         return None  # it could be in another of the user's chargers
-    if len(possible[cid]) > 1 and not vs[vid].strong:
+    if len(possible[cid]) > 1:
         return None  # others have not reported (or cannot): wait
     return vid
 
@@ -374,17 +402,42 @@ def _one_each(assigned: dict[str, str]) -> dict[str, str]:
     return {cid: vid for cid, vid in assigned.items() if counts[vid] == 1}
 
 
-def interpret_probe(candidates: Iterable[str], before: dict[str, VehicleObs], after: dict[str, VehicleObs],
-                    paused_at: datetime) -> tuple[str | None, str]:
-    """Which car's charging followed a brief pause of the charger (exactly one, or None)."""
-    followed = [
-        vid for vid in candidates
-        if vid in before and vid in after and before[vid].is_charging
-        and after[vid].taken_at > paused_at and after[vid].is_charging is False
-    ]
-    if len(followed) == 1:
-        return followed[0], f"probe at {_t(paused_at)}: only {followed[0]} stopped charging when the charger paused"
-    return None, f"probe at {_t(paused_at)}: {len(followed)} vehicles followed the pause: still ambiguous"
+def probe_watch(candidates: Iterable[str], before: dict[str, VehicleObs]) -> list[str]:
+    """The candidates a probe can watch: those charging just before the pause."""
+    return [vid for vid in candidates if vid in before and before[vid].is_charging]
+
+
+def probe_followers(watched: Iterable[str], paused: dict[str, VehicleObs], paused_at: datetime) -> list[str]:
+    """The watched cars whose data from after the pause says they stopped charging."""
+    return [vid for vid in watched if vid in paused and paused[vid].taken_at > paused_at
+            and paused[vid].is_charging is False]
+
+
+def interpret_probe(candidates: Iterable[str], before: dict[str, VehicleObs], paused: dict[str, VehicleObs],
+                    resumed: dict[str, VehicleObs], paused_at: datetime,
+                    resumed_at: datetime) -> tuple[str | None, str]:
+    """Which car's charging followed a brief pause of the charger, or None.
+
+    A car is singled out only when every candidate was read while charging before the pause
+    and again during it, exactly one of them stopped, and that one charged again once the
+    charger resumed (a car that stops for its own reasons does not resume on cue)."""
+    candidates = list(candidates)
+    head = f"probe at {_t(paused_at)}:"
+    unread = [vid for vid in candidates if vid not in before]
+    if unread:
+        return None, f"{head} could not read {', '.join(unread)} before the pause: still ambiguous"
+    watched = probe_watch(candidates, before)
+    silent = [vid for vid in watched if vid not in paused or paused[vid].taken_at <= paused_at]
+    if silent:
+        return None, f"{head} {', '.join(silent)} did not report during the pause: still ambiguous"
+    followed = probe_followers(watched, paused, paused_at)
+    if len(followed) != 1:
+        return None, f"{head} {len(followed)} vehicles followed the pause: still ambiguous"
+    (vid,) = followed
+    back = resumed.get(vid)
+    if back is None or back.taken_at <= resumed_at or not back.is_charging:
+        return None, f"{head} {vid} stopped but did not charge again when the charger resumed: still ambiguous"
+    return vid, f"{head} only {vid} stopped charging when the charger paused and charged again when it resumed"
 
 
 def should_deactivate(c: ChargerTrack, v: VehicleTrack, activated_at: datetime,

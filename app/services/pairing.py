@@ -14,14 +14,21 @@ from app.db import column
 from app.db.models import Charger, EvSystem, Observation, Vehicle
 from app.domain import pairing as dp
 from app.runtime import Runtime
+from app.services import probe
 from app.services.graph import UserGraph, load_graph
-from app.services.probe import session_tag
 
 log = logging.getLogger("tandem.pairing")
 MAX_EVIDENCE = 12
 _locks: dict[str, asyncio.Lock] = {}
 #: How late a charger cloud may report a cable (Easee: within seconds).
 CHARGER_CLOUD_LAG_S = 2.0
+#: When this process last polled each charger (a user's assets are all polled by one process).
+_polled: dict[str, datetime] = {}
+
+
+def charger_polled(charger_id: str, at: datetime) -> None:
+    """Note a successful poll of a charger: its recorded state held (at least) at `at`."""
+    _polled[charger_id] = at
 
 
 def utcnow() -> datetime:
@@ -43,8 +50,6 @@ async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions
         await confirm_vehicles(rt, user_id)
     decisions = await evaluate(rt, user_id)
     if kind == "charger":  # only the charger's own poller may probe it: one process per charger
-        from app.services import probe
-
         for d in decisions:
             if d.charger_id == row.id:
                 probe.maybe_start(rt, user_id, row, d)  # type: ignore[arg-type]
@@ -79,8 +84,11 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
 
 def _charger_track(graph: UserGraph, c: Charger) -> dp.ChargerTrack:
     loc = graph.charger_location(c)
+    polled = _polled.get(c.id) or max((t for t in (c.state_updated_at, c.last_seen) if t), default=None)
     return dp.ChargerTrack(c.id, bool(c.is_plugged_in), c.plugged_in_at, bool(c.is_charging), c.charging_changed_at,
-                           c.charge_rate, (loc.latitude, loc.longitude) if loc else None)
+                           c.charge_rate, (loc.latitude, loc.longitude) if loc else None,
+                           seen_at=polled - timedelta(seconds=CHARGER_CLOUD_LAG_S) if polled else None,
+                           paused=probe.pause_of(c.id, c.plugged_in_at))
 
 
 def _lock(user_id: str) -> asyncio.Lock:
@@ -127,7 +135,7 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
             evidence = list(d.evidence[-MAX_EVIDENCE:])
             plugged_in_at = graph.chargers[d.charger_id].plugged_in_at
             if plugged_in_at:  # a probe's outcome stays for the rest of its plug session
-                tag = session_tag(plugged_in_at)
+                tag = probe.session_tag(plugged_in_at)
                 evidence = [*evidence, *(e for e in system.evidence if e.endswith(tag))][-MAX_EVIDENCE:]
             if d.vehicle_id == system.vehicle_id:
                 system.status, system.activated_at = "ACTIVE", now

@@ -1,10 +1,12 @@
 """Active probe (opt-in, `TANDEM_ALLOW_PROBE`): tell ambiguous cars apart by pausing the charger.
 
 When a plugged-in, charging charger still cannot be paired after the confirmation window, the
-charger is paused for at most `probe_s`, the candidate cars are read until each reports data
-from after the pause, and charging is resumed. Exactly one car that stopped charging is the
-one on the cable; anything else leaves the systems ESTABLISHED. Either way the outcome is
-written to the systems' `evidence`, tagged with the plug session so it is kept until unplug.
+charger is paused for at most `probe_s` while the candidate cars are read until each reports
+data from after the pause, and charging is resumed. The one car that stopped, and charged
+again after the resume, is the one on the cable; anything else leaves the systems ESTABLISHED.
+Either way the outcome is written to the systems' `evidence`, tagged with the plug session so
+it is kept until unplug. While the probe runs (and shortly after), pairing reads no charging
+evidence from that charger's span: the pause would look like a car contradicting the charger.
 Only the worker that polls the charger starts a probe, at most once per plug session.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from adapters import errors as ve
@@ -24,6 +27,17 @@ log = logging.getLogger("tandem.probe")
 READ_EVERY_S = 5.0
 _started: set[tuple[str, datetime]] = set()  # (charger id, plug session) probed by this process
 _tasks: set[asyncio.Task[None]] = set()
+#: charger id -> (plug session, paused at, resumed at or None): this process's probes.
+_pauses: dict[str, tuple[datetime, datetime, datetime | None]] = {}
+
+
+def pause_of(charger_id: str, plugged_in_at: datetime | None) -> tuple[datetime, datetime | None] | None:
+    """When a probe paused this charger in this plug session, and when it resumed it (None: not yet).
+    Pairing reads no charging evidence from that span: it is the probe's to judge."""
+    entry = _pauses.get(charger_id)
+    if entry is None or entry[0] != plugged_in_at:
+        return None
+    return entry[1], entry[2]
 
 
 def session_tag(plugged_in_at: datetime) -> str:
@@ -63,45 +77,63 @@ async def _read(rt: Runtime, cars: list[Vehicle]) -> dict[str, dp.VehicleObs]:
     return out
 
 
+async def _watch(rt: Runtime, cars: list[Vehicle], since: datetime,
+                 enough: Callable[[dict[str, dp.VehicleObs]], bool]) -> dict[str, dp.VehicleObs]:
+    """Read `cars` every few seconds, for at most `probe_s`, until `enough` of them reported data
+    taken after `since`; returns each one's latest such reading."""
+    got: dict[str, dp.VehicleObs] = {}
+    if not cars:
+        return got
+    loop = asyncio.get_running_loop()
+    end = loop.time() + rt.settings.probe_s
+    while loop.time() < end and not enough(got):
+        await asyncio.sleep(min(READ_EVERY_S, max(0.0, end - loop.time())))
+        got.update({vid: o for vid, o in (await _read(rt, cars)).items() if o.taken_at > since})
+    return got
+
+
 async def run(rt: Runtime, user_id: str, charger_id: str, candidates: tuple[str, ...],
               plugged_in_at: datetime) -> None:
     """Pause, watch, resume, decide; record the outcome."""
     chosen: str | None = None
     try:
-        chosen, line = await _probe(rt, charger_id, list(candidates))
+        chosen, line = await _probe(rt, charger_id, list(candidates), plugged_in_at)
     except Exception:
         log.exception("probe of charger %s failed", charger_id)
         line = "probe failed unexpectedly: not activating"
     await record(rt, user_id, charger_id, plugged_in_at, f"{line} {session_tag(plugged_in_at)}", chosen)
 
 
-async def _probe(rt: Runtime, charger_id: str, candidates: list[str]) -> tuple[str | None, str]:
+async def _probe(rt: Runtime, charger_id: str, candidates: list[str],
+                 plugged_in_at: datetime) -> tuple[str | None, str]:
     charger = await Charger.get(id=charger_id)
     cars = await Vehicle.filter(id__in=candidates)
     before = await _read(rt, cars)
     adapter, session = rt.adapter(charger.vendor), await _session(charger)
+    paused_at = datetime.now(UTC)  # before the command: a car may stop as soon as the charger does
+    _pauses[charger_id] = (plugged_in_at, paused_at, None)
     try:
         await adapter.stop_charging(session, charger.vendor_id)
     except ve.VendorError as exc:
+        _pauses[charger_id] = (plugged_in_at, paused_at, datetime.now(UTC))
         return None, f"probe could not pause the charger ({exc.code}): not activating"
-    paused_at = datetime.now(UTC)
     log.info("probing charger %s: paused, watching %d vehicles", charger_id, len(cars))
-    after: dict[str, dp.VehicleObs] = {}
-    loop = asyncio.get_running_loop()
-    end = loop.time() + rt.settings.probe_s
-    try:
-        while loop.time() < end:
-            await asyncio.sleep(min(READ_EVERY_S, max(0.0, end - loop.time())))
-            after.update({vid: o for vid, o in (await _read(rt, cars)).items() if o.taken_at > paused_at})
-            if set(after) >= set(before):
-                break
+    watched = [car for car in cars if car.id in dp.probe_watch(candidates, before)]
+    try:  # until every watched car reported from the pause and one of them stopped (or time is up)
+        paused = await _watch(rt, watched, paused_at,
+                              lambda got: len(got) == len(watched) and not all(o.is_charging for o in got.values()))
     finally:
         try:
             await adapter.start_charging(session, charger.vendor_id)
         except ve.VendorError as exc:
             log.warning("probe could not resume charger %s: %s", charger_id, exc.code)
+        resumed_at = datetime.now(UTC)
+        _pauses[charger_id] = (plugged_in_at, paused_at, resumed_at)
+    followers = [car for car in watched if car.id in dp.probe_followers([car.id], paused, paused_at)]
+    resumed = await _watch(rt, followers, resumed_at, lambda got: any(o.is_charging for o in got.values())) \
+        if len(followers) == 1 else {}
     names = {car.id: " ".join(p for p in (car.brand, car.model) if p) + f" ({car.id[:6]})" for car in cars}
-    chosen, line = dp.interpret_probe(candidates, before, after, paused_at)
+    chosen, line = dp.interpret_probe(candidates, before, paused, resumed, paused_at, resumed_at)
     for vid, name in names.items():
         line = line.replace(vid, name)
     return chosen, line

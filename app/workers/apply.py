@@ -93,6 +93,10 @@ def visible(changes: dict[str, Any]) -> bool:
 async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str, Any],
                transitions: set[str], now: datetime) -> None:
     """Write changes, record evidence, publish, and run the pairing hook."""
+    from app.services import pairing
+
+    if kind == "charger":
+        pairing.charger_polled(row.id, now)
     if not changes:
         return
     for key, value in changes.items():
@@ -114,6 +118,4 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
     if visible(changes):
         await rt.publish(kind, row.user_id, row.id)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
-        from app.services import pairing
-
         await pairing.after_poll(rt, kind, row, transitions)

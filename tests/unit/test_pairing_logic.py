@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -227,6 +227,41 @@ def test_car_not_charging_while_charger_delivers_power_is_excluded() -> None:
     assert "reported not charging" in text(d)
 
 
+def test_a_contradiction_newer_than_the_chargers_last_poll_waits_for_the_next_poll() -> None:
+    """The charger may have paused after its last poll: a car's "not charging" from after that
+    poll excludes nobody, or the *other* car would be singled out by its matching rate."""
+    home, away = obs(40, True, charging=False, rate=0.0), obs(35, True, charging=True, rate=7.4)
+    unseen = replace(charger(charging=True, changed=10, power=7.4), seen_at=at(38))
+    d = decide([unseen], [car("home", home), car("away", away)])["c1"]
+    assert d.vehicle_id is None and set(d.candidates) == {"home", "away"}
+    assert "waiting for the charger's next poll" in text(d)
+    seen = replace(unseen, seen_at=at(41))
+    d = decide([seen], [car("home", home), car("away", away)])["c1"]
+    assert d.candidates == ("away",) and "reported not charging: excluded" in text(d)
+
+
+def test_a_car_charging_after_the_chargers_last_poll_is_not_excluded_yet() -> None:
+    c = replace(charger(charging=False, changed=None), seen_at=at(50))
+    assert decide([c], [car("v1", obs(61, True, charging=True))])["c1"].candidates == ("v1",)
+
+
+def test_charging_evidence_from_a_probes_pause_counts_for_nothing() -> None:
+    """While Tandem itself paused the charger (and for a settling time after it resumed), the car
+    on the cable stops too; that must not read as a car contradicting the charger."""
+    c = replace(charger(charging=True, changed=10, power=7.4), seen_at=at(500))
+    home = car("home", obs(30, True, charging=True, rate=7.4), obs(200, True, charging=False))
+    away = car("away", obs(30, True, charging=True, rate=7.4), obs(200, True, charging=True, rate=7.4))
+    d = decide([replace(c, paused=(at(190), None))], [home, away], now=220)["c1"]
+    assert d.vehicle_id is None and set(d.candidates) == {"home", "away"}
+    resumed = at(200) - timedelta(seconds=S.resume_settle_s - 1)  # data at 200 is within the settling time
+    d = decide([replace(c, paused=(at(190) - timedelta(seconds=S.resume_settle_s), resumed))], [home, away],
+               now=300)["c1"]
+    assert d.vehicle_id is None and set(d.candidates) == {"home", "away"}
+    # the same "not charging" long after the pause ended does contradict the charger
+    d = decide([replace(c, paused=(at(100), at(120)))], [home, away], now=300)["c1"]
+    assert d.candidates == ("away",)
+
+
 def test_not_charging_before_the_charger_started_is_no_contradiction() -> None:
     c = charger(charging=True, changed=60, power=7.4)
     d = decide([c], [car("v1", obs(40, True, charging=False))])["c1"]
@@ -380,12 +415,26 @@ def test_weak_fit_waits_for_the_other_vehicles_then_gives_up() -> None:
     assert "not activating" in text(late)
 
 
-def test_strong_rate_match_does_not_wait_for_silent_vehicles() -> None:
+def test_a_rate_match_does_not_pass_over_a_silent_vehicle() -> None:
+    """Truth may be: v2 (silent) in the charger, v1 at a public charger at the same 11 kW."""
     c = charger(charging=True, changed=10, power=11.0)
     vs = [car("v1", obs(40, True, charging=True, rate=10.6)), car("v2")]
     d = decide([c], vs)["c1"]
-    assert d.vehicle_id == "v1"
-    assert "by strong evidence" in text(d)
+    assert d.vehicle_id is None and set(d.candidates) == {"v1", "v2"}
+    assert "charge rates match" in text(d) and "waiting for the other vehicles to confirm" in text(d)
+    late = decide([c], vs, now=S.confirm_window_s + 1)["c1"]
+    assert late.vehicle_id is None and late.needs_probe
+
+
+@pytest.mark.parametrize("km, seconds_before, excluded", [(50, 120, True), (2, 600, False), (30, 600, True),
+                                                           (30, 3600, False)])
+def test_a_silent_car_too_far_away_to_have_arrived_is_excluded(km: float, seconds_before: float,
+                                                               excluded: bool) -> None:
+    """v2 last reported `km` from home `seconds_before` the plug-in; at 150 km/h could it be here?"""
+    away = car("v2", obs(-seconds_before, False, loc=north_of(HOME, km * 1000)))
+    d = decide([charger(location=HOME)], [car("v1", obs(30, True, loc=north_of(HOME, 10))), away])["c1"]
+    assert (d.vehicle_id == "v1") is excluded
+    assert ("too far to have reached it" in text(d)) is excluded
 
 
 def test_being_at_home_does_not_single_out_a_car_while_another_is_silent() -> None:
@@ -404,7 +453,7 @@ def test_being_near_the_charger_only_agrees() -> None:
     assert "strong" not in text(d)
 
 
-def test_rate_match_shared_with_another_charger_is_noted_as_not_conclusive() -> None:
+def test_a_car_that_fits_two_chargers_is_activated_on_neither() -> None:
     cs = [
         charger("c1", charging=True, changed=10, power=11.0),
         charger("c2", plugged_at=5, charging=True, changed=12, power=11.0),
@@ -412,7 +461,6 @@ def test_rate_match_shared_with_another_charger_is_noted_as_not_conclusive() -> 
     vs = [car("v1", obs(40, True, charging=True, rate=10.7)), car("v2")]
     ds = decide(cs, vs)
     assert ds["c1"].vehicle_id is None and ds["c2"].vehicle_id is None
-    assert "not conclusive" in text(ds["c1"])
     assert "fits c2 as well" in text(ds["c1"])
 
 
@@ -493,23 +541,25 @@ def test_rate_match_is_not_strong_when_another_charger_delivers_the_same_power()
     assert ds["c2"].vehicle_id in (None, "v1")
 
 
-def test_elimination_after_a_certain_pair_needs_the_remaining_car_to_confirm() -> None:
-    """c2 is certainly v2's (a rate only c2 delivers); v1, plugged in after c1's plug-in and
-    impossible on c2, then takes c1."""
+def test_two_chargers_each_car_excluded_from_the_other() -> None:
+    """v2 charges while c1 delivers nothing and v1 does not charge while c2 delivers: each car
+    fits one charger only."""
     cs = [charger("c1", plugged_at=0), charger("c2", plugged_at=50, charging=True, changed=60, power=11.0)]
-    vs = [car("v1", obs(40, True)), car("v2", obs(100, True, charging=True, rate=10.5))]
+    vs = [car("v1", obs(70, True, charging=False)), car("v2", obs(100, True, charging=True, rate=10.5))]
     ds = decide(cs, vs)
     assert (ds["c1"].vehicle_id, ds["c2"].vehicle_id) == ("v1", "v2")
-    assert "c2 holds v2, so v1 is not there" in text(ds["c1"])
+    assert "v2 is charging while the charger delivers nothing: excluded" in text(ds["c1"])
+    assert "v1 reported not charging" in text(ds["c2"]) and "every other vehicle is excluded" in text(ds["c2"])
     assert ds["c1"].candidates == ("v1",)
 
 
 def test_no_elimination_when_the_remaining_car_has_not_confirmed() -> None:
-    """As above, but v1 has no data newer than c1's plug-in: c1 may hold a guest car."""
+    """As above, but v1 has no data newer than either plug-in: it may be in c2 (and v2 charging
+    elsewhere at the same rate), and c1 may hold a guest car. Nothing is decided."""
     cs = [charger("c1", plugged_at=0), charger("c2", plugged_at=50, charging=True, changed=60, power=11.0)]
     vs = [car("v1", obs(-30, False)), car("v2", obs(100, True, charging=True, rate=10.5))]
     ds = decide(cs, vs)
-    assert (ds["c1"].vehicle_id, ds["c2"].vehicle_id) == (None, "v2")
+    assert (ds["c1"].vehicle_id, ds["c2"].vehicle_id) == (None, None)
 
 
 def test_guest_car_in_one_charger_activates_nothing_for_it() -> None:
@@ -531,31 +581,57 @@ def test_car_waiting_for_data_after_another_chargers_plug_in_is_not_activated() 
 # --- probe ---------------------------------------------------------------------------------
 
 
-def test_probe_singles_out_the_car_that_stopped() -> None:
-    before = {"v1": obs(100, True, charging=True), "v2": obs(100, True, charging=True)}
-    after = {"v1": obs(200, True, charging=False), "v2": obs(200, True, charging=True)}
-    vid, why = dp.interpret_probe(["v1", "v2"], before, after, at(150))
+CHARGING = {"v1": obs(100, True, charging=True, rate=7.4), "v2": obs(100, True, charging=True, rate=7.4)}
+
+
+def probe(paused: dict[str, VehicleObs], resumed: dict[str, VehicleObs],
+          before: dict[str, VehicleObs] | None = None) -> tuple[str | None, str]:
+    """interpret_probe with the pause at T0+150 and the resume at T0+170."""
+    before = CHARGING if before is None else before
+    return dp.interpret_probe(list(before) or ["v1"], before, paused, resumed, at(150), at(170))
+
+
+def test_probe_singles_out_the_car_that_stopped_and_charged_again() -> None:
+    paused = {"v1": obs(160, True, charging=False), "v2": obs(160, True, charging=True)}
+    vid, why = probe(paused, {"v1": obs(175, True, charging=True)})
     assert vid == "v1"
-    assert "v1" in why
+    assert "only v1 stopped" in why
 
 
-@pytest.mark.parametrize("after_v2", [obs(200, True, charging=False), None])
-def test_probe_is_inconclusive_unless_exactly_one_followed(after_v2: VehicleObs | None) -> None:
-    before = {"v1": obs(100, True, charging=True), "v2": obs(100, True, charging=True)}
-    after = {"v1": obs(200, True, charging=False)}
-    if after_v2 is not None:
-        after["v2"] = after_v2
-        vid, why = dp.interpret_probe(["v1", "v2"], before, after, at(150))
-        assert vid is None and "2 vehicles" in why
-    # stale "after" data (taken before the pause) does not count
-    stale = {"v1": obs(140, True, charging=False)}
-    assert dp.interpret_probe(["v1"], before, stale, at(150))[0] is None
+def test_probe_does_not_credit_a_car_that_stopped_for_its_own_reasons() -> None:
+    paused = {"v1": obs(160, True, charging=False), "v2": obs(160, True, charging=True)}
+    for resumed in ({}, {"v1": obs(175, True, charging=False)}, {"v1": obs(165, True, charging=True)}):
+        vid, why = probe(paused, resumed)
+        assert vid is None and "did not charge again" in why
+
+
+def test_probe_needs_every_candidate_watched() -> None:
+    """The car on the cable may be the one whose read failed: then nobody is singled out."""
+    vid, why = probe({"v1": obs(160, True, charging=False)}, {"v1": obs(175, True, charging=True)})
+    assert vid is None and "v2 did not report during the pause" in why
+    stale = {"v1": obs(160, True, charging=False), "v2": obs(140, True, charging=True)}
+    assert probe(stale, {"v1": obs(175, True, charging=True)})[0] is None
+    vid, why = probe({"v1": obs(160, True, charging=False)}, {"v1": obs(175, True, charging=True)},
+                     before={"v1": CHARGING["v1"]} | {})
+    assert vid == "v1"
+    unread = dp.interpret_probe(["v1", "v2"], {"v1": CHARGING["v1"]}, {"v1": obs(160, True, charging=False)},
+                                {"v1": obs(175, True, charging=True)}, at(150), at(170))
+    assert unread[0] is None and "could not read v2" in unread[1]
+
+
+def test_probe_is_inconclusive_unless_exactly_one_followed() -> None:
+    both = {"v1": obs(160, True, charging=False), "v2": obs(160, True, charging=False)}
+    vid, why = probe(both, {"v1": obs(175, True, charging=True)})
+    assert vid is None and "2 vehicles" in why
+    neither = {"v1": obs(160, True, charging=True), "v2": obs(160, True, charging=True)}
+    assert probe(neither, {})[0] is None
+    # "does not say" during the pause is not "stopped"
+    silent = {"v1": obs(160, True, charging=None), "v2": obs(160, True, charging=True)}
+    assert probe(silent, {"v1": obs(175, True, charging=True)})[0] is None
     # a car that was not charging before cannot have followed the pause
-    idle_before = {"v1": obs(100, True, charging=False)}
-    assert dp.interpret_probe(["v1"], idle_before, after, at(150))[0] is None
-    # "does not say" after the pause is not "stopped"
-    silent_after = {"v1": obs(200, True, charging=None)}
-    assert dp.interpret_probe(["v1"], before, silent_after, at(150))[0] is None
+    idle = {"v1": obs(100, True, charging=False), "v2": obs(100, True, charging=True)}
+    assert probe({"v1": obs(160, True, charging=False), "v2": obs(160, True, charging=True)},
+                 {"v1": obs(175, True, charging=True)}, before=idle)[0] is None
 
 
 # --- deactivation ----------------------------------------------------------------------------
