@@ -8,7 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -26,7 +26,8 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(app: Any, port: int | None = None, lifespan: str = "on") -> AsyncIterator[str]:
+async def serve(app: Any, port: int | None = None,
+                lifespan: Literal["auto", "on", "off"] = "on") -> AsyncIterator[str]:
     """Serve an ASGI app with a real uvicorn on a free port; yields its base URL."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

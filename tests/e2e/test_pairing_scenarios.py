@@ -266,14 +266,20 @@ async def test_unplug_ends_the_activation_at_once_even_with_the_car_unreachable(
     assert (await systems_by_pair(st, token))[pair]["status"] == "ESTABLISHED"
 
 
+async def _two_cars_one_charger(st: Stack, vin_a: str, vin_b: str,
+                                serial: str) -> tuple[str, str, str, dict[str, Any]]:
+    """A new user with car A (11 kW), car B (7.4 kW) and one charger: (token, A's id, B's id, charger)."""
+    _, token = await make_user(st)
+    cars = (await link(st, token, "smartcar", [car(vin_a, max_charge_kw=11, pushes_on_change=True),
+                                                car(vin_b, max_charge_kw=7.4, pushes_on_change=True)]))["vehicles"]
+    c = (await link(st, token, "easee", [box(serial)]))["chargers"][0]
+    return token, vid_of(cars, vin_a), vid_of(cars, vin_b), c
+
+
 async def test_swapping_cars_on_one_charger_moves_the_activation(st: Stack) -> None:
     """Car A ACTIVE on the charger; A is unplugged and B plugged into the same charger: A's system
     goes ESTABLISHED, B's becomes ACTIVE, never both ACTIVE, and A is not activated again."""
-    _, token = await make_user(st)
-    cars = (await link(st, token, "smartcar", [car("SWAPA0000000001", max_charge_kw=11, pushes_on_change=True),
-                                                car("SWAPB0000000001", max_charge_kw=7.4, pushes_on_change=True)]))
-    c = (await link(st, token, "easee", [box("EH640001")]))["chargers"][0]
-    a, b = vid_of(cars["vehicles"], "SWAPA0000000001"), vid_of(cars["vehicles"], "SWAPB0000000001")
+    token, a, b, c = await _two_cars_one_charger(st, "SWAPA0000000001", "SWAPB0000000001", "EH640001")
     pa, pb = (a, c["id"]), (b, c["id"])
     async with Watch(st, token, allowed={pa, pb}) as watch:
         await st.sim("/sim/plug", {"vin": "SWAPA0000000001", "serialNumber": "EH640001"})
@@ -300,11 +306,7 @@ async def test_swapping_cars_on_one_charger_moves_the_activation(st: Stack) -> N
 async def test_swapping_cars_faster_than_the_charger_polls_moves_the_activation(st: Stack) -> None:
     """B is plugged into the charger straight after A is pulled out (the charger cloud may never show the
     cable out): A's own fresh "unplugged" ends A's activation, B becomes ACTIVE, never both at once."""
-    _, token = await make_user(st)
-    cars = (await link(st, token, "smartcar", [car("QSWPA0000000001", max_charge_kw=11, pushes_on_change=True),
-                                                car("QSWPB0000000001", max_charge_kw=7.4, pushes_on_change=True)]))
-    c = (await link(st, token, "easee", [box("EH650001")]))["chargers"][0]
-    a, b = vid_of(cars["vehicles"], "QSWPA0000000001"), vid_of(cars["vehicles"], "QSWPB0000000001")
+    token, a, b, c = await _two_cars_one_charger(st, "QSWPA0000000001", "QSWPB0000000001", "EH650001")
     pa, pb = (a, c["id"]), (b, c["id"])
     async with Watch(st, token, allowed={pa, pb}) as watch:
         await st.sim("/sim/plug", {"vin": "QSWPA0000000001", "serialNumber": "EH650001"})

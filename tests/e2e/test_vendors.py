@@ -4,6 +4,8 @@ and revoked credentials, seen only through GraphQL and websockets."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -132,16 +134,29 @@ async def test_unlink_removes_the_asset_and_its_systems_but_never_someone_elses(
     assert len((await assets(st, bob))["chargers"]) == 1
 
 
-@pytest.mark.parametrize("fault", [{"offline": True}, {"offline": ["EHOFF001"]}, {"failure_rate": 1.0}],
-                         ids=["offline-all", "offline-one", "failing"])
-async def test_vendor_outage_makes_the_charger_unreachable_until_it_recovers(st: Stack, fault: dict[str, Any]) -> None:
+async def _reachable_charger(st: Stack, serial: str) -> tuple[str, str]:
+    """A new user with one linked charger, polled once: (token, charger id)."""
     _, token = await make_user(st)
-    cid = (await link(st, token, "easee", [box("EHOFF001")]))["chargers"][0]["id"]
+    cid = (await link(st, token, "easee", [box(serial)]))["chargers"][0]["id"]
     await wait_for(lambda: reachable(st, token, "chargers", cid), timeout=15)
+    return token, cid
+
+
+@asynccontextmanager
+async def _watching_charger(st: Stack, token: str, cid: str) -> AsyncIterator[Any]:
+    """A websocket subscribed to `chargerUpdated` for the charger."""
     async with st.ws(token) as ws:
         await ws.ack()
         await ws.subscribe(SUB_CHARGER, {"id": cid})
         await asyncio.sleep(0.3)
+        yield ws
+
+
+@pytest.mark.parametrize("fault", [{"offline": True}, {"offline": ["EHOFF001"]}, {"failure_rate": 1.0}],
+                         ids=["offline-all", "offline-one", "failing"])
+async def test_vendor_outage_makes_the_charger_unreachable_until_it_recovers(st: Stack, fault: dict[str, Any]) -> None:
+    token, cid = await _reachable_charger(st, "EHOFF001")
+    async with _watching_charger(st, token, cid) as ws:
         await st.sim("/sim/faults", {"vendor": "easee", **fault})
         await ws.until(lambda d: d["chargerUpdated"]["isReachable"] is False, timeout=10)
         await asyncio.sleep(2)  # a few failed polls (and backoff) later
@@ -153,13 +168,8 @@ async def test_vendor_outage_makes_the_charger_unreachable_until_it_recovers(st:
 
 
 async def test_rate_limited_vendor_is_survived_and_recovers(st: Stack) -> None:
-    _, token = await make_user(st)
-    cid = (await link(st, token, "easee", [box("EHRATE01")]))["chargers"][0]["id"]
-    await wait_for(lambda: reachable(st, token, "chargers", cid), timeout=15)
-    async with st.ws(token) as ws:
-        await ws.ack()
-        await ws.subscribe(SUB_CHARGER, {"id": cid})
-        await asyncio.sleep(0.3)
+    token, cid = await _reachable_charger(st, "EHRATE01")
+    async with _watching_charger(st, token, cid) as ws:
         # One request per 5 s: polls every second are refused with 429 and a Retry-After.
         await st.sim("/sim/faults", {"vendor": "easee", "rate_limit": {"capacity": 1, "refill_per_s": 0.2}})
         await ws.until(lambda d: d["chargerUpdated"]["isReachable"] is False, timeout=10)
