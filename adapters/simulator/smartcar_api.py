@@ -54,7 +54,8 @@ def routes(sim: Sim) -> list[Route]:
         if path == "/vin":
             return 200, {"vin": car.vin}, {}
         if path == "/capabilities":
-            caps = [("read_battery", True), ("read_charge", True), ("read_location", car.has_location),
+            caps = [("read_battery", car.has_charge_state), ("read_charge", car.has_charge_state),
+                    ("read_location", car.has_location),
                     ("control_charge_start", car.can_start), ("control_charge", car.can_stop),
                     ("control_charge_amperage", car.can_set_current), ("wake", car.sleeps)]
             items = [{"permission": p, "capable": c, "reason": None if c else "VEHICLE_NOT_CAPABLE"} for p, c in caps]
@@ -66,6 +67,8 @@ def routes(sim: Sim) -> list[Route]:
         world.settle_car(car, t)  # so that sleep sees whether it is charging now
         if world.asleep(car, t, faults.asleep):
             return 409, error_body(409, "ASLEEP", "vehicle asleep"), {}
+        if path in ("/battery", "/charge", "/charge/limit") and not car.has_charge_state:
+            return 501, error_body(501), {}
         view, at = world.car_view(car, t)
         hdr = {"sc-data-age": iso(at)}
         if path == "/battery":

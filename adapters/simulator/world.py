@@ -55,6 +55,8 @@ class Car:
     can_stop: bool = True
     can_set_current: bool = False
     has_location: bool = True
+    #: False: the make reports no battery or charge data at all (VEHICLE_NOT_CAPABLE).
+    has_charge_state: bool = True
     reports_charge_rate: bool = True
     latitude: float = 59.91
     longitude: float = 10.75
@@ -120,7 +122,8 @@ CAR_RULES: dict[str, checks.Check] = {
     "capacity_kwh": checks.number(above=0), "soc": checks.number(0, 1, note=_FRACTION),
     "charge_limit": checks.number(high=1, above=0, note=_FRACTION), "max_charge_kw": checks.number(above=0),
     "can_start": checks.flag, "can_stop": checks.flag, "can_set_current": checks.flag,
-    "has_location": checks.flag, "reports_charge_rate": checks.flag, "sleeps": checks.flag,
+    "has_location": checks.flag, "has_charge_state": checks.flag, "reports_charge_rate": checks.flag,
+    "sleeps": checks.flag,
     "pushes_on_change": checks.flag,
     "latitude": checks.number(-90, 90), "longitude": checks.number(-180, 180),
     "sleep_after_s": checks.number(0), "min_soc_for_command": checks.number(0, 1, optional=True, note=_FRACTION),

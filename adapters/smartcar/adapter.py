@@ -103,9 +103,12 @@ class SmartcarAdapter:
         for essential in ("/battery", "/charge"):
             if essential not in parts:
                 raise e.BadResponse(f"batch answer lacks {essential}")
-            code, sub, headers = parts[essential]
-            if code >= 300:
-                raise from_body(code, sub, headers)
+        errors = {p: from_body(code, sub, headers) for p, (code, sub, headers) in parts.items() if code >= 300}
+        if all(isinstance(errors.get(p), e.NotCapable) for p in ("/battery", "/charge")):
+            return self._without_charge_state(parts, errors)
+        for essential in ("/battery", "/charge"):
+            if essential in errors:
+                raise errors[essential]
 
         def ok(path: str) -> Any:
             code, sub, _ = parts.get(path, (0, None, {}))
@@ -132,6 +135,22 @@ class SmartcarAdapter:
             latitude=field(loc, "latitude", (int, float), optional=True) if loc is not None else None,
             longitude=field(loc, "longitude", (int, float), optional=True) if loc is not None else None,
             data_age=_when(parts["/charge"][2].get("sc-data-age")),
+        )
+
+    @staticmethod
+    def _without_charge_state(parts: dict[str, tuple[int, Any, dict[str, str]]],
+                              errors: dict[str, e.VendorError]) -> VehicleSnapshot:
+        """A make that reports no battery or charge data: only its location, if any."""
+        loc_code, loc, loc_headers = parts.get("/location", (0, None, {}))
+        if "/location" in errors and not isinstance(errors["/location"], e.NotCapable):
+            raise errors["/location"]  # asleep, offline, ...: the car did not answer
+        located = 200 <= loc_code < 300
+        return VehicleSnapshot(
+            battery_level=None, range_km=None, is_plugged_in=None, is_charging=None, is_fully_charged=None,
+            charge_limit=None, charge_rate_kw=None, battery_capacity_kwh=None, max_current=None,
+            latitude=field(loc, "latitude", (int, float), optional=True) if located else None,
+            longitude=field(loc, "longitude", (int, float), optional=True) if located else None,
+            data_age=_when(loc_headers.get("sc-data-age")) if located else None,
         )
 
     async def _command(self, session: Session, vendor_id: str, path: str, body: dict[str, Any]) -> None:

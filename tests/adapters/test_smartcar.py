@@ -360,6 +360,30 @@ async def test_read_vehicle_without_location_or_limit() -> None:
     assert snap.battery_level == pytest.approx(52.3)
 
 
+def _not_capable(path: str) -> dict[str, Any]:
+    return sub(path, sc_error_body(501, "VEHICLE_NOT_CAPABLE", "COMPATIBILITY"), code=501, headers={})
+
+
+async def test_read_vehicle_of_a_make_without_charge_state_reports_only_its_location() -> None:
+    cloud = batch_cloud(battery=_not_capable("/battery"), charge=_not_capable("/charge"),
+                        charge__limit=_not_capable("/charge/limit"))
+    snap = await build("smartcar", cloud).read_vehicle(SESSION, VID)
+    assert (snap.is_plugged_in, snap.is_charging, snap.battery_level, snap.charge_rate_kw) == (None, None, None, None)
+    assert (snap.latitude, snap.longitude) == (59.91, 10.75)
+    assert snap.data_age == datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+    blind = batch_cloud(battery=_not_capable("/battery"), charge=_not_capable("/charge"),
+                        location=_not_capable("/location"))
+    snap = await build("smartcar", blind).read_vehicle(SESSION, VID)
+    assert snap.latitude is None and snap.data_age is None
+
+
+async def test_read_vehicle_of_a_make_without_charge_state_still_reports_a_sleeping_car() -> None:
+    cloud = batch_cloud(battery=_not_capable("/battery"), charge=_not_capable("/charge"),
+                        location=sub("/location", sc_error_body(409, "ASLEEP", "VEHICLE_STATE"), code=409, headers={}))
+    with pytest.raises(ve.Asleep):
+        await build("smartcar", cloud).read_vehicle(SESSION, VID)
+
+
 async def test_read_vehicle_without_data_age_header() -> None:
     cloud = batch_cloud(charge=sub("/charge", {"isPluggedIn": False, "state": "NOT_CHARGING"}, headers={}))
     snap = await build("smartcar", cloud).read_vehicle(SESSION, VID)

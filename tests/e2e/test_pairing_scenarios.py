@@ -188,12 +188,42 @@ async def test_two_cars_two_chargers_plugged_a_second_apart_pair_correctly(st: S
 
 
 async def test_only_car_without_charge_state(st: Stack) -> None:
-    """A car that cannot report charge state at all, the user's only car, plugged into their only charger."""
-    r = await st.http.post(f"{st.sim_url}/sim/accounts", json={
-        "vendor": "smartcar", "devices": [car("BLIND0000000001", reports_charge_state=False)]})
-    if r.status_code == 400:
-        pytest.skip("the simulator cannot express a vehicle without charge state (read_charge is always capable)")
-    raise AssertionError("the simulator now supports it: write this scenario")  # pragma: no cover
+    """A make that reports no battery or charge data at all, the user's only car, plugged into their
+    only charger: nothing contradicts it, so it is activated, and its charge state then comes from
+    the charger (plugged in, charging, rate) while its SoC stays unknown. A second charger plugged in
+    at the same time would make it a guess: see the unit tests of app.domain.pairing."""
+    _, token = await make_user(st)
+    v = (await link(st, token, "smartcar", [car("BLIND0000000001", has_charge_state=False, can_start=False,
+                                                 can_stop=False, pushes_on_change=True)]))["vehicles"][0]
+    c = (await link(st, token, "easee", [box("EH610001")]))["chargers"][0]
+    own = await st.data('query($i: ID!) { vehicle(id: $i) { capabilities { chargeState { isCapable } } } }',
+                        {"i": v["id"]}, token=token)
+    assert own["vehicle"]["capabilities"]["chargeState"]["isCapable"] is False
+    before = await vehicle_state(st, token, v["id"])
+    assert before["chargeState"]["isPluggedIn"] is None and before["chargeState"]["batteryLevel"] is None
+    assert before["capabilities"]["startCharging"]["source"] == "CHARGER"
+    pair = (v["id"], c["id"])
+    async with Watch(st, token, allowed={pair}) as watch:
+        await st.sim("/sim/plug", {"vin": "BLIND0000000001", "serialNumber": "EH610001"})
+        system = await watch.until_active(pair, timeout=30)
+        assert any("cannot report its plug state" in e for e in system["evidence"]), system["evidence"]
+
+        async def charging() -> dict[str, Any] | None:
+            now = await vehicle_state(st, token, v["id"])
+            return now if now["chargeState"]["isCharging"] else None
+
+        after = await wait_for(charging, timeout=15)
+        cs = after["chargeState"]
+        assert cs["isPluggedIn"] is True and cs["pluggedInChargerId"] == c["id"]
+        assert cs["chargeRate"] and cs["chargeRate"] > 0 and cs["batteryLevel"] is None
+        await st.sim("/sim/unplug", {"vin": "BLIND0000000001"})
+
+        async def ended() -> bool:
+            return bool((await systems_by_pair(st, token))[pair]["status"] == "ESTABLISHED")
+
+        await wait_for(ended, timeout=10, every=0.2)
+        watch.check()
+    watch.once(pair)
 
 
 async def test_car_without_location_shows_its_chargers_location_while_active(st: Stack) -> None:

@@ -218,6 +218,18 @@ async def test_smartcar_location_and_cars_without_location(client: httpx.AsyncCl
     sc_error(r, 501, "COMPATIBILITY", "VEHICLE_NOT_CAPABLE", None)
 
 
+async def test_smartcar_make_without_charge_state_answers_not_capable(client: httpx.AsyncClient) -> None:
+    p = await make_pair(client, car={"has_charge_state": False})
+    caps = {c["permission"]: c["capable"] for c in (await sc_get(client, p, "/capabilities")).json()["capabilities"]}
+    assert caps["read_battery"] is False and caps["read_charge"] is False and caps["read_location"] is True
+    for path in ("/battery", "/charge", "/charge/limit"):
+        sc_error(await sc_get(client, p, path), 501, "COMPATIBILITY", "VEHICLE_NOT_CAPABLE", None)
+    assert (await sc_get(client, p, "/location")).status_code == 200
+    r = await client.post("/sim/accounts",
+                          json={"vendor": "smartcar", "devices": [{"kind": "vehicle", "has_charge_state": "no"}]})
+    assert r.status_code == 400 and "has_charge_state" in r.text
+
+
 async def test_smartcar_charge_rate_is_null_for_makes_that_do_not_report_it(client: httpx.AsyncClient) -> None:
     p = await make_pair(client, car={"reports_charge_rate": False, "pushes_on_change": True})
     await plug(client, p)
