@@ -5,9 +5,12 @@ Decided from both devices' data, tuned never to activate the wrong pair (late be
 - fresh "unplugged", a location far from the charger, a car that was already plugged in
   before the charger's plug-in (and not seen unplugged since), or charging that contradicts
   the charger's, excludes a car; being near the charger only agrees, it never singles one out;
-- a car is singled out by elimination only: every other vehicle of the user must be excluded
-  by its own data (a matching charge rate agrees, but another car may charge elsewhere at the
-  same rate, so it never passes over a car that has not reported);
+- a car is singled out when every other vehicle of the user is excluded by its own data, or
+  when its charge rate matches this charger and no other open one (strong evidence) and every
+  other vehicle is *quiet*: polled since the plug-in, its cloud had nothing newer than the
+  plug-in to say (a car plugged in wakes and reports). Strong evidence never passes over a car
+  not yet polled since the plug-in (it may be the one on the cable, and the matching car
+  charging elsewhere at the same rate), over another fit, or over a car that cannot report;
 - a car whose last known location is too far from the charger to have reached it by the
   plug-in (at `max_speed_kmh`) is excluded without waiting for it to report;
 - several chargers are solved jointly, on positive evidence only: any charger may hold a guest
@@ -100,6 +103,8 @@ class VehicleTrack:
     has_location: bool = True
     observations: tuple[VehicleObs, ...] = ()
     label: str = ""
+    #: When its cloud was last asked (a poll that succeeded), whatever the age of its data.
+    polled_at: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -122,6 +127,8 @@ class Decision:
 @dataclass
 class _Verdict:
     kind: str  # fit | unknown | blind | out
+    strong: bool = False  # fit: a charge rate only this charger explains
+    quiet: bool = False  # unknown: polled since the plug-in, with nothing newer to say
     notes: list[str] = field(default_factory=list)
 
 
@@ -136,8 +143,8 @@ def _t(ts: datetime) -> str:
     return ts.strftime("%H:%M:%S")
 
 
-def _judge(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> _Verdict:
-    """How one vehicle's data relates to one charger's plug session."""
+def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: PairingSettings) -> _Verdict:
+    """How one vehicle's data relates to one charger's plug session (`others`: the other open chargers)."""
     assert c.plugged_in_at is not None
     start = c.plugged_in_at - timedelta(seconds=s.plug_uncertainty_s)
     timeline = sorted(v.observations, key=lambda o: o.taken_at)
@@ -150,8 +157,11 @@ def _judge(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> _Verdict:
     # An "unplugged" from before the cable was seen proves nothing: the car may have been plugged in right after it.
     if not fresh or (fresh[-1].is_plugged_in is False and fresh[-1].taken_at <= c.plugged_in_at):
         far = _out_of_reach(c, v.name, timeline, s)
-        return _Verdict("out", notes=[far]) if far else \
-            _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet"])
+        if far:
+            return _Verdict("out", notes=[far])
+        quiet = v.polled_at is not None and v.polled_at > c.plugged_in_at
+        return _Verdict("unknown", quiet=quiet, notes=[f"{v.name} has no data newer than the plug-in" + (
+            f" (its cloud had nothing newer at {_t(v.polled_at)})" if quiet and v.polled_at else " yet")])
     last = fresh[-1]
     if last.is_plugged_in is False:
         return _Verdict("out", notes=[f"{v.name} reported unplugged with data from {_t(last.taken_at)}: excluded"])
@@ -163,7 +173,7 @@ def _judge(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> _Verdict:
     verdict = _Verdict("fit", notes=[f"{v.name} reported plugged in with data from {_t(last.taken_at)}, {when}"])
     reason = (_plugged_in_before(v.name, timeline, start, s)
               or _check_location(c, v.name, last, verdict, s)
-              or _check_charging(c, v.name, fresh, verdict, s))
+              or _check_charging(c, v.name, fresh, others, verdict, s))
     return _Verdict("out", notes=[reason]) if reason else verdict
 
 
@@ -218,11 +228,11 @@ def _rates_match(rate_kw: float, power_kw: float, s: PairingSettings) -> bool:
     return abs(rate_kw - power_kw) / power_kw <= s.power_tolerance
 
 
-def _check_charging(c: ChargerTrack, name: str, fresh: list[VehicleObs], verdict: _Verdict,
-                    s: PairingSettings) -> str | None:
-    """Compare the car's charging with the charger's. A contradiction excludes the car; a
-    matching rate only agrees (another car may charge elsewhere at the same rate). Car data
-    from a probe's pause, or newer than the charger's last poll, contradicts nothing.
+def _check_charging(c: ChargerTrack, name: str, fresh: list[VehicleObs], others: list[ChargerTrack],
+                    verdict: _Verdict, s: PairingSettings) -> str | None:
+    """Compare the car's charging with the charger's. A contradiction excludes the car; a rate
+    match that no other open charger could also explain is strong evidence. Car data from a
+    probe's pause, or newer than the charger's last poll, contradicts nothing.
     Returns why the car is excluded, or None."""
     start = c.plugged_in_at
     assert start is not None
@@ -244,7 +254,14 @@ def _check_charging(c: ChargerTrack, name: str, fresh: list[VehicleObs], verdict
         rates = f"charger {c.power_kw:.1f} kW, {name} {o.charge_rate_kw:.1f} kW"
         if not _rates_match(o.charge_rate_kw, c.power_kw, s):
             return f"charge rates differ: {rates}: excluded"
-        verdict.notes.append(f"charge rates match: {rates}")
+        shared = [x.charger_id for x in others
+                  if x.power_kw is not None and _delivers(x, s) and _rates_match(o.charge_rate_kw, x.power_kw, s)]
+        if shared:
+            verdict.notes.append(f"charge rates match: {rates}; but {', '.join(shared)} delivers as much: "
+                                 "not conclusive")
+        else:
+            verdict.strong = True
+            verdict.notes.append(f"charge rates match: {rates}")
         return None
     # not charging: since the plug-in, or since it stopped (cars report a little late)
     quiet_since = max(start, c.charging_changed_at or start) + timedelta(seconds=60)
@@ -264,7 +281,7 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     open_chargers = [c for c in chargers if c.plugged and c.plugged_in_at and c.charger_id not in active]
     free = [v for v in vehicles if v.vehicle_id not in busy]
     verdicts = {
-        c.charger_id: {v.vehicle_id: _judge(c, v, s) for v in free}
+        c.charger_id: {v.vehicle_id: _judge(c, v, [o for o in open_chargers if o is not c], s) for v in free}
         for c in open_chargers
     }
     assigned = _solve(verdicts)
@@ -292,7 +309,7 @@ def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigne
     window_over = (now - c.plugged_in_at).total_seconds() >= s.confirm_window_s
     chosen = assigned.get(cid)
     if chosen is not None:
-        notes.append(_chosen_note(vehicles, chosen, vs[chosen]))
+        notes.append(_chosen_note(vehicles, chosen, vs[chosen], len(open_vs) > 1))
         ambiguous = False
     else:
         why, ambiguous = _not_chosen(cid, verdicts, open_vs, placed, vehicles, n_plugged, window_over)
@@ -304,10 +321,12 @@ def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigne
     )
 
 
-def _chosen_note(vehicles: list[VehicleTrack], vid: str, verdict: _Verdict) -> str:
+def _chosen_note(vehicles: list[VehicleTrack], vid: str, verdict: _Verdict, others_open: bool) -> str:
     name = _name(vehicles, vid)
     if verdict.kind == "blind":
         return f"{name} is the user's only vehicle, only this charger is plugged in, and nothing contradicts it"
+    if others_open:
+        return f"{name} singled out by strong evidence; the other vehicles are quiet since the plug-in"
     return f"{name} singled out: every other vehicle is excluded"
 
 
@@ -331,7 +350,7 @@ def _not_chosen(cid: str, verdicts: dict[str, dict[str, _Verdict]], open_vs: dic
         if rivals:
             return f"waiting for {name} to report after the plug-in of {', '.join(sorted(rivals))}", False
         if window_over:
-            return "other vehicles never reported after the plug-in: not activating", True
+            return "other vehicles never confirmed and the evidence is not strong: not activating", True
         return "waiting for the other vehicles to confirm", False
     if waiting:
         return "waiting for vehicle data newer than the plug-in", False
@@ -349,8 +368,9 @@ def _name(vehicles: list[VehicleTrack], vid: str) -> str:
 
 def _solve(verdicts: dict[str, dict[str, _Verdict]]) -> dict[str, str]:
     """Certain pairs only, fixed one at a time. A vehicle is certain on a charger when it fits
-    it, no other vehicle is possible there (all others excluded or certainly on another charger),
-    and it is possible on no other open charger. No charger is presumed to hold one of the user's
+    it, no other vehicle is possible there (all others excluded or certainly on another charger;
+    strong evidence may pass over quiet vehicles only), and it is possible on no other open
+    charger. No charger is presumed to hold one of the user's
     vehicles: a guest car may be in any of them, so elimination never rests on that."""
     possible = {cid: {vid for vid, vd in vs.items() if vd.kind != "out"} for cid, vs in verdicts.items()}
     assigned: dict[str, str] = {}
@@ -377,7 +397,8 @@ def _certain(cid: str, vs: dict[str, _Verdict], possible: dict[str, set[str]], a
     (vid,) = fits
     if any(vid in cands for other, cands in possible.items() if other != cid and other not in assigned):
         return None  # it could be in another of the user's chargers
-    if len(possible[cid]) > 1:
+    rest = [vs[o] for o in possible[cid] if o != vid]
+    if rest and not (vs[vid].strong and all(r.kind == "unknown" and r.quiet for r in rest)):
         return None  # others have not reported (or cannot): wait
     return vid
 

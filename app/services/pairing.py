@@ -22,13 +22,14 @@ MAX_EVIDENCE = 12
 _locks: dict[str, asyncio.Lock] = {}
 #: How late a charger cloud may report a cable (Easee: within seconds).
 CHARGER_CLOUD_LAG_S = 2.0
-#: When this process last polled each charger (a user's assets are all polled by one process).
+#: When this process last polled each asset successfully (a user's assets are all polled by one process).
 _polled: dict[str, datetime] = {}
 
 
-def charger_polled(charger_id: str, at: datetime) -> None:
-    """Note a successful poll of a charger: its recorded state held (at least) at `at`."""
-    _polled[charger_id] = at
+def polled(asset_id: str, at: datetime) -> None:
+    """Note a successful poll: a charger's recorded state held (at least) at `at`; a vehicle's
+    cloud was asked at `at`, whatever the age of the data it gave."""
+    _polled[asset_id] = at
 
 
 def utcnow() -> datetime:
@@ -79,7 +80,7 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
         by_vehicle[o.asset_id].append(dp.VehicleObs(o.observed_at, o.data_age, o.is_plugged_in, o.is_charging,
                                                     o.charge_rate, o.latitude, o.longitude))
     return [dp.VehicleTrack(v.id, "chargeState" in v.capabilities, "location" in v.capabilities,
-                            tuple(by_vehicle[v.id]), _label(v)) for v in graph.vehicles.values()]
+                            tuple(by_vehicle[v.id]), _label(v), _polled.get(v.id)) for v in graph.vehicles.values()]
 
 
 def _charger_track(graph: UserGraph, c: Charger) -> dp.ChargerTrack:
@@ -91,9 +92,9 @@ def _charger_track(graph: UserGraph, c: Charger) -> dp.ChargerTrack:
                            paused=probe.pause_of(c.id, c.plugged_in_at))
 
 
-def _lock(user_id: str) -> asyncio.Lock:
-    """The lock that serializes one user's pairing decisions in this process (a user's assets all
-    live in one shard, so one process decides for them)."""
+def user_lock(user_id: str) -> asyncio.Lock:
+    """The lock that serializes one user's pairing decisions, and the writes of their polls, in
+    this process (a user's assets all live in one shard, so one process decides for them)."""
     lock = _locks.get(user_id)
     if lock is None:
         lock = _locks[user_id] = asyncio.Lock()
@@ -102,7 +103,7 @@ def _lock(user_id: str) -> asyncio.Lock:
 
 async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     """Re-decide the user's EV systems from current evidence; publish what changed."""
-    async with _lock(user_id):
+    async with user_lock(user_id):
         return await _evaluate(rt, user_id)
 
 
@@ -151,7 +152,7 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
 async def activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, vehicle_id: str,
                                  plugged_in_at: datetime) -> bool:
     """Activate a pair a probe singled out, unless the plug session ended or either side got paired."""
-    async with _lock(user_id):
+    async with user_lock(user_id):
         return await _activate_if_still_open(rt, user_id, charger_id, vehicle_id, plugged_in_at)
 
 

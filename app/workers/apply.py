@@ -85,20 +85,9 @@ def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple
     return changes, trans
 
 
-def visible(changes: dict[str, Any]) -> bool:
-    """Whether a client would see these changes."""
-    return bool(set(changes) - _QUIET)
-
-
-async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str, Any],
-               transitions: set[str], now: datetime) -> None:
-    """Write changes, record evidence, publish, and run the pairing hook."""
-    from app.services import pairing
-
-    if kind == "charger":
-        pairing.charger_polled(row.id, now)
-    if not changes:
-        return
+async def _write(kind: str, row: Vehicle | Charger, changes: dict[str, Any], transitions: set[str],
+                 now: datetime) -> None:
+    """Save the changed fields and record the observation pairing reads."""
     for key, value in changes.items():
         setattr(row, key, value)
     await row.save(update_fields=list(changes))
@@ -115,6 +104,24 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
             asset_type="charger", asset_id=c.id, observed_at=now, data_age=now,
             is_plugged_in=c.is_plugged_in, is_charging=c.is_charging, charge_rate=c.charge_rate,
         )
+
+
+def visible(changes: dict[str, Any]) -> bool:
+    """Whether a client would see these changes."""
+    return bool(set(changes) - _QUIET)
+
+
+async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str, Any],
+               transitions: set[str], now: datetime) -> None:
+    """Write changes, record evidence, publish, and run the pairing hook."""
+    from app.services import pairing
+
+    if not changes:
+        pairing.polled(row.id, now)
+        return
+    async with pairing.user_lock(row.user_id):  # pairing sees a poll's data and its time together
+        await _write(kind, row, changes, transitions, now)
+        pairing.polled(row.id, now)
     if visible(changes):
         await rt.publish(kind, row.user_id, row.id)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence

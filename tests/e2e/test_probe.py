@@ -30,8 +30,10 @@ async def test_a_probe_singles_out_the_car_that_stops_and_resumes_the_charger(pr
     await st.sim("/sim/accounts", {"vendor": "easee", "devices": [box("EHPUBLIC1")]})  # someone else's charger
     await wait_for(lambda: _all_reachable(st, token), timeout=15)
     # Both cars plug in at the same moment, at the same rate: only one of them is on our charger.
-    await st.sim("/sim/plug", {"vin": "HOME0000000000001", "serialNumber": "EH700001"})
+    # (The other one first: were it plugged in after our charger's plug-in was seen, a poll in
+    # between would find it quiet and rightly single out the home car without a probe.)
     await st.sim("/sim/plug", {"vin": "AWAY0000000000001", "serialNumber": "EHPUBLIC1"})
+    await st.sim("/sim/plug", {"vin": "HOME0000000000001", "serialNumber": "EH700001"})
 
     async def ambiguous() -> list[dict[str, Any]] | None:
         systems = (await viewer(st, token))["evSystems"]

@@ -426,6 +426,35 @@ def test_a_rate_match_does_not_pass_over_a_silent_vehicle() -> None:
     assert late.vehicle_id is None and late.needs_probe
 
 
+def test_a_rate_match_passes_over_a_car_whose_cloud_was_asked_after_the_plug_in() -> None:
+    """v2 was polled after the plug-in and its cloud had nothing new (a car plugged in wakes and
+    reports): the unique rate match singles v1 out. Asked before the plug-in, or never: wait."""
+    c = charger(charging=True, changed=10, power=11.0)
+    match = car("v1", obs(40, True, charging=True, rate=10.6))
+    for polled, chosen in ((at(20), "v1"), (at(-5), None), (None, None)):
+        quiet = VehicleTrack("v2", observations=(obs(-600, False),), polled_at=polled)
+        d = decide([c], [match, quiet])["c1"]
+        assert d.vehicle_id == chosen, polled
+        assert ("by strong evidence" in text(d)) is (chosen is not None)
+
+
+def test_strong_evidence_never_passes_over_a_car_that_cannot_tell() -> None:
+    c = charger(charging=True, changed=10, power=11.0)
+    match = car("v1", obs(40, True, charging=True, rate=10.6))
+    blind = VehicleTrack("v2", has_charge_state=False, polled_at=at(20))
+    unsure = VehicleTrack("v2", observations=(obs(30, None),), polled_at=at(35))
+    for other in (blind, unsure):
+        assert decide([c], [match, other])["c1"].vehicle_id is None
+
+
+def test_a_rate_that_another_charger_also_delivers_is_not_strong() -> None:
+    cs = [charger("c1", charging=True, changed=10, power=11.0),
+          charger("c2", plugged_at=5, charging=True, changed=12, power=11.0)]
+    quiet = VehicleTrack("v2", observations=(obs(-600, False),), polled_at=at(20))
+    ds = decide(cs, [car("v1", obs(40, True, charging=True, rate=10.7)), quiet])
+    assert ds["c1"].vehicle_id is None and "not conclusive" in text(ds["c1"])
+
+
 @pytest.mark.parametrize("km, seconds_before, excluded", [(50, 120, True), (2, 600, False), (30, 600, True),
                                                            (30, 3600, False)])
 def test_a_silent_car_too_far_away_to_have_arrived_is_excluded(km: float, seconds_before: float,
