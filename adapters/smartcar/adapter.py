@@ -34,6 +34,36 @@ def _when(raw: Any) -> datetime | None:
         return None
 
 
+ESSENTIAL_PATHS = ("/battery", "/charge")
+Parts = dict[str, tuple[int, Any, dict[str, str]]]  # batch path -> (status, body, headers)
+
+
+def _body(parts: Parts, path: str) -> Any:
+    """A batch sub-answer's body when it succeeded, else None."""
+    code, sub, _ = parts.get(path, (0, None, {}))
+    return sub if 200 <= code < 300 else None
+
+
+def _location(parts: Parts) -> dict[str, float | None]:
+    """latitude and longitude from the batch's /location answer (None when it has none)."""
+    loc = _body(parts, "/location")
+    if loc is None:
+        return {"latitude": None, "longitude": None}
+    return {k: field(loc, k, (int, float), optional=True) for k in ("latitude", "longitude")}
+
+
+def _without_charge_state(parts: Parts, errors: dict[str, e.VendorError]) -> VehicleSnapshot:
+    """A make that reports no battery or charge data: only its location, if any."""
+    if "/location" in errors and not isinstance(errors["/location"], e.NotCapable):
+        raise errors["/location"]  # asleep, offline, ...: the car did not answer
+    located = _body(parts, "/location") is not None
+    return VehicleSnapshot(
+        battery_level=None, range_km=None, is_plugged_in=None, is_charging=None, is_fully_charged=None,
+        charge_limit=None, charge_rate_kw=None, battery_capacity_kwh=None, max_current=None, **_location(parts),
+        data_age=_when(parts["/location"][2].get("sc-data-age")) if located else None,
+    )
+
+
 class SmartcarAdapter:
     """Reads and commands vehicles through a Smartcar-shaped cloud."""
 
@@ -95,30 +125,25 @@ class SmartcarAdapter:
             "POST", f"/v2.0/vehicles/{vendor_id}/batch", token=session.access_token,
             json={"requests": [{"path": p} for p in POLL_PATHS]},
         ))
-        parts: dict[str, tuple[int, Any, dict[str, str]]] = {}
+        parts: Parts = {}
         for item in field(body, "responses", list):
             path = field(item, "path", str)
             headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
             parts[path] = (field(item, "code", int), item.get("body"), headers)
-        for essential in ("/battery", "/charge"):
-            if essential not in parts:
-                raise e.BadResponse(f"batch answer lacks {essential}")
+        missing = [p for p in ESSENTIAL_PATHS if p not in parts]
+        if missing:
+            raise e.BadResponse(f"batch answer lacks {missing[0]}")
         errors = {p: from_body(code, sub, headers) for p, (code, sub, headers) in parts.items() if code >= 300}
-        if all(isinstance(errors.get(p), e.NotCapable) for p in ("/battery", "/charge")):
-            return self._without_charge_state(parts, errors)
-        for essential in ("/battery", "/charge"):
-            if essential in errors:
-                raise errors[essential]
-
-        def ok(path: str) -> Any:
-            code, sub, _ = parts.get(path, (0, None, {}))
-            return sub if 200 <= code < 300 else None
-
-        battery, charge = ok("/battery"), ok("/charge")
+        if all(isinstance(errors.get(p), e.NotCapable) for p in ESSENTIAL_PATHS):
+            return _without_charge_state(parts, errors)
+        failed = [errors[p] for p in ESSENTIAL_PATHS if p in errors]
+        if failed:
+            raise failed[0]
+        battery, charge = _body(parts, "/battery"), _body(parts, "/charge")
         state = field(charge, "state", str)
         if state not in ("CHARGING", "FULLY_CHARGED", "NOT_CHARGING"):
             raise e.BadResponse("unknown charge state")
-        limit, loc = ok("/charge/limit"), ok("/location")
+        limit = _body(parts, "/charge/limit")
         pct = field(battery, "percentRemaining", (int, float))
         lim = field(limit, "limit", (int, float), optional=True) if limit is not None else None
         rate = field(charge, "chargeRate", (int, float), optional=True)
@@ -132,25 +157,8 @@ class SmartcarAdapter:
             charge_rate_kw=float(rate) if rate is not None else None,
             battery_capacity_kwh=None,
             max_current=None,
-            latitude=field(loc, "latitude", (int, float), optional=True) if loc is not None else None,
-            longitude=field(loc, "longitude", (int, float), optional=True) if loc is not None else None,
+            **_location(parts),
             data_age=_when(parts["/charge"][2].get("sc-data-age")),
-        )
-
-    @staticmethod
-    def _without_charge_state(parts: dict[str, tuple[int, Any, dict[str, str]]],
-                              errors: dict[str, e.VendorError]) -> VehicleSnapshot:
-        """A make that reports no battery or charge data: only its location, if any."""
-        loc_code, loc, loc_headers = parts.get("/location", (0, None, {}))
-        if "/location" in errors and not isinstance(errors["/location"], e.NotCapable):
-            raise errors["/location"]  # asleep, offline, ...: the car did not answer
-        located = 200 <= loc_code < 300
-        return VehicleSnapshot(
-            battery_level=None, range_km=None, is_plugged_in=None, is_charging=None, is_fully_charged=None,
-            charge_limit=None, charge_rate_kw=None, battery_capacity_kwh=None, max_current=None,
-            latitude=field(loc, "latitude", (int, float), optional=True) if located else None,
-            longitude=field(loc, "longitude", (int, float), optional=True) if located else None,
-            data_age=_when(loc_headers.get("sc-data-age")) if located else None,
         )
 
     async def _command(self, session: Session, vendor_id: str, path: str, body: dict[str, Any]) -> None:

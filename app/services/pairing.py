@@ -85,10 +85,10 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
 
 def _charger_track(graph: UserGraph, c: Charger) -> dp.ChargerTrack:
     loc = graph.charger_location(c)
-    polled = _polled.get(c.id) or max((t for t in (c.state_updated_at, c.last_seen) if t), default=None)
+    seen = _polled.get(c.id) or max((t for t in (c.state_updated_at, c.last_seen) if t), default=None)
     return dp.ChargerTrack(c.id, bool(c.is_plugged_in), c.plugged_in_at, bool(c.is_charging), c.charging_changed_at,
                            c.charge_rate, (loc.latitude, loc.longitude) if loc else None,
-                           seen_at=polled - timedelta(seconds=CHARGER_CLOUD_LAG_S) if polled else None,
+                           seen_at=seen - timedelta(seconds=CHARGER_CLOUD_LAG_S) if seen else None,
                            paused=probe.pause_of(c.id, c.plugged_in_at))
 
 

@@ -118,7 +118,8 @@ async def _probe(rt: Runtime, charger_id: str, candidates: list[str],
         _pauses[charger_id] = (plugged_in_at, paused_at, datetime.now(UTC))
         return None, f"probe could not pause the charger ({exc.code}): not activating"
     log.info("probing charger %s: paused, watching %d vehicles", charger_id, len(cars))
-    watched = [car for car in cars if car.id in dp.probe_watch(candidates, before)]
+    watch_ids = set(dp.probe_watch(candidates, before))
+    watched = [car for car in cars if car.id in watch_ids]
     try:  # until every watched car reported from the pause and one of them stopped (or time is up)
         paused = await _watch(rt, watched, paused_at,
                               lambda got: len(got) == len(watched) and not all(o.is_charging for o in got.values()))
@@ -129,7 +130,8 @@ async def _probe(rt: Runtime, charger_id: str, candidates: list[str],
             log.warning("probe could not resume charger %s: %s", charger_id, exc.code)
         resumed_at = datetime.now(UTC)
         _pauses[charger_id] = (plugged_in_at, paused_at, resumed_at)
-    followers = [car for car in watched if car.id in dp.probe_followers([car.id], paused, paused_at)]
+    follower_ids = set(dp.probe_followers(watch_ids, paused, paused_at))
+    followers = [car for car in watched if car.id in follower_ids]
     resumed = await _watch(rt, followers, resumed_at, lambda got: any(o.is_charging for o in got.values())) \
         if len(followers) == 1 else {}
     names = {car.id: " ".join(p for p in (car.brand, car.model) if p) + f" ({car.id[:6]})" for car in cars}

@@ -11,6 +11,7 @@ from typing import Any
 from adapters.types import ChargerSnapshot, VehicleSnapshot
 from app.db.models import Charger, Observation, Vehicle
 from app.runtime import Runtime
+from app.services import pairing
 
 #: last_seen alone is written at most this often (it changes on every poll).
 LAST_SEEN_EVERY = timedelta(seconds=60)
@@ -114,8 +115,6 @@ def visible(changes: dict[str, Any]) -> bool:
 async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str, Any],
                transitions: set[str], now: datetime) -> None:
     """Write changes, record evidence, publish, and run the pairing hook."""
-    from app.services import pairing
-
     if not changes:
         pairing.polled(row.id, now)
         return

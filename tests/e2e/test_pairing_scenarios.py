@@ -138,6 +138,14 @@ async def systems_by_pair(st: Stack, token: str) -> dict[Pair, dict[str, Any]]:
     return {pair_of(s): s for s in (await viewer(st, token))["evSystems"]}
 
 
+async def until_established(st: Stack, token: str, pair: Pair, timeout: float) -> None:
+    """Wait until the pair's EV system is ESTABLISHED (its activation ended)."""
+    async def ended() -> bool:
+        return bool((await systems_by_pair(st, token))[pair]["status"] == "ESTABLISHED")
+
+    await wait_for(ended, timeout=timeout, every=0.2)
+
+
 async def vehicle_state(st: Stack, token: str, vid: str) -> dict[str, Any]:
     return dict((await st.data(f'query($i: ID!) {{ vehicle(id: $i) {{ {VEHICLE_FIELDS} }} }}', {"i": vid},
                                token=token))["vehicle"])
@@ -217,11 +225,7 @@ async def test_only_car_without_charge_state(st: Stack) -> None:
         assert cs["isPluggedIn"] is True and cs["pluggedInChargerId"] == c["id"]
         assert cs["chargeRate"] and cs["chargeRate"] > 0 and cs["batteryLevel"] is None
         await st.sim("/sim/unplug", {"vin": "BLIND0000000001"})
-
-        async def ended() -> bool:
-            return bool((await systems_by_pair(st, token))[pair]["status"] == "ESTABLISHED")
-
-        await wait_for(ended, timeout=10, every=0.2)
+        await until_established(st, token, pair, timeout=10)
         watch.check()
     watch.once(pair)
 
@@ -296,58 +300,52 @@ async def test_unplug_ends_the_activation_at_once_even_with_the_car_unreachable(
     assert (await systems_by_pair(st, token))[pair]["status"] == "ESTABLISHED"
 
 
-async def _two_cars_one_charger(st: Stack, vin_a: str, vin_b: str,
-                                serial: str) -> tuple[str, str, str, dict[str, Any]]:
-    """A new user with car A (11 kW), car B (7.4 kW) and one charger: (token, A's id, B's id, charger)."""
+async def _two_cars_one_charger(st: Stack, vin_a: str, vin_b: str, serial: str) -> tuple[str, Pair, Pair]:
+    """A new user with car A (11 kW), car B (7.4 kW) and one charger: (token, A's pair, B's pair)."""
     _, token = await make_user(st)
     cars = (await link(st, token, "smartcar", [car(vin_a, max_charge_kw=11, pushes_on_change=True),
                                                 car(vin_b, max_charge_kw=7.4, pushes_on_change=True)]))["vehicles"]
-    c = (await link(st, token, "easee", [box(serial)]))["chargers"][0]
-    return token, vid_of(cars, vin_a), vid_of(cars, vin_b), c
+    cid = (await link(st, token, "easee", [box(serial)]))["chargers"][0]["id"]
+    return token, (vid_of(cars, vin_a), cid), (vid_of(cars, vin_b), cid)
+
+
+async def _until_moved(st: Stack, token: str, watch: Watch, pa: Pair, pb: Pair) -> None:
+    """B's system becomes ACTIVE and stays so with A's ESTABLISHED; each was activated once."""
+    await watch.until_active(pb, timeout=35)
+    await asyncio.sleep(2)
+    watch.check()
+    final = await systems_by_pair(st, token)
+    assert final[pa]["status"] == "ESTABLISHED" and final[pb]["status"] == "ACTIVE"
+    watch.once(pa, pb)
 
 
 async def test_swapping_cars_on_one_charger_moves_the_activation(st: Stack) -> None:
     """Car A ACTIVE on the charger; A is unplugged and B plugged into the same charger: A's system
     goes ESTABLISHED, B's becomes ACTIVE, never both ACTIVE, and A is not activated again."""
-    token, a, b, c = await _two_cars_one_charger(st, "SWAPA0000000001", "SWAPB0000000001", "EH640001")
-    pa, pb = (a, c["id"]), (b, c["id"])
+    token, pa, pb = await _two_cars_one_charger(st, "SWAPA0000000001", "SWAPB0000000001", "EH640001")
+    (a, cid), (b, _) = pa, pb
     async with Watch(st, token, allowed={pa, pb}) as watch:
         await st.sim("/sim/plug", {"vin": "SWAPA0000000001", "serialNumber": "EH640001"})
         await watch.until_active(pa, timeout=30)
         await st.sim("/sim/unplug", {"vin": "SWAPA0000000001"})
-
-        async def a_ended() -> bool:
-            return bool((await systems_by_pair(st, token))[pa]["status"] == "ESTABLISHED")
-
-        await wait_for(a_ended, timeout=8, every=0.2)
+        await until_established(st, token, pa, timeout=8)
         await asyncio.sleep(1)
         await st.sim("/sim/plug", {"vin": "SWAPB0000000001", "serialNumber": "EH640001"})
-        await watch.until_active(pb, timeout=30)
-        await asyncio.sleep(2)
-        watch.check()
-    final = await systems_by_pair(st, token)
-    assert final[pa]["status"] == "ESTABLISHED" and final[pb]["status"] == "ACTIVE"
-    watch.once(pa, pb)
-    assert (await charger_state(st, token, c["id"]))["chargeState"]["pluggedInVehicleId"] == b
+        await _until_moved(st, token, watch, pa, pb)
+    assert (await charger_state(st, token, cid))["chargeState"]["pluggedInVehicleId"] == b
     me = await viewer(st, token)
-    assert {v["id"]: v["chargeState"]["pluggedInChargerId"] for v in me["vehicles"]} == {a: None, b: c["id"]}
+    assert {v["id"]: v["chargeState"]["pluggedInChargerId"] for v in me["vehicles"]} == {a: None, b: cid}
 
 
 async def test_swapping_cars_faster_than_the_charger_polls_moves_the_activation(st: Stack) -> None:
     """B is plugged into the charger straight after A is pulled out (the charger cloud may never show the
     cable out): A's own fresh "unplugged" ends A's activation, B becomes ACTIVE, never both at once."""
-    token, a, b, c = await _two_cars_one_charger(st, "QSWPA0000000001", "QSWPB0000000001", "EH650001")
-    pa, pb = (a, c["id"]), (b, c["id"])
+    token, pa, pb = await _two_cars_one_charger(st, "QSWPA0000000001", "QSWPB0000000001", "EH650001")
     async with Watch(st, token, allowed={pa, pb}) as watch:
         await st.sim("/sim/plug", {"vin": "QSWPA0000000001", "serialNumber": "EH650001"})
         await watch.until_active(pa, timeout=30)
         await st.sim("/sim/plug", {"vin": "QSWPB0000000001", "serialNumber": "EH650001"})  # unplugs A first
-        await watch.until_active(pb, timeout=35)
-        await asyncio.sleep(2)
-        watch.check()
-    final = await systems_by_pair(st, token)
-    assert final[pa]["status"] == "ESTABLISHED" and final[pb]["status"] == "ACTIVE"
-    watch.once(pa, pb)
+        await _until_moved(st, token, watch, pa, pb)
 
 
 
