@@ -7,6 +7,7 @@ An adapter object implements the protocols for the operations its vendor API off
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Protocol, TypeVar, runtime_checkable
 
 from adapters.types import (
@@ -91,6 +92,16 @@ class ScheduleOverrider(Protocol):
 
     async def override_schedule(self, session: Session, vendor_id: str) -> None:
         """Let the current session charge now, despite the schedule."""
+        ...
+
+
+@runtime_checkable
+class ChangeStream(Protocol):
+    """Pushes which devices changed, so they are polled at once; polling stays the one source of state."""
+
+    def watch(self, session: Session) -> AsyncIterator[str]:
+        """Vendor ids of devices as the vendor reports them changing, for one account; raises a
+        VendorError when the stream breaks (Unreachable, AuthRevoked, BadResponse)."""
         ...
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -11,9 +11,8 @@ import httpx
 from adapters.budget import Budget
 from adapters.errors import BadResponse, RateLimited, Unreachable, VendorError
 
-#: Connection pools per adapter, and connections per pool (POOLS × POOL_SIZE in flight at most).
-POOLS = 8
-POOL_SIZE = 25
+#: Connections per adapter, each in its own one-connection client (CONNECTIONS requests in flight at most).
+CONNECTIONS = 100
 #: Maps an error response to a typed error (or None to fall back to status-based mapping).
 ErrorMapper = Callable[[httpx.Response], VendorError | None]
 
@@ -26,26 +25,36 @@ class VendorHttp:
                  budget: Budget | None = None) -> None:
         self.map_error = map_error
         self.budget = budget or Budget(100, 50.0)
-        # Several small connection pools instead of one big one: httpcore scans every pooled
-        # connection on each request, which made a 200-connection pool the poller's main CPU cost.
+        # One client per connection, lent to one request at a time: httpcore scans every pooled
+        # connection (a syscall and an anyio attribute lookup each) on every request and every
+        # response, which made one big pool the poller's main CPU cost. A lone connection is
+        # scanned once. `client` (tests) is shared by every request instead.
+        tls = httpx.create_ssl_context()  # one for all: loading the CA bundle takes milliseconds
         self.clients = [client] if client is not None else [
-            httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_s,
-                              limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE))
-            for _ in range(POOLS)
+            httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_s, verify=tls,
+                              limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+            for _ in range(CONNECTIONS)
         ]
-        self._next = itertools.cycle(self.clients)
+        self._free: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
+        for c in self.clients:
+            self._free.put_nowait(c)
+        self._shared = client is not None
 
     async def request(self, method: str, path: str, *, token: str | None = None,
                       json: Any = None) -> httpx.Response:
         """Send a request; returns a 2xx response or raises a typed VendorError."""
         await self.budget.acquire()
         headers = {"Authorization": f"Bearer {token}"} if token else None
+        http = self.clients[0] if self._shared else await self._free.get()
         try:
-            resp = await next(self._next).request(method, path, json=json, headers=headers)
+            resp = await http.request(method, path, json=json, headers=headers)
         except httpx.TimeoutException:
             raise Unreachable("vendor timed out") from None
         except httpx.HTTPError as exc:
             raise Unreachable(f"vendor connection failed ({type(exc).__name__})") from None
+        finally:
+            if not self._shared:
+                self._free.put_nowait(http)
         if resp.is_success:
             return resp
         error = self.map_error(resp) or status_error(resp)

@@ -17,6 +17,7 @@ WS_CONNECTIONS = Gauge("tandem_websocket_connections", "Open websocket connectio
 BUS_QUEUE_DEPTH = Gauge("tandem_broadcast_queue_depth", "Events queued for local subscribers")
 BUS_SUBSCRIBERS = Gauge("tandem_broadcast_subscribers", "Local broadcast subscribers")
 POLLS = Counter("tandem_polls_total", "Device polls", ["kind", "vendor", "outcome"])
+PUSHES = Counter("tandem_pushes_total", "Device changes pushed by vendor streams", ["vendor"])
 COMMANDS = Counter("tandem_commands_total", "Commands sent", ["via", "vendor", "outcome"])
 PATH_SUCCESS = Gauge("tandem_path_success_rate", "Recent command success rate per path", ["via", "vendor"])
 ACTIONS = Counter("tandem_actions_total", "Actions finished", ["kind", "state"])

@@ -31,6 +31,8 @@ class Settings:
     #: Run polling and action workers inside the web process.
     embedded_workers: bool = True
     charger_poll_s: float = 10.0
+    #: Follow vendor push channels (Easee's streaming API): a charger changing is polled at once.
+    charger_push: bool = True
     vehicle_poll_s: float = 300.0
     vehicle_poll_charging_s: float = 120.0
     poll_jitter: float = 0.1

@@ -6,6 +6,7 @@ Start is `start_charging` (the cloud resumes a paused session too) and stop is
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 
 from adapters import errors as e
 from adapters.budget import Budget
+from adapters.easee import stream
 from adapters.http import VendorHttp, field, json_of
 from adapters.types import Cap, ChargerInfo, ChargerSnapshot, PowerState, Session
 
@@ -66,6 +68,7 @@ class EaseeAdapter:
                  budget: Budget | None = None) -> None:
         self.http = VendorHttp(base_url, map_response, client=client, transport=transport,
                                timeout_s=timeout_s, budget=budget)
+        self.base_url, self.timeout_s = base_url, timeout_s
 
     async def aclose(self) -> None:
         """Close connections."""
@@ -103,6 +106,10 @@ class EaseeAdapter:
                 max_current=float(current) if current is not None else None, capabilities=CAPS,
             ))
         return out
+
+    def watch(self, session: Session) -> AsyncIterator[str]:
+        """Charger ids as the cloud's streaming API reports them changing (adapters/easee/stream.py)."""
+        return stream.watch(self.base_url, session.access_token, self.timeout_s)
 
     async def read_charger(self, session: Session, vendor_id: str) -> ChargerSnapshot:
         """The charger's state."""

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from adapters.simulator import control_api, easee_api, smartcar_api
+from adapters.simulator import control_api, easee_api, easee_stream, smartcar_api
 from adapters.simulator.common import Sim
 from adapters.simulator.world import Clock, World
 
@@ -29,7 +29,7 @@ def create_app(world: World | None = None, *, speed: float | None = None, seed: 
         return JSONResponse({"error": {"code": "INTERNAL", "message": "simulator error"}}, status_code=500)
 
     app = Starlette(
-        routes=[*smartcar_api.routes(sim), *easee_api.routes(sim), *control_api.routes(sim)],
+        routes=[*smartcar_api.routes(sim), *easee_api.routes(sim), *easee_stream.routes(sim), *control_api.routes(sim)],
         exception_handlers={404: not_found, 405: not_found, Exception: crashed},
     )
     app.state.sim = sim

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.simulator.faults import Faults
@@ -30,6 +30,8 @@ class Sim:
     faults: dict[str, Faults] = field(default_factory=lambda: {v: Faults() for v in VENDORS})
     #: Commands the clouds accepted, newest last (GET /sim/commands), so tests can count them.
     commands: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=COMMAND_LOG))
+    #: Open push streams per account username (GET /sim/world), so tests can wait for a subscriber.
+    streams: dict[str, int] = field(default_factory=dict)
 
     def now(self) -> float:
         """Simulated time."""
@@ -67,8 +69,8 @@ def bad_request(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def bearer(request: Request) -> str | None:
-    """The bearer token of a request."""
+def bearer(request: HTTPConnection) -> str | None:
+    """The bearer token of a request or websocket."""
     auth = request.headers.get("authorization", "")
     return auth[7:] if auth.lower().startswith("bearer ") else None
 

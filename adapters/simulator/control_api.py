@@ -127,6 +127,7 @@ def routes(sim: Sim) -> list[Route]:
             "accounts": [{"vendor": a.vendor, "username": a.username, "devices": a.devices}
                          for a in world.accounts.values()],
             "vehicles": cars, "chargers": boxes,
+            "streams": dict(sim.streams),
         })
 
     async def commands(_: Request) -> Response:

@@ -12,6 +12,7 @@ import heapq
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from app.workers.leases import LeaseManager
 log = logging.getLogger("tandem.poller")
 MAX_IN_FLIGHT = 100
 REFRESH_S = 5.0
+#: Kicked polls of one asset are at least this far apart (commands and pushes kick often).
+KICK_EVERY_S = 2.0
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Entry:
     in_flight: bool = False
     failing_logged: bool = False
     last_kick: float = 0.0
+    kick_pending: bool = False  # kicked while a poll was in flight: poll again after it
 
 
 @dataclass
@@ -72,6 +76,8 @@ class Poller:
         self._sem = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: list[asyncio.Task[None]] = []
         self._polls: set[asyncio.Task[None]] = set()
+        #: Called after every refresh of the asset list (and change of owned shards).
+        self.on_refresh: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         """Load assets and start the scheduler."""
@@ -107,14 +113,19 @@ class Poller:
         return base * (1 + random.uniform(-self.s.poll_jitter, self.s.poll_jitter))
 
     def kick(self, asset_id: str) -> bool:
-        """Poll an asset now (debounced to once per 2 s). False when not ours."""
+        """Poll an asset now, or as soon as it may be (kicked polls are at least KICK_EVERY_S
+        apart; a kick during a poll polls again after it, since that poll may have read too
+        early). False when the asset is not polled here."""
         entry = self.entries.get(asset_id)
         if entry is None or entry.stopped:
             return False
-        now = time.monotonic()
-        if now - entry.last_kick >= 2.0 and not entry.in_flight:
-            entry.last_kick = now
-            self._push(entry, now)
+        if entry.in_flight:
+            entry.kick_pending = True
+            return True
+        at = max(time.monotonic(), entry.last_kick + KICK_EVERY_S)
+        if at < entry.next_at:
+            entry.last_kick = at
+            self._push(entry, at)
         return True
 
     async def _schedule(self) -> None:
@@ -148,7 +159,12 @@ class Poller:
             finally:
                 entry.in_flight = False
         if not entry.stopped and entry.row.id in self.entries:
-            self._push(entry, time.monotonic() + delay)
+            at = time.monotonic() + delay
+            if entry.kick_pending:
+                entry.kick_pending = False
+                at = min(at, max(time.monotonic(), entry.last_kick + KICK_EVERY_S))
+                entry.last_kick = at
+            self._push(entry, at)
 
     # -- one poll -----------------------------------------------------------------------------
     async def poll(self, entry: Entry) -> float:
@@ -272,6 +288,8 @@ class Poller:
                         self._push(entry, time.monotonic() + random.uniform(0, 0.2))
         for gone in set(self.entries) - seen:
             del self.entries[gone]
+        for listener in self.on_refresh:
+            listener()
 
     async def _load_links(self, link_ids: set[str]) -> None:
         for link in await VendorLink.filter(id__in=list(link_ids)):

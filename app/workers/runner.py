@@ -12,6 +12,7 @@ from app.runtime import Runtime
 from app.workers import kick
 from app.workers.leases import LeaseManager
 from app.workers.poller import Poller
+from app.workers.push import PushWatcher
 
 log = logging.getLogger("tandem.workers")
 
@@ -23,6 +24,7 @@ class Workers:
         self.rt = rt
         self.leases = LeaseManager(rt.worker_id, rt.settings.shards, rt.settings.lease_s)
         self.poller = Poller(rt, self.leases)
+        self.push = PushWatcher(self.poller) if rt.settings.charger_push else None
         self.actions: Any = None
         self._listener: asyncio.Task[None] | None = None
 
@@ -30,6 +32,9 @@ class Workers:
         """Start in dependency order."""
         await self.leases.start()
         await self.poller.start()
+        if self.push is not None:
+            self.poller.on_refresh.append(self.push.sync)
+            self.push.sync()
         kick.register(self.poller)
         self._listener = asyncio.create_task(self._listen(), name="poll-kicks")
         from app.orchestrator.runner import ActionRunner
@@ -45,6 +50,8 @@ class Workers:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
         kick.unregister(self.poller)
+        if self.push is not None:
+            await self.push.stop()
         await self.poller.stop()
         from app.services import probe
 

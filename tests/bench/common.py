@@ -134,6 +134,12 @@ def peak_rss_mb(pid: int | None = None) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in seconds (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tandem_cmd(*args: str) -> list[str]:
     """The `tandem` command run by this interpreter."""
     return [sys.executable, "-m", "app.cli", *args]

@@ -1,6 +1,6 @@
 """Benchmark: how fast and how correctly plug-ins are detected.
 
-    python -m tests.bench.detection [--households 6] [--scale 0.1]
+    python -m tests.bench.detection [--households 6] [--scale 0.1] [--no-push]
 
 Runs the standalone simulator and `tandem serve` (embedded workers) as subprocesses, creates
 users through GraphQL, links their simulated cars and chargers, opens one websocket per user
@@ -11,7 +11,8 @@ linked only their car (detection by vehicle polling alone: `vehicleUpdated` with
 Every interval is scaled by SCALE so the run takes minutes, not hours: charger polls every
 10 s × SCALE, vehicles every 300 s × SCALE, and the simulator runs SCALE⁻¹ times faster, so a
 vehicle cloud that refreshes every 300 simulated seconds lags 300 s × SCALE. `--scale 1` is
-real time. Fixed costs (HTTP, database) do not scale, so small scales are pessimistic.
+real time. Fixed costs (HTTP, database) do not scale, so small scales are pessimistic. Charger
+push (the simulated Easee stream) is on, as by default; `--no-push` measures polling alone.
 
 Scenario set, each household a separate user (the expected outcome in brackets):
 - single: one car, one charger, plugged together [ACTIVE]
@@ -229,10 +230,11 @@ def plug_offsets(kinds: list[str], spread: float) -> list[float]:
     return offsets
 
 
-async def main(per_scenario: int, scale: float, verbose: bool = False) -> None:
+async def main(per_scenario: int, scale: float, verbose: bool = False, push: bool = True) -> None:
     """Run the benchmark."""
     charger_poll_s = 10 * scale
     env = {
+        "TANDEM_CHARGER_PUSH": "true" if push else "false",
         "TANDEM_DATABASE_URL": temp_sqlite(), "TANDEM_DEMO_CLIENT_SECRET": SECRET,
         "TANDEM_CHARGER_POLL_S": str(charger_poll_s), "TANDEM_VEHICLE_POLL_S": str(300 * scale),
         "TANDEM_VEHICLE_POLL_CHARGING_S": str(120 * scale), "TANDEM_CONFIRM_POLL_S": str(20 * scale),
@@ -251,6 +253,7 @@ async def main(per_scenario: int, scale: float, verbose: bool = False) -> None:
         offsets = plug_offsets([h.kind for h in households], spread)
         await asyncio.gather(*(bench.run(h, start + at, until) for h, at in zip(households, offsets, strict=True)))
         rss = stack.web.peak_rss_mb()
+    print(f"charger push (Easee stream): {'on' if push else 'off: chargers polled only'}")
     report(households, scale, charger_poll_s, verbose)
     print(f"peak RSS of the web process (embedded workers): {rss:.0f} MB")
 
@@ -260,7 +263,8 @@ if __name__ == "__main__":
     parser.add_argument("--households", type=int, default=6, help="households per scenario")
     parser.add_argument("--scale", type=float, default=0.1, help="interval scale (1 = real time)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-push", action="store_true", help="no charger push: detection by polling alone")
     parser.add_argument("--verbose", action="store_true", help="print every measured time")
     args = parser.parse_args()
     random.seed(args.seed)
-    asyncio.run(main(args.households, args.scale, args.verbose))
+    asyncio.run(main(args.households, args.scale, args.verbose, push=not args.no_push))
