@@ -122,11 +122,16 @@ class Poller:
         if entry.in_flight:
             entry.kick_pending = True
             return True
-        at = max(time.monotonic(), entry.last_kick + KICK_EVERY_S)
+        at = self._kick_at(entry)
         if at < entry.next_at:
             entry.last_kick = at
             self._push(entry, at)
         return True
+
+    @staticmethod
+    def _kick_at(entry: Entry) -> float:
+        """The earliest a kicked poll of `entry` may run."""
+        return max(time.monotonic(), entry.last_kick + KICK_EVERY_S)
 
     async def _schedule(self) -> None:
         while True:
@@ -162,7 +167,7 @@ class Poller:
             at = time.monotonic() + delay
             if entry.kick_pending:
                 entry.kick_pending = False
-                at = min(at, max(time.monotonic(), entry.last_kick + KICK_EVERY_S))
+                at = min(at, self._kick_at(entry))
                 entry.last_kick = at
             self._push(entry, at)
 
