@@ -7,7 +7,8 @@ half chargers; one car and one charger per user, linked through the real linking
 runs `tandem worker` processes with every poll interval at 1 s, so demand far exceeds what a
 worker can poll and the measured rate is the worker's capacity. Polls are counted from each
 worker's own Prometheus counter (`tandem_polls_total`, served on TANDEM_METRICS_PORT). Charger
-push is off: this measures polling alone.
+push is off (polling alone) unless `--push`: then each worker also holds the push streams of the
+charger accounts it owns, one per account.
 
 One worker, then two workers sharing the assets through shard leases, both on PostgreSQL
 (database `tandem_bench` on 127.0.0.1:5432, recreated each run; TANDEM_BENCH_PG_URL overrides).
@@ -143,7 +144,7 @@ async def run_workers(count: int, devices: int, env: dict[str, str],
             await w.stop()
 
 
-async def main(devices: int, seconds: float) -> None:
+async def main(devices: int, seconds: float, push: bool = False) -> None:
     """Run the benchmark and print its figures."""
     use_pg = pg_reachable()
     if use_pg:
@@ -166,8 +167,8 @@ async def main(devices: int, seconds: float) -> None:
             "TANDEM_CHARGER_POLL_S": "1", "TANDEM_VEHICLE_POLL_S": "1", "TANDEM_VEHICLE_POLL_CHARGING_S": "1",
             "TANDEM_VENDOR_BUDGET_PER_S": "100000", "TANDEM_VENDOR_BUDGET_BURST": "1000",
             "TANDEM_LEASE_S": "6", "TANDEM_LOG_LEVEL": "WARNING",
-            # Polling capacity is measured: no push streams (one per charger account) beside it.
-            "TANDEM_CHARGER_PUSH": "false",
+            # Polling capacity is measured; --push adds one stream per charger account, to show their cost.
+            "TANDEM_CHARGER_PUSH": "true" if push else "false",
         }
         one, one_failed, one_rss = await run_workers(1, devices, env, seconds)
         two = two_failed = 0.0
@@ -177,7 +178,8 @@ async def main(devices: int, seconds: float) -> None:
     finally:
         await sim.stop()
     print()
-    print(f"devices: {devices}   cpu cores: {os.cpu_count()}   measured over {seconds:.0f} s each")
+    print(f"devices: {devices}   cpu cores: {os.cpu_count()}   measured over {seconds:.0f} s each   "
+          f"charger push: {'on' if push else 'off'}")
     print(f"one worker:   {one:8.0f} polls/s   (failed {one_failed:.1f}/s)   peak RSS {one_rss[0]:.0f} MB")
     if use_pg:
         print(f"two workers:  {two:8.0f} polls/s   (failed {two_failed:.1f}/s)   "
@@ -191,5 +193,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=10000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--push", action="store_true", help="follow the chargers' push streams while polling")
     args = parser.parse_args()
-    asyncio.run(main(args.devices, args.seconds))
+    asyncio.run(main(args.devices, args.seconds, args.push))
