@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -23,9 +24,8 @@ REVOKED = 4401
 
 def stream_url(base_url: str) -> str:
     """The websocket URL of the streaming API below the REST base URL."""
-    base = base_url.rstrip("/")
-    return ("wss://" + base[8:] if base.startswith("https://") else "ws://" + base.removeprefix("http://")) + \
-        "/streaming"
+    url = httpx.URL(base_url.rstrip("/") + "/streaming")
+    return str(url.copy_with(scheme="wss" if url.scheme == "https" else "ws"))
 
 
 def changed_charger(raw: str | bytes) -> str | None:

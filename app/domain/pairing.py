@@ -280,10 +280,10 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     busy = set(active.values())
     open_chargers = [c for c in chargers if c.plugged and c.plugged_in_at and c.charger_id not in active]
     free = [v for v in vehicles if v.vehicle_id not in busy]
-    verdicts = {
-        c.charger_id: {v.vehicle_id: _judge(c, v, [o for o in open_chargers if o is not c], s) for v in free}
-        for c in open_chargers
-    }
+    verdicts: dict[str, dict[str, _Verdict]] = {}
+    for c in open_chargers:
+        others = [o for o in open_chargers if o is not c]
+        verdicts[c.charger_id] = {v.vehicle_id: _judge(c, v, others, s) for v in free}
     assigned = _solve(verdicts)
     plugged_open = [c for c in chargers if c.plugged and c.charger_id not in active]
     blind = _blind_only_vehicle(vehicles, verdicts, plugged_open)

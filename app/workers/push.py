@@ -41,11 +41,14 @@ class PushWatcher:
         p = self.poller
         wanted: set[str] = set()
         assets: dict[tuple[str, str], str] = {}
+        streams: dict[str, bool] = {}  # vendor -> whether its adapter pushes (asked once per vendor)
         for entry in p.entries.values():
             row = entry.row
             if entry.kind != "charger" or entry.stopped or row.link_id not in p.links:
                 continue
-            if not p.leases.owns(row.shard) or not isinstance(p.rt.adapter(row.vendor), ChangeStream):
+            if row.vendor not in streams:
+                streams[row.vendor] = isinstance(p.rt.adapter(row.vendor), ChangeStream)
+            if not streams[row.vendor] or not p.leases.owns(row.shard):
                 continue
             wanted.add(row.link_id)
             assets[(row.link_id, row.vendor_id)] = row.id

@@ -34,6 +34,15 @@ async def next_change(changes: AsyncIterator[str], timeout: float = 5) -> str:
     return await asyncio.wait_for(anext(changes), timeout)
 
 
+async def opened(http: httpx.AsyncClient, username: str) -> None:
+    """Wait until the simulator has the account's stream open."""
+    for _ in range(100):
+        if username in (await http.get("/sim/world")).json()["streams"]:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("stream not opened")
+
+
 async def test_a_plug_in_and_an_unplug_are_pushed(sim: str) -> None:
     async with httpx.AsyncClient(base_url=sim) as http:
         box = await account(http, "easee", {"kind": "charger", "serialNumber": "EH000001"})
@@ -43,7 +52,7 @@ async def test_a_plug_in_and_an_unplug_are_pushed(sim: str) -> None:
         adapter = EaseeAdapter(f"{sim}/easee")
         changes = adapter.watch(await adapter.login(box["credentials"]))
         first = asyncio.ensure_future(next_change(changes))
-        await asyncio.sleep(0.3)  # the stream is open before the plug-ins
+        await opened(http, box["credentials"]["username"])
         # Another account's charger changes first: not this account's news.
         assert (await http.post("/sim/plug", json={"vin": "VIN0002", "serialNumber": "EH000002"})).status_code == 200
         assert (await http.post("/sim/plug", json={"vin": "VIN0001", "serialNumber": "EH000001"})).status_code == 200
@@ -61,7 +70,7 @@ async def test_a_revoked_token_is_refused_and_a_revocation_closes_the_stream(sim
         session = await adapter.login(box["credentials"])
         changes = adapter.watch(session)
         pending = asyncio.ensure_future(next_change(changes))
-        await asyncio.sleep(0.3)
+        await opened(http, box["credentials"]["username"])
         r = await http.post("/sim/faults", json={"vendor": "easee", "revoked": [box["credentials"]["username"]]})
         assert r.status_code == 200, r.text
         with pytest.raises(e.AuthRevoked):

@@ -36,7 +36,7 @@ def charger(p: Poller, asset_id: str, *, link: str = "L1", vendor: str = "easee"
     return entry
 
 
-def due(p: Poller, entry: Entry) -> float:
+def due(entry: Entry) -> float:
     """Seconds from now until the entry's scheduled poll."""
     return entry.next_at - time.monotonic()
 
@@ -46,10 +46,10 @@ def test_a_kick_polls_now_and_a_second_one_waits_its_turn() -> None:
     p = poller()
     e = charger(p, "c1")
     assert p.kick("c1") is True
-    assert due(p, e) <= 0.01
+    assert due(e) <= 0.01
     e.next_at = time.monotonic() + 10  # polled; next regular poll in 10 s
     p.kick("c1")
-    assert KICK_EVERY_S - 0.1 < due(p, e) <= KICK_EVERY_S  # not dropped, not sooner than allowed
+    assert KICK_EVERY_S - 0.1 < due(e) <= KICK_EVERY_S  # not dropped, not sooner than allowed
 
 
 def test_a_kick_never_delays_a_poll_already_due_sooner() -> None:
@@ -57,7 +57,7 @@ def test_a_kick_never_delays_a_poll_already_due_sooner() -> None:
     e = charger(p, "c1", next_in=0.5)
     e.last_kick = time.monotonic()
     p.kick("c1")
-    assert due(p, e) <= 0.5
+    assert due(e) <= 0.5
 
 
 def test_an_unknown_or_stopped_asset_is_not_ours() -> None:
@@ -84,7 +84,7 @@ async def test_a_kick_during_a_poll_polls_again_right_after_it(monkeypatch: pyte
     assert p.kick("c1") is True  # this poll may have read before the change
     release.set()
     await run
-    assert due(p, e) <= 0.01
+    assert due(e) <= 0.01
 
 
 async def test_without_a_kick_the_next_poll_is_the_regular_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,7 +97,7 @@ async def test_without_a_kick_the_next_poll_is_the_regular_one(monkeypatch: pyte
     monkeypatch.setattr(p, "poll", poll)
     e.in_flight = True
     await p._run(e)
-    assert 9.9 < due(p, e) <= 10.0
+    assert 9.9 < due(e) <= 10.0
 
 
 # -- the watcher --------------------------------------------------------------------------------------
@@ -140,9 +140,13 @@ async def test_one_stream_per_owned_account_and_a_push_kicks_its_charger() -> No
     assert w.following == 1
     await until(lambda: streams.opened == ["token-L1"])
     await streams.queue("token-L1").put("EH1")
-    await until(lambda: due(p, a) <= 0.05)
-    assert due(p, p.entries["c2"]) > 50  # only the charger that changed
-    await streams.queue("token-L1").put("UNKNOWN")  # a charger not polled here: ignored
+    await until(lambda: due(a) <= 0.05)
+    assert due(p.entries["c2"]) > 50  # only the charger that changed
+    # A charger not polled here is ignored, and the stream goes on.
+    await streams.queue("token-L1").put("UNKNOWN")
+    await streams.queue("token-L1").put("EH2")
+    await until(lambda: due(p.entries["c2"]) <= 0.05)
+    assert streams.opened == ["token-L1"]
     await w.stop()
 
 
