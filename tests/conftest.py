@@ -27,6 +27,51 @@ PG_TABLES = [
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
 
 
+def _private_postgres_database() -> None:
+    """Point `TANDEM_TEST_DATABASE_URL` at a database of this test session's own.
+
+    The PostgreSQL server is shared: the URL given names a database to connect to (`test`),
+    and this session creates `tandem_test_<pid>` beside it, dropped again at exit, so two runs
+    never truncate each other's tables. Subprocesses inherit the rewritten variable.
+    """
+    url = os.environ.get("TANDEM_TEST_DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")) or os.environ.get("TANDEM_TEST_DB_PRIVATE"):
+        return
+    import asyncio
+    import atexit
+
+    import asyncpg
+
+    parts = urlsplit(url)
+    name = f"tandem_test_{os.getpid()}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1), timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError):
+        return  # unreachable: require_service skips or fails the tests that need it
+
+    def drop() -> None:
+        try:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except (OSError, asyncpg.PostgresError):
+            pass
+
+    atexit.register(drop)
+    os.environ["TANDEM_TEST_DATABASE_URL"] = parts._replace(path=f"/{name}").geturl()
+    os.environ["TANDEM_TEST_DB_PRIVATE"] = "1"
+
+
+_private_postgres_database()
+
+
 def require_service(url: str) -> str:
     """`url` if its server accepts connections; otherwise skip the test (fail it under CI=true)."""
     parts = urlsplit(url)
