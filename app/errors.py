@@ -41,6 +41,12 @@ class BadInput(TandemError):
     code = "BAD_USER_INPUT"
 
 
+class IdempotencyKeyReused(TandemError):
+    """An idempotency key sent again for another request (kind, target or maxCurrent)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 #: Codes kept visible by error masking; anything else is masked as INTERNAL_SERVER_ERROR.
 def should_mask(error: GraphQLError) -> bool:
     """Mask unexpected exceptions, keep domain errors and GraphQL validation errors."""

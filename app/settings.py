@@ -55,6 +55,11 @@ class Settings:
     verify_vehicle_s: float = 45.0
     #: After waking a sleeping car, wait this long before sending the command again.
     wake_wait_s: float = 10.0
+    #: Backoff of a path after a transient failure: base, doubling per failure (with jitter), capped.
+    action_backoff_s: float = 5.0
+    action_backoff_max_s: float = 120.0
+    #: Commands one action may send in all (every path, wake-ups and overrides included).
+    action_max_commands: int = 8
     lease_s: float = 15.0
     shards: int = 64
     ws_queue_size: int = 256
@@ -94,6 +99,8 @@ class Settings:
                 raise ConfigError(f"TANDEM_{name.upper()} must be > 0")
         if not 0 <= self.poll_jitter < 1:
             raise ConfigError("TANDEM_POLL_JITTER must be in [0, 1)")
+        if self.action_max_commands < 1 or self.action_backoff_s < 0 or self.action_backoff_max_s < 0:
+            raise ConfigError("TANDEM_ACTION_MAX_COMMANDS must be >= 1 and the action backoffs >= 0")
         if self.shards < 1:
             raise ConfigError("TANDEM_SHARDS must be >= 1")
 

@@ -23,7 +23,7 @@ OP_MODES: dict[int, PowerState] = {
     1: PowerState.UNPLUGGED,
     2: PowerState.PLUGGED_IN_STOPPED,
     3: PowerState.PLUGGED_IN_CHARGING,
-    4: PowerState.PLUGGED_IN_STOPPED,
+    4: PowerState.PLUGGED_IN_COMPLETE,  # Completed: the car stopped taking charge (full)
     5: PowerState.PLUGGED_IN_FAULT,
     6: PowerState.PLUGGED_IN_STOPPED,
     7: PowerState.PLUGGED_IN_INITIALIZING,

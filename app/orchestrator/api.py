@@ -8,8 +8,10 @@ from tortoise.exceptions import IntegrityError
 
 from app import metrics
 from app.db.models import ChargeAction
-from app.errors import NotFoundError
+from app.errors import BadInput, IdempotencyKeyReused, NotFoundError
 from app.orchestrator.context import Target, load_target, not_capable_detail
+from app.orchestrator.plan import Plan
+from app.orchestrator.preconditions import Outcome, range_problem, refusal
 from app.runtime import Runtime
 
 CONTRARY = {"START": "STOP", "STOP": "START"}
@@ -21,24 +23,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def precheck(target: Target, kind: str, max_current: float | None) -> tuple[str, str, str] | None:
+def precheck(target: Target, kind: str, max_current: float | None) -> Outcome | None:
     """(state, failure type, detail) when the action cannot or need not run; else None."""
-    if not target.paths(kind):
-        return "FAILED", "NOT_CAPABLE", not_capable_detail(target, kind)
-    if kind == "SET_MAX_CURRENT":
-        current = target.max_current()
-        if current is not None and max_current is not None and abs(current - max_current) < 0.5:
-            return "CANCELLED", "UNNECESSARY", f"The max current is already {current:g} A."
-        return None
-    if target.plugged is False:
-        if kind == "STOP":
-            return "CANCELLED", "UNNECESSARY", "Not plugged in, so not charging."
-        return "CANCELLED", "FAILED_PRECONDITION", "Not plugged in: plug in, then start charging."
-    if kind == "START" and target.charging is True:
-        return "CANCELLED", "UNNECESSARY", "Already charging."
-    if kind == "STOP" and target.charging is False:
-        return "CANCELLED", "UNNECESSARY", "Not charging."
-    return None
+    facts = target.facts(kind)
+    return refusal(facts, max_current, not_capable_detail(target, kind, facts.capable_when_plugged),
+                   not_capable_detail(target, kind))
+
+
+def check_current(target: Target, max_current: float) -> None:
+    """BadInput naming the target's range when the device cannot take `max_current`."""
+    allowed, asset = target.current_range()
+    problem = range_problem(max_current, allowed, asset)
+    if problem is not None:
+        raise BadInput(problem)
+
+
+def _same_request(action: ChargeAction, target_type: str, target_id: str, kind: str,
+                  max_current: float | None) -> bool:
+    return (action.target_type, action.target_id, action.kind) == (target_type, target_id, kind) and (
+        kind != "SET_MAX_CURRENT" or action.max_current == max_current)
+
+
+async def _by_key(user_id: str, key: str, target_type: str, target_id: str, kind: str,
+                  max_current: float | None) -> ChargeAction | None:
+    """The action this idempotency key made (IdempotencyKeyReused when it was for something else)."""
+    same = await ChargeAction.filter(user_id=user_id, idempotency_key=key).first()
+    if same is not None and not _same_request(same, target_type, target_id, kind, max_current):
+        raise IdempotencyKeyReused(
+            f"idempotencyKey {key!r} was already used for another request ({same.kind} on "
+            f"{same.target_type.lower()} {same.target_id}, action {same.id}); use a new key.")
+    return same
 
 
 async def finish(rt: Runtime, action: ChargeAction, state: str, failure: str | None = None,
@@ -59,10 +73,12 @@ async def request_action(rt: Runtime, user_id: str, target_type: str, target_id:
                          max_current: float | None, idempotency_key: str | None) -> ChargeAction:
     """Create an action (or return the one this key / this pending kind already made)."""
     if idempotency_key:
-        same = await ChargeAction.filter(user_id=user_id, idempotency_key=idempotency_key).first()
+        same = await _by_key(user_id, idempotency_key, target_type, target_id, kind, max_current)
         if same is not None:
             return same
     target = await load_target(user_id, target_type, target_id)
+    if kind == "SET_MAX_CURRENT" and max_current is not None:
+        check_current(target, max_current)
     pending = await ChargeAction.filter(user_id=user_id, target_id=target_id, state="PENDING")
     for other in pending:
         if other.kind == kind and (kind != "SET_MAX_CURRENT" or other.max_current == max_current):
@@ -72,10 +88,13 @@ async def request_action(rt: Runtime, user_id: str, target_type: str, target_id:
         action = await ChargeAction.create(
             user_id=user_id, target_id=target_id, target_type=target_type, kind=kind, max_current=max_current,
             idempotency_key=idempotency_key, deadline=now + timedelta(seconds=rt.settings.action_timeout_s),
-            next_step_at=now, plan={},
+            next_step_at=now, plan=Plan().to_json(),
         )
     except IntegrityError:  # a concurrent request with the same key won
-        return await ChargeAction.get(user_id=user_id, idempotency_key=idempotency_key)
+        won = await _by_key(user_id, idempotency_key or "", target_type, target_id, kind, max_current)
+        if won is None:
+            raise
+        return won
     for other in pending:
         if other.kind == CONTRARY.get(kind) or other.kind == kind:
             await finish(rt, other, "CANCELLED", "CONFLICT", f"Overridden by a newer {kind} action ({action.id}).")

@@ -9,6 +9,7 @@ from adapters.types import Cap
 from app.db.models import ChargeAction, Charger, Vehicle
 from app.domain import capabilities as caps
 from app.errors import NotFoundError
+from app.orchestrator.preconditions import Facts, current_range
 from app.services import state
 from app.services.graph import UserGraph, load_graph
 
@@ -42,6 +43,34 @@ class Target:
         if self.charger is not None:
             return self.charger.max_current
         return self.vehicle.max_current if self.vehicle else None
+
+    def full(self) -> bool | None:
+        """Whether the battery is at its charge limit: the charger reporting COMPLETE, else the
+        vehicle's (charger-synchronized) view."""
+        if self.vehicle is None:
+            assert self.charger is not None
+            return True if self.charger.power_state == "PLUGGED_IN_COMPLETE" else None
+        return state.vehicle_charge_state(self.graph, self.vehicle).is_fully_charged
+
+    def facts(self, kind: str) -> Facts:
+        """What the up-front checks need (app.orchestrator.preconditions)."""
+        has_path = bool(self.paths(kind))
+        later = False
+        if not has_path and self.vehicle is not None:
+            chargers = {c.id: state.charger_facts(c) for c in self.graph.chargers.values()}
+            later = caps.resolve_one(state.vehicle_facts(self.vehicle), KIND_CAP[kind],
+                                     state.system_facts(self.graph), chargers).is_capable
+        return Facts(kind=kind, has_path=has_path, capable_when_plugged=later, plugged=self.plugged,
+                     charging=self.charging, full=self.full() if kind == "START" else None,
+                     charge_limit=self.vehicle.charge_limit if self.vehicle else None,
+                     max_current=self.max_current(), charger_target=self.vehicle is None)
+
+    def current_range(self) -> tuple[tuple[float, float], str]:
+        """The currents this target takes (A) and what sets the range, in words."""
+        if self.charger is not None:
+            name = self.charger.serial_number or self.charger.model or "the charger"
+            return current_range(self.charger.hw_max_current), f"charger {name}"
+        return current_range(None), "this vehicle"
 
     def paths(self, kind: str) -> list[caps.Path]:
         """Candidate paths for this kind of action."""
@@ -84,13 +113,16 @@ def achieved(action: ChargeAction, target: Target) -> bool:
     return current is not None and action.max_current is not None and abs(current - action.max_current) < 0.5
 
 
-def not_capable_detail(target: Target, kind: str) -> str:
-    """What would unlock an action with no capable path."""
+def not_capable_detail(target: Target, kind: str, when_plugged: bool = True) -> str:
+    """What would unlock an action with no capable path (`when_plugged`: a linked charger
+    would carry it once plugged together)."""
     verb = {"START": "start charging", "STOP": "stop charging", "SET_MAX_CURRENT": "set its charging current"}[kind]
     if target.vehicle is None:
         return f"This charger cannot {verb}."
     if not target.graph.chargers:
         return f"This vehicle cannot {verb} itself. Link a charger to unlock it."
+    if target.charger is None and not when_plugged:
+        return f"Neither this vehicle nor your linked chargers can {verb}."
     if target.charger is None:
         return (f"This vehicle cannot {verb} itself. Plug it into your linked charger: commands go through the "
                 "charger once Tandem confirms the two are plugged together.")

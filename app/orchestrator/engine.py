@@ -1,15 +1,25 @@
-"""One step of an action's state machine: verify, troubleshoot, send, schedule the next check.
+"""One step of an action's state machine: verify, end what retrying cannot change, send, back off.
 
-The action's `plan` is its durable memory: which paths were excluded, tries per path, the
-command in flight ("sending" is written before a command goes out, "sent" after), wake-ups and
-schedule overrides. A worker resuming after a crash therefore verifies before it re-sends.
+The action's `plan` (app.orchestrator.plan.Plan) is its durable memory. A command's attempt row
+is written together with the plan, in one transaction, before the command leaves (outcome
+SENDING) and is updated with the vendor's answer. A worker that dies in between leaves it
+SENDING; the next step marks it UNKNOWN and verifies from device data before re-sending.
+
+Paths never wait for each other: a path that is rate limited (until the vendor's Retry-After),
+backing off after transient failures, or refused for good is skipped and the other path is
+tried in the same step. Every adapter call is bounded in time, so no vendor holds a step, and
+an action past its deadline always ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+
+from tortoise.transactions import in_transaction
 
 from adapters import errors as ve
 from adapters.types import Session
@@ -18,6 +28,8 @@ from app.errors import NotFoundError
 from app.orchestrator import routing
 from app.orchestrator.api import finish, utcnow
 from app.orchestrator.context import Target, achieved, target_of
+from app.orchestrator.plan import InFlight, Plan, Refusal, backoff_s
+from app.orchestrator.preconditions import Outcome, full_detail, refusal
 from app.runtime import Runtime
 
 log = logging.getLogger("tandem.orchestrator")
@@ -25,41 +37,79 @@ log = logging.getLogger("tandem.orchestrator")
 #: this many seconds after sending (a fixed, short schedule keeps vehicle polls few).
 VERIFY_POLLS_S = (2.0, 5.0, 10.0, 20.0, 30.0, 45.0)
 COMMAND = {"START": "start_charging", "STOP": "stop_charging", "SET_MAX_CURRENT": "set_max_current"}
+#: Vendor errors that retrying cannot change, and the failure type each ends a path with.
+PERMANENT: dict[type[ve.VendorError], Refusal] = {
+    ve.NotCapable: "NOT_CAPABLE", ve.PreconditionFailed: "FAILED_PRECONDITION",
+    ve.AuthRevoked: "FAILED_PRECONDITION", ve.NotFound: "NOT_FOUND",
+}
+#: Which refusal an action ends with when every path refused (the most actionable first).
+REFUSAL_ORDER: tuple[Refusal, ...] = ("FAILED_PRECONDITION", "NOT_FOUND", "NOT_CAPABLE")
+
+
+@dataclass
+class Step:
+    """One decision about one action: what it reads and the plan it updates."""
+
+    rt: Runtime
+    action: ChargeAction
+    target: Target
+    plan: Plan
+    now: datetime
 
 
 async def step(rt: Runtime, action: ChargeAction) -> None:
     """Advance one PENDING action by one decision."""
-    now = utcnow()
+    plan = Plan.from_json(action.plan)
     try:
         target = await target_of(action)
     except NotFoundError:
         await finish(rt, action, "FAILED", "NOT_FOUND", "The target was unlinked.")
         return
-    plan: dict[str, Any] = dict(action.plan or {})
-    current = plan.get("current")
+    s = Step(rt, action, target, plan, utcnow())
+    if plan.sending:
+        await _orphaned(s)
     if achieved(action, target):
-        if current:
-            _score(target, current["via"], True)
+        if plan.current:
+            _score(target, plan.current.via, True)
+        await _note_unknown(action, "device data then showed the requested state")
         await finish(rt, action, "CONFIRMED")
         return
-    if target.plugged is False and action.kind != "SET_MAX_CURRENT":
-        await finish(rt, action, "CANCELLED", "FAILED_PRECONDITION", "Unplugged before the action completed.")
+    ended = _ended_by_data(action, target)
+    if ended is not None:
+        await finish(rt, action, *ended)
         return
-    if now >= action.deadline:
-        await finish(rt, action, "FAILED", "NO_RESPONSE", _timeout_detail(action))
+    if s.now >= action.deadline:
+        await finish(rt, action, "FAILED", "NO_RESPONSE", timeout_detail(plan, rt.settings.action_timeout_s))
         return
-    check = rt.settings.action_check_s
-    if current and now < _at(current["at"]) + timedelta(seconds=_verify_s(rt, current["via"])):
-        polls = int(current.get("polls", 0))
-        vehicle_due = polls < len(VERIFY_POLLS_S) and now >= _at(current["at"]) + timedelta(
-            seconds=VERIFY_POLLS_S[polls])
+    cur = plan.current
+    if cur is not None and s.now < cur.at + timedelta(seconds=_verify_s(rt, cur.via)):
+        vehicle_due = cur.polls < len(VERIFY_POLLS_S) and s.now >= cur.at + timedelta(seconds=VERIFY_POLLS_S[cur.polls])
         if vehicle_due:
-            current["polls"] = polls + 1
+            cur.polls += 1
         await _kick(rt, target, vehicle=vehicle_due)  # chargers are cheap to poll: every check
-        return await _later(action, plan, now + timedelta(seconds=check))
-    if current:  # sent, but the state did not follow in time: count it against that path
-        _score(target, current["via"], False)
-    await _send_next(rt, action, target, plan, now)
+        await _save(s, s.now + timedelta(seconds=rt.settings.action_check_s))
+        return
+    if cur is not None:
+        await _did_not_follow(s, cur)
+    await _send_next(s)
+
+
+def _ended_by_data(action: ChargeAction, target: Target) -> Outcome | None:
+    """A state of the devices that ends the action whatever is sent."""
+    if action.kind != "SET_MAX_CURRENT" and target.plugged is False:
+        return "CANCELLED", "FAILED_PRECONDITION", "Unplugged before the action completed."
+    if action.kind == "START" and target.full():
+        return "CANCELLED", "FAILED_PRECONDITION", full_detail(target.facts("START"))
+    return None
+
+
+def timeout_detail(plan: Plan, timeout_s: float) -> str:
+    """Why an action reached its deadline, per path (commands sent, latest reason, waits)."""
+    parts = [f"{via.lower()} path: {p.tries} command{'s' if p.tries != 1 else ''}" + (f", {p.why}" if p.why else "")
+             for via, p in sorted(plan.paths.items())]
+    if not parts:
+        return f"No path could take the command within {timeout_s:g} s."
+    return f"Device data did not confirm it within {timeout_s:g} s. " + "; ".join(parts) + "."
 
 
 def _score(target: Target, via: str, ok: bool) -> None:
@@ -72,60 +122,114 @@ def _verify_s(rt: Runtime, via: str) -> float:
     return rt.settings.verify_charger_s if via == "CHARGER" else rt.settings.verify_vehicle_s
 
 
-def _at(raw: str) -> datetime:
-    return datetime.fromisoformat(raw)
+async def _save(s: Step, when: datetime) -> None:
+    """Store the plan and the next check (never after the deadline); renews this worker's lease."""
+    s.action.plan = s.plan.to_json()
+    s.action.next_step_at = min(when, s.action.deadline)
+    s.action.lease_until = utcnow() + timedelta(seconds=s.rt.settings.lease_s)
+    await s.action.save(update_fields=["plan", "next_step_at", "lease_until", "updated_at"])
 
 
-def _timeout_detail(action: ChargeAction) -> str:
-    tries = action.plan.get("tries", {}) if action.plan else {}
-    if not tries:
-        return "No path could take the command before the deadline."
-    sent = ", ".join(f"{n} via {via.lower()}" for via, n in tries.items())
-    return f"Commands were sent ({sent}) but the device state never followed."
+async def _orphaned(s: Step) -> None:
+    """Commands a stopped worker was sending: their outcome is unknown; verify from device data."""
+    await ActionAttempt.filter(id__in=s.plan.sending, outcome="SENDING").update(
+        outcome="UNKNOWN", detail="no answer recorded: the worker stopped while sending; verifying from device data")
+    s.plan.sending = []
+    if s.plan.current is not None:
+        s.plan.current.state = "sent"
 
 
-async def _later(action: ChargeAction, plan: dict[str, Any], when: datetime) -> None:
-    action.plan, action.next_step_at = plan, min(when, action.deadline)
-    await action.save(update_fields=["plan", "next_step_at", "updated_at"])
+async def _note_unknown(action: ChargeAction, what: str) -> None:
+    for attempt in await ActionAttempt.filter(action_id=action.id, outcome="UNKNOWN"):
+        attempt.detail = f"{attempt.detail}; {what}"
+        await attempt.save(update_fields=["detail"])
 
 
-async def _send_next(rt: Runtime, action: ChargeAction, target: Target, plan: dict[str, Any], now: datetime) -> None:
-    excluded: set[str] = set(plan.get("excluded", []))
-    tries: dict[str, int] = dict(plan.get("tries", {}))
+async def _did_not_follow(s: Step, cur: InFlight) -> None:
+    """A sent command whose state never showed: count it against its path(s) and back off."""
+    verify = _verify_s(s.rt, cur.via)
+    for via in filter(None, (cur.via, cur.also)):
+        _score(s.target, via, False)
+        _back_off(s, via, f"accepted, but device data did not show it within {verify:g} s")
+    for attempt in await ActionAttempt.filter(id__in=cur.attempt_ids, outcome="ok"):
+        attempt.detail = f"accepted, but device data did not show it within {verify:g} s"
+        await attempt.save(update_fields=["detail"])
+    s.plan.current = None
+
+
+def _back_off(s: Step, via: str, why: str) -> float:
+    """Hold a path back after a transient failure; returns the wait (s)."""
+    p = s.plan.path(via)
+    p.failures += 1
+    wait = backoff_s(p.failures, s.rt.settings.action_backoff_s, s.rt.settings.action_backoff_max_s)
+    p.wait_until = utcnow() + timedelta(seconds=wait)
+    p.why = f"{why}; next try through this path in {wait:.0f} s"
+    return wait
+
+
+def _first(s: Step, blocked: bool) -> str | None:
+    """The path that leads. A charger schedule holding the car blocks a start through either path
+    and only the charger can override it. Otherwise, for a start or stop on a car plugged into
+    its online charger, the charger leads on a tie: it acts within seconds and its data confirms
+    at the next poll, where a car's cloud may sleep, lag or be out of coverage."""
+    t = s.target
+    if blocked:
+        return "CHARGER"
+    if s.action.kind not in ("START", "STOP") or t.charger is None or t.vehicle is None or not t.charger.is_online:
+        return None
+    return "CHARGER" if routing.score(t.charger.id, "CHARGER") >= routing.score(t.vehicle.id, "VEHICLE") else None
+
+
+async def _send_next(s: Step) -> None:
+    """Send through the best ready path; the others at once when it cannot take the command."""
+    action, target, plan, settings = s.action, s.target, s.plan, s.rt.settings
     paths = target.paths(action.kind)
+    open_vias = [p.via for p in paths if plan.path(p.via).refused is None]
+    if not open_vias:
+        await _end_refused(s, bool(paths))
+        return
     asset_of = {"VEHICLE": target.vehicle.id if target.vehicle else "",
                 "CHARGER": target.charger.id if target.charger else ""}
-    # A charger schedule holding the car blocks a start through either path: only the charger
-    # path can override it, so it goes first.
     blocked = action.kind == "START" and target.charger is not None and bool(target.charger.schedule_blocking)
-    ordered = routing.order(paths, asset_of, tries, excluded, first="CHARGER" if blocked else None)
-    if not ordered:
-        if paths or excluded:
-            await finish(rt, action, "FAILED", "NO_RESPONSE" if tries else "NOT_CAPABLE",
-                         "Every path refused the command: " + ", ".join(sorted(excluded)).lower())
-        else:
-            await finish(rt, action, "FAILED", "NOT_CAPABLE", "No capable path is left.")
+    tries = {via: p.tries for via, p in plan.paths.items()}
+    for path in routing.order(paths, asset_of, tries, set(), first=_first(s, blocked)):
+        if plan.commands >= settings.action_max_commands:
+            break
+        if not plan.path(path.via).ready(utcnow()):
+            continue
+        if await _send(s, path.via, blocked):
+            if _both(action, target, blocked):
+                await _also(s, path.via, blocked)
+            await _kick(s.rt, target)
+            await _save(s, utcnow() + timedelta(seconds=settings.action_check_s))
+            await s.rt.publish("action", action.user_id, action.id)  # type: ignore[attr-defined]
+            return
+    open_vias = [v for v in open_vias if plan.path(v).refused is None]
+    if not open_vias:
+        await _end_refused(s, True)
         return
-    path = ordered[0]
-    row: Vehicle | Charger = target.vehicle if path.via == "VEHICLE" else target.charger  # type: ignore[assignment]
-    if path.via == "CHARGER" and target.charger is None:
-        return await _later(action, plan, now + timedelta(seconds=rt.settings.action_check_s))
-    plan["current"] = {"via": path.via, "at": now.isoformat(), "state": "sending"}
-    tries[path.via] = tries.get(path.via, 0) + 1
-    plan["tries"] = tries
-    await _later(action, plan, now + timedelta(seconds=rt.settings.action_check_s))
-    retry_in = await _command(rt, action, target, path.via, row, plan, excluded)
-    if retry_in is None and _both(action, target, blocked) and len(ordered) > 1:
-        await _also(rt, action, target, ordered[1].via, plan, tries, excluded)
-    plan["excluded"] = sorted(excluded)
-    if retry_in is None:
-        plan["current"]["state"] = "sent"
-        await _kick(rt, target)
-        retry_in = rt.settings.action_check_s
-    else:
-        plan["current"] = None
-    await _later(action, plan, utcnow() + timedelta(seconds=retry_in))
-    await rt.publish("action", action.user_id, action.id)  # type: ignore[attr-defined]
+    if plan.commands >= settings.action_max_commands:
+        await finish(s.rt, action, "FAILED", "NO_RESPONSE",
+                     f"Gave up after {plan.commands} commands. " + timeout_detail(plan, settings.action_timeout_s))
+        return
+    when = plan.next_ready(open_vias) or utcnow() + timedelta(seconds=settings.action_check_s)
+    await _save(s, when)
+    await s.rt.publish("action", action.user_id, action.id)  # type: ignore[attr-defined]
+
+
+async def _end_refused(s: Step, had_paths: bool) -> None:
+    """Every path refused for good (or none is left): end with the most actionable reason."""
+    refused = {via: p for via, p in s.plan.paths.items() if p.refused is not None}
+    if not refused:
+        ended = refusal(s.target.facts(s.action.kind), s.action.max_current, "No capable path is left.",
+                        "No capable path is left: plug the vehicle into your linked charger.")
+        state, kind, detail = ended or ("FAILED", "NOT_CAPABLE", "No capable path is left.")
+        await finish(s.rt, s.action, state, kind, detail)
+        return
+    kind = next(k for k in REFUSAL_ORDER if any(p.refused == k for p in refused.values()))
+    detail = "; ".join(f"the {via.lower()} refused: {p.why}" for via, p in sorted(refused.items()))
+    state = "CANCELLED" if kind == "FAILED_PRECONDITION" else "FAILED"
+    await finish(s.rt, s.action, state, kind, detail[0].upper() + detail[1:] + ".")
 
 
 def _both(action: ChargeAction, target: Target, blocked: bool) -> bool:
@@ -136,67 +240,142 @@ def _both(action: ChargeAction, target: Target, blocked: bool) -> bool:
             and charger.power_state == "PLUGGED_IN_STOPPED")
 
 
-async def _also(rt: Runtime, action: ChargeAction, target: Target, via: str, plan: dict[str, Any],
-                tries: dict[str, int], excluded: set[str]) -> None:
-    """Send the same command through the second path too (recorded in the plan first)."""
-    row: Vehicle | Charger | None = target.vehicle if via == "VEHICLE" else target.charger
+async def _also(s: Step, first: str, blocked: bool) -> None:
+    """Send the same start through the other path too, when it is ready."""
+    other = "CHARGER" if first == "VEHICLE" else "VEHICLE"
+    if any(p.via == other for p in s.target.paths(s.action.kind)) and s.plan.path(other).ready(utcnow()) \
+            and s.plan.commands < s.rt.settings.action_max_commands:
+        await _send(s, other, blocked, also=True)
+
+
+async def _send(s: Step, via: str, blocked: bool, also: bool = False) -> bool:
+    """The action's command through one path (overriding a blocking schedule first). True when
+    the vendor accepted it."""
+    row: Vehicle | Charger | None = s.target.vehicle if via == "VEHICLE" else s.target.charger
     if row is None:
-        return
-    plan["current"]["also"] = via
-    tries[via] = tries.get(via, 0) + 1
-    await _later(action, plan, utcnow() + timedelta(seconds=rt.settings.action_check_s))
-    await _command(rt, action, target, via, row, plan, excluded)
-
-
-async def _command(rt: Runtime, action: ChargeAction, target: Target, via: str, row: Vehicle | Charger,
-                   plan: dict[str, Any], excluded: set[str]) -> float | None:
-    """Send the command through one path, troubleshooting first. None when sent; else seconds
-    until the next attempt."""
+        return False
     link = await VendorLink.get(id=row.link_id)
-    adapter = rt.adapter(row.vendor)
+    adapter = s.rt.adapter(row.vendor)
     session = Session(vendor=row.vendor, access_token=link.access_token)
+    if via == "CHARGER" and blocked and not s.plan.overrode:
+        if not await _call(s, via, row, "override_schedule", lambda: adapter.override_schedule(session, row.vendor_id),
+                           "accepted: the charger's schedule held the car waiting"):
+            return False
+        s.plan.overrode = True
+    name, action = COMMAND[s.action.kind], s.action
+    if action.kind == "SET_MAX_CURRENT":
+        def call() -> Awaitable[None]:
+            return adapter.set_max_current(session, row.vendor_id, action.max_current)  # type: ignore[no-any-return]
+    else:
+        def call() -> Awaitable[None]:
+            return getattr(adapter, name)(session, row.vendor_id)  # type: ignore[no-any-return]
+    wake = (lambda: adapter.wake_up(session, row.vendor_id)) if hasattr(adapter, "wake_up") else None
+    return await _call(s, via, row, name, call, "accepted; waiting for device data to show it",
+                       main=True, also=also, wake=wake)
+
+
+async def _call(s: Step, via: str, row: Vehicle | Charger, name: str, call: Callable[[], Awaitable[None]],
+                accepted: str, *, main: bool = False, also: bool = False,
+                wake: Callable[[], Awaitable[None]] | None = None) -> bool:
+    """Record an attempt (before the command leaves), send, record the answer. True when accepted."""
+    plan, path = s.plan, s.plan.path(via)
+    path.tries += 1
+    plan.commands += 1
+    async with in_transaction():
+        attempt = await ActionAttempt.create(action=s.action, via=via, command=name, outcome="SENDING",
+                                             detail="sent; no answer from the vendor yet", at=utcnow())
+        plan.sending.append(attempt.id)
+        if main and also and plan.current is not None:
+            plan.current.also = via
+            plan.current.attempt_ids.append(attempt.id)
+            plan.current.state = "sending"
+        elif main:
+            plan.current = InFlight(via=via, at=utcnow(), attempt_ids=[attempt.id])
+        await _save(s, utcnow() + timedelta(seconds=s.rt.settings.action_check_s))
     try:
-        if via == "CHARGER" and action.kind == "START" and target.charger and target.charger.schedule_blocking \
-                and not plan.get("overrode"):
-            await adapter.override_schedule(session, row.vendor_id)
-            plan["overrode"] = True
-            await _attempt(action, via, "override_schedule", "ok", "the charger's schedule held the car waiting")
-        name = COMMAND[action.kind]
-        if action.kind == "SET_MAX_CURRENT":
-            await adapter.set_max_current(session, row.vendor_id, action.max_current)
-        else:
-            await getattr(adapter, name)(session, row.vendor_id)
+        async with asyncio.timeout(_call_timeout(s)):
+            await call()
+        outcome, detail = "ok", accepted
+    except TimeoutError:
+        routing.record(row.id, row.vendor, via, False)
+        _back_off(s, via, f"no answer within {_call_timeout(s):.0f} s")
+        outcome, detail = "TIMEOUT", f"{path.why} (the command may still take effect)"
     except ve.Asleep:
-        await _attempt(action, via, COMMAND[action.kind], "ASLEEP", "the vehicle is asleep")
-        routing.record(row.id, row.vendor, via, False)
-        if plan.get("wakes", 0) < 3 and hasattr(adapter, "wake_up"):
-            plan["wakes"] = plan.get("wakes", 0) + 1
-            try:
-                await adapter.wake_up(session, row.vendor_id)
-                await _attempt(action, via, "wake_up", "ok", "woke the vehicle, retrying shortly")
-            except ve.VendorError as exc:
-                await _attempt(action, via, "wake_up", exc.code, exc.detail)
-            return rt.settings.wake_wait_s
-        excluded.add(via)
-        return 0.0
+        outcome, detail = "ASLEEP", await _asleep(s, via, row, wake)
     except ve.RateLimited as exc:
-        await _attempt(action, via, COMMAND[action.kind], exc.code, f"retry after {exc.retry_after:g} s")
-        return exc.retry_after
-    except (ve.NotCapable, ve.PreconditionFailed, ve.AuthRevoked, ve.NotFound) as exc:
-        await _attempt(action, via, COMMAND[action.kind], exc.code, exc.detail)
-        routing.record(row.id, row.vendor, via, False)
-        excluded.add(via)
-        return 0.0
+        outcome, detail = exc.code, _rate_limited(s, via, exc)
     except ve.VendorError as exc:
-        await _attempt(action, via, COMMAND[action.kind], exc.code, exc.detail)
-        routing.record(row.id, row.vendor, via, False)
-        return 0.0 if len(target.paths(action.kind)) > 1 else rt.settings.action_check_s
-    await _attempt(action, via, COMMAND[action.kind], "ok", "accepted; waiting for the device to follow")
-    return None
+        outcome, detail = exc.code, _failed(s, via, row, exc)
+    ok = outcome == "ok"
+    if main and not ok and plan.current is not None:
+        if also:
+            plan.current.also = None
+            plan.current.attempt_ids.remove(attempt.id)
+        else:
+            plan.current = None
+    if main and ok and plan.current is not None:
+        plan.current.state = "sent"
+    if not ok:
+        detail += _elsewhere(s, via)
+    await ActionAttempt.filter(id=attempt.id).update(outcome=outcome, detail=detail, at=utcnow())
+    plan.sending.remove(attempt.id)
+    return ok
 
 
-async def _attempt(action: ChargeAction, via: str, command: str, outcome: str, detail: str) -> None:
-    await ActionAttempt.create(action=action, via=via, command=command, outcome=outcome, detail=detail, at=utcnow())
+def _failed(s: Step, via: str, row: Vehicle | Charger, exc: ve.VendorError) -> str:
+    """A refusal takes the path out of this action; anything else backs it off."""
+    routing.record(row.id, row.vendor, via, False)
+    path = s.plan.path(via)
+    refused = next((kind for cls, kind in PERMANENT.items() if isinstance(exc, cls)), None)
+    if refused is None:
+        _back_off(s, via, f"{exc.code}: {exc.detail}")
+    else:
+        path.refused, path.why = refused, _refusal_words(exc, row.vendor)
+    return path.why
+
+
+def _call_timeout(s: Step) -> float:
+    """How long one vendor call may take: the vendor timeout, never far past the deadline."""
+    left = (s.action.deadline - utcnow()).total_seconds()
+    return max(1.0, min(s.rt.settings.vendor_timeout_s + 1.0, left))
+
+
+def _rate_limited(s: Step, via: str, exc: ve.RateLimited) -> str:
+    """The path waits until the vendor's Retry-After (nothing else waits for it)."""
+    path = s.plan.path(via)
+    until = utcnow() + timedelta(seconds=max(0.0, exc.retry_after))
+    path.wait_until = until
+    path.why = f"rate limited until {until.strftime('%Y-%m-%dT%H:%M:%SZ')} (Retry-After {exc.retry_after:g} s)"
+    return path.why
+
+
+async def _asleep(s: Step, via: str, row: Vehicle | Charger, wake: Callable[[], Awaitable[None]] | None) -> str:
+    """Wake a sleeping car (at most three times per action); the path waits for it to wake."""
+    routing.record(row.id, row.vendor, via, False)
+    path = s.plan.path(via)
+    if wake is None or s.plan.wakes >= 3 or s.plan.commands >= s.rt.settings.action_max_commands:
+        _back_off(s, via, "the vehicle is asleep")
+        return path.why
+    s.plan.wakes += 1
+    if await _call(s, via, row, "wake_up", wake, "woke the vehicle"):
+        path.wait_until = utcnow() + timedelta(seconds=s.rt.settings.wake_wait_s)
+        path.why = f"asleep: woken, sending again in {s.rt.settings.wake_wait_s:g} s"
+        return path.why
+    return f"the vehicle is asleep; {path.why}"
+
+
+def _refusal_words(exc: ve.VendorError, vendor: str) -> str:
+    if isinstance(exc, ve.AuthRevoked):
+        return f"{vendor} no longer accepts Tandem's access: link the {vendor} account again"
+    return f"{exc.code}: {exc.detail}"
+
+
+def _elsewhere(s: Step, via: str) -> str:
+    """What happens instead, in words, for an attempt that did not go through."""
+    others = [p.via for p in s.target.paths(s.action.kind) if p.via != via and s.plan.path(p.via).ready(utcnow())]
+    if others and s.plan.commands < s.rt.settings.action_max_commands:
+        return f"; trying the {others[0].lower()} now"
+    return ""
 
 
 async def _kick(rt: Runtime, target: Target, *, vehicle: bool = True) -> None:

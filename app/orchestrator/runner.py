@@ -1,4 +1,8 @@
-"""ActionRunner: executes due PENDING actions of owned shards, one worker per action (leases)."""
+"""ActionRunner: executes due PENDING actions of owned shards, one worker per action (leases).
+
+Each action steps in its own task: the loop never waits for a step, so a slow vendor holds only
+the action talking to it, never another user's or asset's. A step is bounded in time too.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ class ActionRunner:
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._shards: dict[str, int] = {}
 
     async def start(self) -> None:
@@ -46,9 +51,10 @@ class ActionRunner:
         """Stop and release leases held."""
         if self in _local:
             _local.remove(self)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [t for t in (self._task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await ChargeAction.filter(lease_owner=self.rt.worker_id).update(lease_owner=None, lease_until=None)
 
     async def _loop(self) -> None:
@@ -73,10 +79,11 @@ class ActionRunner:
         return self._shards[action.target_id]
 
     async def run_due(self) -> int:
-        """Step every due action this worker may take; returns how many ran."""
+        """Start a step for every due action this worker may take (without waiting for them);
+        returns how many started."""
         now = utcnow()
         due = await ChargeAction.filter(state="PENDING", next_step_at__lte=now).order_by("next_step_at").limit(100)
-        ran = []
+        ran = 0
         for action in due:
             if action.id in self._running:
                 continue
@@ -86,10 +93,11 @@ class ActionRunner:
             if not await self._claim(action.id):
                 continue
             self._running.add(action.id)
-            ran.append(asyncio.create_task(self._step(action.id)))
-        if ran:
-            await asyncio.gather(*ran)
-        return len(ran)
+            task = asyncio.create_task(self._step(action.id), name=f"action-{action.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            ran += 1
+        return ran
 
     async def _claim(self, action_id: str) -> bool:
         now = utcnow()
@@ -103,7 +111,11 @@ class ActionRunner:
         try:
             action = await ChargeAction.get(id=action_id)
             if action.state == "PENDING" and action.lease_owner == self.rt.worker_id:
-                await step(self.rt, action)
+                # Every vendor call inside is bounded; this bounds the whole step (several calls).
+                async with asyncio.timeout(4 * (self.rt.settings.vendor_timeout_s + 1) + self.rt.settings.lease_s):
+                    await step(self.rt, action)
+        except TimeoutError:
+            log.warning("action %s step took too long; it resumes at its next check", action_id)
         except Exception:
             log.exception("action %s step failed", action_id)
         finally:

@@ -44,16 +44,17 @@ async def test_car_that_cannot_stop_is_stopped_through_the_charger(st: Stack) ->
     assert (await viewer(st, token))["vehicles"][0]["chargeState"]["isCharging"] is False
 
 
-async def test_vehicle_path_failing_is_confirmed_through_the_charger(st: Stack) -> None:
+async def test_charger_path_failing_is_confirmed_through_the_vehicle(st: Stack) -> None:
     _, token = await make_user(st)
     vid, _ = await paired(st, token, car("FAIL00000000001", pushes_on_change=True), box("EHB00001"))
     await charging(st, token, True)
-    await st.sim("/sim/faults", {"vendor": "smartcar", "command_failure_rate": 1.0})
+    await st.sim("/sim/faults", {"vendor": "easee", "command_failure_rate": 1.0})
     a = await action(st, token, "stopCharging", vehicleId=vid)
     done = await settled(st, token, a["id"])
     assert done["state"] == "CONFIRMED", done
     vias = [(x["via"], x["outcome"]) for x in done["attempts"]]
-    assert ("VEHICLE", "UNREACHABLE") in vias and ("CHARGER", "ok") in vias
+    assert vias[:2] == [("CHARGER", "UNREACHABLE"), ("VEHICLE", "ok")], vias
+    assert "trying the vehicle now" in done["attempts"][0]["detail"]
 
 
 async def test_schedule_blocked_charger_is_overridden_for_a_start(st: Stack) -> None:
@@ -89,7 +90,9 @@ async def test_not_capable_and_preconditions_answer_at_once(st: Stack) -> None:
     assert "Link a charger" in a["failureReason"]["detail"]
     await link(st, token, "easee", [box("EHD00001")])
     a = await action(st, token, "startCharging", vehicleId=vid)
-    assert a["state"] == "FAILED" and "Plug it into your linked charger" in a["failureReason"]["detail"]
+    # capable (through the charger), but not plugged together yet: a precondition, not a capability
+    assert (a["state"], a["failureReason"]["type"]) == ("CANCELLED", "FAILED_PRECONDITION")
+    assert "Plug it into your linked charger" in a["failureReason"]["detail"]
 
 
 async def test_idempotency_conflict_and_cancel(st: Stack) -> None:
