@@ -87,3 +87,13 @@ async def gate(sim: Sim, vendor: str, command: bool, error: Callable[[int, str],
     if faults.fails(sim.rng, command):
         return error(500, "injected failure")
     return None
+
+
+def device_gate(sim: Sim, vendor: str, error: Callable[[int, str], Response], *ids: str) -> Response | None:
+    """A 429 with Retry-After while the device's requests are rate limited (a per-device window)."""
+    wait = sim.faults[vendor].device_retry_after(*ids)
+    if wait <= 0:
+        return None
+    resp = error(429, "rate limited")
+    resp.headers["retry-after"] = str(real_seconds(wait, sim.world.clock.speed))
+    return resp

@@ -93,7 +93,7 @@ def routes(sim: Sim) -> list[Route]:
         if isinstance(vendor, Response):
             return vendor
         try:
-            sim.faults[vendor] = Faults.parse(body, sim.now())
+            sim.faults[vendor] = Faults.parse(body, sim.now(), clock=sim.now)
         except ValueError as exc:
             return bad_request(str(exc))
         return JSONResponse({"vendor": vendor, "set": sorted(set(body) - {"vendor"})})

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.checks import is_hhmm, is_number
-from adapters.simulator.common import Sim, bearer, body_of, gate, iso
+from adapters.simulator.common import Sim, bearer, body_of, device_gate, gate, iso
 from adapters.simulator.faults import Faults
 from adapters.simulator.world import Box
 
@@ -44,7 +44,7 @@ def routes(sim: Sim) -> list[Route]:
         box = world.boxes.get(request.path_params["cid"])
         if box is None or box.account != owner:
             return error(404, "no such charger")
-        return box
+        return device_gate(sim, "easee", error, box.id) or box
 
     async def login(request: Request) -> Response:
         body = await body_of(request)
@@ -113,6 +113,7 @@ def routes(sim: Sim) -> list[Route]:
         world.settle(box, t)
         box.pending.append((t + sim.rng.uniform(2, 5), COMMANDS[name], None))
         sim.accepted("easee", box.id, name)
+        await faults().reply_delay(sim.rng)
         return JSONResponse({"commandId": sim.rng.randrange(10**6), "device": box.id, "ticks": int(t * 1e7)},
                             status_code=202)
 
@@ -132,6 +133,7 @@ def routes(sim: Sim) -> list[Route]:
         world.settle(box, t)
         box.pending.append((t + sim.rng.uniform(2, 5), "current", float(amps)))
         sim.accepted("easee", box.id, f"current {amps:g}")
+        await faults().reply_delay(sim.rng)
         return JSONResponse({"commandId": sim.rng.randrange(10**6)}, status_code=202)
 
     async def plan(request: Request) -> Response:

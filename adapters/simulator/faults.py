@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,12 @@ from adapters.simulator import checks
 
 FAULT_FIELDS = {"vendor", "failure_rate", "command_failure_rate", "latency_ms", "offline", "rate_limit",
                 "revoked", "asleep"}
+#: Field-like faults in time windows, per device (seconds from when the faults are set, simulated):
+#: `offline_windows` {"<vin or serial>": [[from_s, to_s], ...]} (out of coverage, charger offline);
+#: `rate_limit_windows` {"<id>": [[from_s, to_s, retry_after_s], ...]}: that device's requests answer
+#: 429 with that Retry-After; `reply_latency_ms` [min, max]: a command is carried out at once but
+#: the cloud answers late (a caller that dies meanwhile has sent it without hearing back).
+FAULT_FIELDS |= {"offline_windows", "rate_limit_windows", "reply_latency_ms"}
 
 
 @dataclass
@@ -28,9 +35,13 @@ class Faults:
     refill_per_s: float = 0.0
     tokens: float = 0.0
     updated: float = 0.0
+    offline_windows: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    rate_limit_windows: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
+    reply_latency_ms: tuple[float, float] = (0.0, 0.0)
+    clock: Callable[[], float] | None = None  # simulated time, for the windows
 
     @staticmethod
-    def parse(body: dict[str, Any], now: float) -> Faults:
+    def parse(body: dict[str, Any], now: float, clock: Callable[[], float] | None = None) -> Faults:
         """From a /sim/faults body (raises ValueError naming the bad field)."""
         unknown = set(body) - FAULT_FIELDS
         if unknown:
@@ -54,11 +65,33 @@ class Faults:
         if rl is not None:
             f.capacity, f.refill_per_s = _rate_limit(rl)
             f.tokens, f.updated = f.capacity, now
+        f.clock = clock
+        f.offline_windows = {k: [(now + a, now + b) for a, b, *_ in w]
+                             for k, w in _windows(body.get("offline_windows", {}), 2).items()}
+        f.rate_limit_windows = {k: [(now + a, now + b, float(r)) for a, b, r in w]
+                                for k, w in _windows(body.get("rate_limit_windows", {}), 3).items()}
+        f.reply_latency_ms = _latency(body.get("reply_latency_ms", [0, 0]))
         return f
 
     def is_offline(self, *ids: str) -> bool:
-        """Whether a device (by any of its ids) is offline."""
-        return self.offline_all or any(i in self.offline for i in ids)
+        """Whether a device (by any of its ids) is offline (now, or in one of its windows)."""
+        if self.offline_all or any(i in self.offline for i in ids):
+            return True
+        now = self.clock() if self.clock and self.offline_windows else 0.0
+        return any(a <= now < b for i in ids for a, b in self.offline_windows.get(i, ()))
+
+    def device_retry_after(self, *ids: str) -> float:
+        """Simulated seconds of Retry-After when a device's requests are rate limited now, else 0."""
+        if not self.rate_limit_windows or self.clock is None:
+            return 0.0
+        now = self.clock()
+        return max((r for i in ids for a, b, r in self.rate_limit_windows.get(i, ()) if a <= now < b), default=0.0)
+
+    async def reply_delay(self, rng: random.Random) -> None:
+        """Sleep the injected reply latency (after a command was carried out)."""
+        lo, hi = self.reply_latency_ms
+        if hi > 0:
+            await asyncio.sleep(rng.uniform(lo, hi) / 1000)
 
     def rate_limited(self, now: float) -> float:
         """0 when a request may pass, else the simulated seconds until the next token."""
@@ -93,6 +126,18 @@ def _latency(value: Any) -> tuple[float, float]:
     if not (isinstance(value, list) and len(value) == 2 and all(checks.is_number(x) and x >= 0 for x in value)):
         raise ValueError("latency_ms must be [min, max] (milliseconds >= 0)")
     return float(min(value)), float(max(value))
+
+
+def _windows(value: Any, width: int) -> dict[str, list[list[float]]]:
+    """{"<id>": [[from_s, to_s, ...], ...]} with `width` numbers >= 0 per window, from <= to."""
+    def ok(w: Any) -> bool:
+        return (isinstance(w, list) and len(w) == width and all(checks.is_number(x) and x >= 0 for x in w)
+                and w[0] <= w[1])
+    if not (isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, list) and all(map(ok, v))
+                                            for k, v in value.items())):
+        shape = "[from_s, to_s]" if width == 2 else "[from_s, to_s, retry_after_s]"
+        raise ValueError(f"windows must be {{id: [{shape}, ...]}} with seconds >= 0 and from_s <= to_s")
+    return value
 
 
 def _rate_limit(value: Any) -> tuple[float, float]:

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.checks import is_number
-from adapters.simulator.common import Sim, bearer, body_of, gate, iso
+from adapters.simulator.common import Sim, bearer, body_of, device_gate, gate, iso
 from adapters.simulator.world import Car
 
 Answer = tuple[int, Any, dict[str, str]]
@@ -45,7 +45,7 @@ def routes(sim: Sim) -> list[Route]:
         car = world.cars.get(request.path_params.get("vid", ""))
         if car is None or car.account != acct.username:
             return error(404, "no such vehicle")
-        return car
+        return device_gate(sim, "smartcar", error, car.vin, car.id) or car
 
     def data(car: Car, path: str, t: float) -> Answer:
         faults = sim.faults["smartcar"]
@@ -141,6 +141,7 @@ def routes(sim: Sim) -> list[Route]:
             return refused
         car.last_activity = t
         sim.accepted("smartcar", car.vin, f"{what} {body.get('action', body.get('amperage'))}".lower())
+        await faults.reply_delay(sim.rng)
         return JSONResponse({"status": "success"})
 
     def charge(car: Car, body: dict[str, Any], t: float) -> Response | None:

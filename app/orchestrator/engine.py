@@ -135,8 +135,8 @@ async def _orphaned(s: Step) -> None:
     await ActionAttempt.filter(id__in=s.plan.sending, outcome="SENDING").update(
         outcome="UNKNOWN", detail="no answer recorded: the worker stopped while sending; verifying from device data")
     s.plan.sending = []
-    if s.plan.current is not None:
-        s.plan.current.state = "sent"
+    if s.plan.current is not None:  # verify afresh: the device gets a whole window from now
+        s.plan.current.state, s.plan.current.at, s.plan.current.polls = "sent", s.now, 0
 
 
 async def _note_unknown(action: ChargeAction, what: str) -> None:
@@ -157,27 +157,44 @@ async def _did_not_follow(s: Step, cur: InFlight) -> None:
     s.plan.current = None
 
 
-def _back_off(s: Step, via: str, why: str) -> float:
-    """Hold a path back after a transient failure; returns the wait (s)."""
+def _back_off(s: Step, via: str, why: str) -> str:
+    """Hold a path back after a transient failure; returns why and for how long, in words."""
     p = s.plan.path(via)
     p.failures += 1
     wait = backoff_s(p.failures, s.rt.settings.action_backoff_s, s.rt.settings.action_backoff_max_s)
     p.wait_until = utcnow() + timedelta(seconds=wait)
-    p.why = f"{why}; next try through this path in {wait:.0f} s"
-    return wait
+    p.why = why
+    return f"{why}; next try through this path in {wait:.0f} s"
+
+
+def lead(kind: str, blocked: bool, vehicle_ok: bool | None, charger_ok: bool | None, vehicle_score: float,
+         charger_score: float) -> str | None:
+    """Which path leads (None: the capability order, native vehicle first). `*_ok`: whether the
+    device answered its last poll (None: no such path).
+
+    A charger schedule holding the car blocks a start through either path and only the charger
+    can override it. A device that did not answer its last poll (offline, asleep, rate limited)
+    goes after one that did. Otherwise a start or stop leads with the charger unless its recent
+    success rate is worse: it acts within seconds and its next poll confirms, where a car's cloud
+    may sleep, lag or be out of coverage."""
+    if blocked:
+        return "CHARGER"
+    if vehicle_ok is None or charger_ok is None:
+        return None
+    if vehicle_ok != charger_ok:
+        return "VEHICLE" if vehicle_ok else "CHARGER"
+    if kind in ("START", "STOP") and charger_score >= vehicle_score:
+        return "CHARGER"
+    return None
 
 
 def _first(s: Step, blocked: bool) -> str | None:
-    """The path that leads. A charger schedule holding the car blocks a start through either path
-    and only the charger can override it. Otherwise, for a start or stop on a car plugged into
-    its online charger, the charger leads on a tie: it acts within seconds and its data confirms
-    at the next poll, where a car's cloud may sleep, lag or be out of coverage."""
-    t = s.target
-    if blocked:
-        return "CHARGER"
-    if s.action.kind not in ("START", "STOP") or t.charger is None or t.vehicle is None or not t.charger.is_online:
-        return None
-    return "CHARGER" if routing.score(t.charger.id, "CHARGER") >= routing.score(t.vehicle.id, "VEHICLE") else None
+    t, vias = s.target, {p.via for p in s.target.paths(s.action.kind)}
+    v_ok = t.vehicle.poll_error is None if t.vehicle is not None and "VEHICLE" in vias else None
+    c_ok = t.charger.poll_error is None and t.charger.is_online if t.charger is not None and "CHARGER" in vias \
+        else None
+    return lead(s.action.kind, blocked, v_ok, c_ok, routing.score(t.vehicle.id, "VEHICLE") if t.vehicle else 0.0,
+                routing.score(t.charger.id, "CHARGER") if t.charger else 0.0)
 
 
 async def _send_next(s: Step) -> None:
@@ -292,14 +309,15 @@ async def _call(s: Step, via: str, row: Vehicle | Charger, name: str, call: Call
         elif main:
             plan.current = InFlight(via=via, at=utcnow(), attempt_ids=[attempt.id])
         await _save(s, utcnow() + timedelta(seconds=s.rt.settings.action_check_s))
+    limit = _call_timeout(s)
     try:
-        async with asyncio.timeout(_call_timeout(s)):
+        async with asyncio.timeout(limit):
             await call()
         outcome, detail = "ok", accepted
     except TimeoutError:
         routing.record(row.id, row.vendor, via, False)
-        _back_off(s, via, f"no answer within {_call_timeout(s):.0f} s")
-        outcome, detail = "TIMEOUT", f"{path.why} (the command may still take effect)"
+        outcome, detail = "TIMEOUT", _back_off(s, via, f"no answer within {limit:.0f} s") + \
+            " (the command may still take effect)"
     except ve.Asleep:
         outcome, detail = "ASLEEP", await _asleep(s, via, row, wake)
     except ve.RateLimited as exc:
@@ -328,9 +346,8 @@ def _failed(s: Step, via: str, row: Vehicle | Charger, exc: ve.VendorError) -> s
     path = s.plan.path(via)
     refused = next((kind for cls, kind in PERMANENT.items() if isinstance(exc, cls)), None)
     if refused is None:
-        _back_off(s, via, f"{exc.code}: {exc.detail}")
-    else:
-        path.refused, path.why = refused, _refusal_words(exc, row.vendor)
+        return _back_off(s, via, f"{exc.code}: {exc.detail}")
+    path.refused, path.why = refused, _refusal_words(exc, row.vendor)
     return path.why
 
 
@@ -354,14 +371,13 @@ async def _asleep(s: Step, via: str, row: Vehicle | Charger, wake: Callable[[], 
     routing.record(row.id, row.vendor, via, False)
     path = s.plan.path(via)
     if wake is None or s.plan.wakes >= 3 or s.plan.commands >= s.rt.settings.action_max_commands:
-        _back_off(s, via, "the vehicle is asleep")
-        return path.why
+        return _back_off(s, via, "the vehicle is asleep")
     s.plan.wakes += 1
     if await _call(s, via, row, "wake_up", wake, "woke the vehicle"):
         path.wait_until = utcnow() + timedelta(seconds=s.rt.settings.wake_wait_s)
         path.why = f"asleep: woken, sending again in {s.rt.settings.wake_wait_s:g} s"
         return path.why
-    return f"the vehicle is asleep; {path.why}"
+    return "the vehicle is asleep; the wake-up failed"
 
 
 def _refusal_words(exc: ve.VendorError, vendor: str) -> str:

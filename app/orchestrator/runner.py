@@ -107,13 +107,24 @@ class ActionRunner:
         ).update(lease_owner=me, lease_until=now + timedelta(seconds=self.rt.settings.lease_s))
         return bool(won)
 
+    async def _renew(self, action_id: str) -> None:
+        """Keep the lease while a step waits on a vendor (a step may outlast one lease)."""
+        while True:
+            await asyncio.sleep(self.rt.settings.lease_s / 3)
+            await ChargeAction.filter(id=action_id, lease_owner=self.rt.worker_id).update(
+                lease_until=utcnow() + timedelta(seconds=self.rt.settings.lease_s))
+
     async def _step(self, action_id: str) -> None:
         try:
             action = await ChargeAction.get(id=action_id)
             if action.state == "PENDING" and action.lease_owner == self.rt.worker_id:
                 # Every vendor call inside is bounded; this bounds the whole step (several calls).
-                async with asyncio.timeout(4 * (self.rt.settings.vendor_timeout_s + 1) + self.rt.settings.lease_s):
-                    await step(self.rt, action)
+                renew = asyncio.create_task(self._renew(action_id))
+                try:
+                    async with asyncio.timeout(4 * (self.rt.settings.vendor_timeout_s + 1) + self.rt.settings.lease_s):
+                        await step(self.rt, action)
+                finally:
+                    renew.cancel()
         except TimeoutError:
             log.warning("action %s step took too long; it resumes at its next check", action_id)
         except Exception:

@@ -125,3 +125,65 @@ async def _run(st: Stack, settings: Settings, first: asyncio.subprocess.Process)
 async def _action(st: Stack, token: str, action_id: str) -> dict[str, Any]:
     data = await st.data(f"query($i: ID!) {{ action(id: $i) {{ {ACTION_FIELDS} }} }}", {"i": action_id}, token=token)
     return dict(data["action"])
+
+
+async def test_a_command_sent_before_the_worker_dies_is_recorded_then_verified(tmp_path: Path) -> None:
+    """The charger carries out start_charging but its cloud answers late; the worker is killed in
+    between. The attempt was written before the command left: it shows SENDING, then UNKNOWN, and
+    the next worker confirms the action from device data without sending it again."""
+    settings = settings_for(tmp_path, **{**FAST, "embedded_workers": False, "action_timeout_s": 90.0})
+    await reset_database(settings.database_url)
+    async with serve(create_sim(), lifespan="off") as sim_url:
+        settings = dataclasses.replace(settings, simulator_url=sim_url)
+        first = await start_worker(settings)
+        second: asyncio.subprocess.Process | None = None
+        try:
+            async with serve(create_app(settings)) as url, httpx.AsyncClient(timeout=20) as http:
+                st = Stack(url=url, sim_url=sim_url, settings=settings, http=http)
+                _, token = await make_user(st)
+                cid = (await link(st, token, "easee", [box("EHS00001")]))["chargers"][0]["id"]
+                await st.sim("/sim/accounts", {"vendor": "smartcar", "devices": [car("SENT00000000001")]})
+                await st.sim("/sim/plug", {"vin": "SENT00000000001", "serialNumber": "EHS00001"})
+
+                async def charging(want: bool) -> bool:
+                    return (await viewer(st, token))["chargers"][0]["chargeState"]["isCharging"] is want
+
+                await wait_for(lambda: charging(True), timeout=30)
+                paused = await action(st, token, "stopCharging", chargerId=cid)
+                assert (await _settled(st, token, paused["id"]))["state"] == "CONFIRMED"
+                await wait_for(lambda: charging(False), timeout=30)
+                await st.sim("/sim/faults", {"vendor": "easee", "reply_latency_ms": [5000, 5000]})
+                start = await action(st, token, "startCharging", chargerId=cid)
+
+                async def received() -> bool:
+                    log = (await st.http.get(f"{sim_url}/sim/commands")).json()["commands"]
+                    return any(c["device"] == "EHS00001" and c["command"] == "start_charging" for c in log)
+
+                await wait_for(received, timeout=20, every=0.05)
+                first.send_signal(signal.SIGKILL)
+                await first.wait()
+                shown = await _action(st, token, start["id"])
+                assert shown["state"] == "PENDING"
+                assert [(a["via"], a["command"], a["outcome"]) for a in shown["attempts"]] == [
+                    ("CHARGER", "start_charging", "SENDING")], shown
+                second = await start_worker(settings)
+                done = await _settled(st, token, start["id"])
+                assert done["state"] == "CONFIRMED", done
+                (attempt,) = done["attempts"]
+                assert (attempt["command"], attempt["outcome"]) == ("start_charging", "UNKNOWN"), done
+                assert "the worker stopped while sending" in attempt["detail"]
+                assert "device data then showed the requested state" in attempt["detail"]
+                log = (await st.http.get(f"{sim_url}/sim/commands")).json()["commands"]
+                assert [c["command"] for c in log if c["device"] == "EHS00001"] == ["pause_charging",
+                                                                                   "start_charging"]
+        finally:
+            await stop(first)
+            if second is not None:
+                await stop(second)
+
+
+async def _settled(st: Stack, token: str, action_id: str) -> dict[str, Any]:
+    async def done() -> dict[str, Any] | None:
+        got = await _action(st, token, action_id)
+        return got if got["state"] != "PENDING" else None
+    return dict(await wait_for(done, timeout=60, every=0.3))

@@ -44,3 +44,19 @@ def test_the_path_tried_least_by_this_action_goes_first_and_excluded_never() -> 
 def test_first_leads_when_usable() -> None:
     assert vias(routing.order([VEHICLE, CHARGER], ASSETS, {}, set(), first="CHARGER")) == ["CHARGER", "VEHICLE"]
     assert vias(routing.order([VEHICLE, CHARGER], ASSETS, {}, {"CHARGER"}, first="CHARGER")) == ["VEHICLE"]
+
+
+def test_which_path_leads() -> None:
+    from app.orchestrator.engine import lead
+
+    # a schedule holding the car: only the charger can override it
+    assert lead("START", True, True, True, 0.9, 0.1) == "CHARGER"
+    # a device that did not answer its last poll goes after one that did, whatever the kind
+    assert lead("STOP", False, False, True, 0.9, 0.5) == "CHARGER"
+    assert lead("SET_MAX_CURRENT", False, True, False, 0.5, 0.9) == "VEHICLE"
+    # both answering: a start/stop leads with the charger unless it has done worse
+    assert lead("STOP", False, True, True, 0.85, 0.85) == "CHARGER"
+    assert lead("START", False, True, True, 0.9, 0.6) is None
+    # set max current keeps the capability order; one path only: nothing to choose
+    assert lead("SET_MAX_CURRENT", False, True, True, 0.85, 0.85) is None
+    assert lead("STOP", False, None, True, 0.85, 0.85) is None
