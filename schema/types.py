@@ -217,9 +217,12 @@ class FailureReason:
 class ActionAttempt:
     via: AttemptVia
     command: str
-    outcome: str
+    outcome: str = strawberry.field(description=(
+        "ok (the vendor accepted it), SENDING (sent, no answer yet), UNKNOWN (sent, the answer was lost: "
+        "verified from device data), TIMEOUT, or the vendor's refusal: RATE_LIMITED, UNREACHABLE, ASLEEP, "
+        "FAILED_PRECONDITION, NOT_CAPABLE, AUTH_REVOKED, NOT_FOUND, BAD_RESPONSE."))
     at: datetime
-    detail: str
+    detail: str = strawberry.field(description="What happened and, when the action waits, why and until when.")
 
 
 @strawberry.type(description="An asynchronous charging command: PENDING until verified from device data.")

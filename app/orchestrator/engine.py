@@ -70,7 +70,7 @@ async def step(rt: Runtime, action: ChargeAction) -> None:
         await _orphaned(s)
     if achieved(action, target):
         if plan.current:
-            _score(target, plan.current.via, True)
+            await _score(target, plan.current.via, True)
         await _note_unknown(action, "device data then showed the requested state")
         await finish(rt, action, "CONFIRMED")
         return
@@ -112,10 +112,18 @@ def timeout_detail(plan: Plan, timeout_s: float) -> str:
     return f"Device data did not confirm it within {timeout_s:g} s. " + "; ".join(parts) + "."
 
 
-def _score(target: Target, via: str, ok: bool) -> None:
+# Every use of the success rates goes through these two (the rest of the engine never reads them).
+async def _score(target: Target, via: str, ok: bool) -> None:
+    """Count a command's result for its path's success rate."""
     row = target.vehicle if via == "VEHICLE" else target.charger
     if row is not None:
         routing.record(row.id, row.vendor, via, ok)
+
+
+async def _rates(target: Target) -> dict[str, float]:
+    """Recent success rate per via for this target's assets."""
+    return {via: routing.score(row.id, via) for via, row in (("VEHICLE", target.vehicle), ("CHARGER", target.charger))
+            if row is not None}
 
 
 def _verify_s(rt: Runtime, via: str) -> float:
@@ -149,7 +157,7 @@ async def _did_not_follow(s: Step, cur: InFlight) -> None:
     """A sent command whose state never showed: count it against its path(s) and back off."""
     verify = _verify_s(s.rt, cur.via)
     for via in filter(None, (cur.via, cur.also)):
-        _score(s.target, via, False)
+        await _score(s.target, via, False)
         _back_off(s, via, f"accepted, but device data did not show it within {verify:g} s")
     for attempt in await ActionAttempt.filter(id__in=cur.attempt_ids, outcome="ok"):
         attempt.detail = f"accepted, but device data did not show it within {verify:g} s"
@@ -174,27 +182,24 @@ def lead(kind: str, blocked: bool, vehicle_ok: bool | None, charger_ok: bool | N
 
     A charger schedule holding the car blocks a start through either path and only the charger
     can override it. A device that did not answer its last poll (offline, asleep, rate limited)
-    goes after one that did. Otherwise a start or stop leads with the charger unless its recent
-    success rate is worse: it acts within seconds and its next poll confirms, where a car's cloud
-    may sleep, lag or be out of coverage."""
+    goes after one that did. Otherwise the charger leads unless its recent success rate is worse:
+    it acts within seconds and its next poll confirms (while plugged together its current is the
+    one read back), where a car's cloud may sleep, lag or be out of coverage."""
     if blocked:
         return "CHARGER"
     if vehicle_ok is None or charger_ok is None:
         return None
     if vehicle_ok != charger_ok:
         return "VEHICLE" if vehicle_ok else "CHARGER"
-    if kind in ("START", "STOP") and charger_score >= vehicle_score:
-        return "CHARGER"
-    return None
+    return "CHARGER" if charger_score >= vehicle_score else None
 
 
-def _first(s: Step, blocked: bool) -> str | None:
+def _first(s: Step, blocked: bool, rates: dict[str, float]) -> str | None:
     t, vias = s.target, {p.via for p in s.target.paths(s.action.kind)}
     v_ok = t.vehicle.poll_error is None if t.vehicle is not None and "VEHICLE" in vias else None
     c_ok = t.charger.poll_error is None and t.charger.is_online if t.charger is not None and "CHARGER" in vias \
         else None
-    return lead(s.action.kind, blocked, v_ok, c_ok, routing.score(t.vehicle.id, "VEHICLE") if t.vehicle else 0.0,
-                routing.score(t.charger.id, "CHARGER") if t.charger else 0.0)
+    return lead(s.action.kind, blocked, v_ok, c_ok, rates.get("VEHICLE", 0.0), rates.get("CHARGER", 0.0))
 
 
 async def _send_next(s: Step) -> None:
@@ -205,11 +210,13 @@ async def _send_next(s: Step) -> None:
     if not open_vias:
         await _end_refused(s, bool(paths))
         return
-    asset_of = {"VEHICLE": target.vehicle.id if target.vehicle else "",
-                "CHARGER": target.charger.id if target.charger else ""}
     blocked = action.kind == "START" and target.charger is not None and bool(target.charger.schedule_blocking)
     tries = {via: p.tries for via, p in plan.paths.items()}
-    for path in routing.order(paths, asset_of, tries, set(), first=_first(s, blocked)):
+    rates = await _rates(target)
+    first = _first(s, blocked, rates)
+    asset_of = {"VEHICLE": target.vehicle.id if target.vehicle else "",
+                "CHARGER": target.charger.id if target.charger else ""}
+    for path in routing.order(paths, asset_of, tries, set(), first=first):
         if plan.commands >= settings.action_max_commands:
             break
         if not plan.path(path.via).ready(utcnow()):
@@ -315,7 +322,7 @@ async def _call(s: Step, via: str, row: Vehicle | Charger, name: str, call: Call
             await call()
         outcome, detail = "ok", accepted
     except TimeoutError:
-        routing.record(row.id, row.vendor, via, False)
+        await _score(s.target, via, False)
         outcome, detail = "TIMEOUT", _back_off(s, via, f"no answer within {limit:.0f} s") + \
             " (the command may still take effect)"
     except ve.Asleep:
@@ -323,6 +330,7 @@ async def _call(s: Step, via: str, row: Vehicle | Charger, name: str, call: Call
     except ve.RateLimited as exc:
         outcome, detail = exc.code, _rate_limited(s, via, exc)
     except ve.VendorError as exc:
+        await _score(s.target, via, False)
         outcome, detail = exc.code, _failed(s, via, row, exc)
     ok = outcome == "ok"
     if main and not ok and plan.current is not None:
@@ -333,7 +341,7 @@ async def _call(s: Step, via: str, row: Vehicle | Charger, name: str, call: Call
             plan.current = None
     if main and ok and plan.current is not None:
         plan.current.state = "sent"
-    if not ok:
+    if not ok and not also:
         detail += _elsewhere(s, via)
     await ActionAttempt.filter(id=attempt.id).update(outcome=outcome, detail=detail, at=utcnow())
     plan.sending.remove(attempt.id)
@@ -342,7 +350,6 @@ async def _call(s: Step, via: str, row: Vehicle | Charger, name: str, call: Call
 
 def _failed(s: Step, via: str, row: Vehicle | Charger, exc: ve.VendorError) -> str:
     """A refusal takes the path out of this action; anything else backs it off."""
-    routing.record(row.id, row.vendor, via, False)
     path = s.plan.path(via)
     refused = next((kind for cls, kind in PERMANENT.items() if isinstance(exc, cls)), None)
     if refused is None:
@@ -368,7 +375,7 @@ def _rate_limited(s: Step, via: str, exc: ve.RateLimited) -> str:
 
 async def _asleep(s: Step, via: str, row: Vehicle | Charger, wake: Callable[[], Awaitable[None]] | None) -> str:
     """Wake a sleeping car (at most three times per action); the path waits for it to wake."""
-    routing.record(row.id, row.vendor, via, False)
+    await _score(s.target, via, False)
     path = s.plan.path(via)
     if wake is None or s.plan.wakes >= 3 or s.plan.commands >= s.rt.settings.action_max_commands:
         return _back_off(s, via, "the vehicle is asleep")
