@@ -172,7 +172,8 @@ def _back_off(s: Step, via: str, why: str) -> str:
     wait = backoff_s(p.failures, s.rt.settings.action_backoff_s, s.rt.settings.action_backoff_max_s)
     p.wait_until = utcnow() + timedelta(seconds=wait)
     p.why = why
-    return f"{why}; next try through this path in {wait:.0f} s"
+    return f"{why}; next try through this path in {wait:.1f} s" if wait < 10 else \
+        f"{why}; next try through this path in {wait:.0f} s"
 
 
 def lead(kind: str, blocked: bool, vehicle_ok: bool | None, charger_ok: bool | None, vehicle_score: float,
