@@ -34,6 +34,11 @@ def error(status: int, description: str = "", code: str | None = None) -> JSONRe
     return JSONResponse(error_body(status, code, description), status_code=status)
 
 
+def vehicle_limit(status: int, description: str) -> JSONResponse:
+    """Smartcar's 429 for one vehicle (RATE_LIMIT:VEHICLE)."""
+    return error(status, description, "VEHICLE")
+
+
 def routes(sim: Sim) -> list[Route]:
     """The vehicle cloud's routes."""
     world = sim.world
@@ -45,7 +50,7 @@ def routes(sim: Sim) -> list[Route]:
         car = world.cars.get(request.path_params.get("vid", ""))
         if car is None or car.account != acct.username:
             return error(404, "no such vehicle")
-        return device_gate(sim, "smartcar", error, car.vin, car.id) or car
+        return device_gate(sim, "smartcar", vehicle_limit, car.vin, car.id) or car
 
     def data(car: Car, path: str, t: float) -> Answer:
         faults = sim.faults["smartcar"]
