@@ -104,11 +104,15 @@ async def target_of(action: ChargeAction) -> Target:
 
 
 def achieved(action: ChargeAction, target: Target) -> bool:
-    """Whether device data shows the requested state."""
-    if action.kind == "START":
-        return target.charging is True
-    if action.kind == "STOP":
-        return target.charging is False
+    """Whether device data shows the requested state. The charger is authoritative; while it
+    cannot tell (offline), the vehicle's own data counts once it is from after the request."""
+    if action.kind in ("START", "STOP"):
+        charging = target.charging
+        car = target.vehicle
+        if charging is None and target.charger is not None and car is not None and car.data_age is not None \
+                and car.data_age >= action.created_at:
+            charging = car.is_charging
+        return charging is (action.kind == "START")
     current = target.max_current()
     return current is not None and action.max_current is not None and abs(current - action.max_current) < 0.5
 

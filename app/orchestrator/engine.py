@@ -86,6 +86,9 @@ async def step(rt: Runtime, action: ChargeAction) -> None:
         vehicle_due = cur.polls < len(VERIFY_POLLS_S) and s.now >= cur.at + timedelta(seconds=VERIFY_POLLS_S[cur.polls])
         if vehicle_due:
             cur.polls += 1
+        blocked = action.kind == "START" and target.charger is not None and bool(target.charger.schedule_blocking)
+        if cur.state == "sent" and cur.also is None and _both(action, target, blocked):
+            await _also(s, cur.via, blocked)  # the other path was not ready when this start was sent
         await _kick(rt, target, vehicle=vehicle_due)  # chargers are cheap to poll: every check
         await _save(s, s.now + timedelta(seconds=rt.settings.action_check_s))
         return
@@ -220,7 +223,7 @@ async def _send_next(s: Step) -> None:
     for path in routing.order(paths, asset_of, tries, set(), first=first):
         if plan.commands >= settings.action_max_commands:
             break
-        if not plan.path(path.via).ready(utcnow()):
+        if not plan.path(path.via).ready(utcnow()) or _waits_for_charger(s, path.via):
             continue
         if await _send(s, path.via, blocked):
             if _both(action, target, blocked):
@@ -255,6 +258,23 @@ async def _end_refused(s: Step, had_paths: bool) -> None:
     detail = "; ".join(f"the {via.lower()} refused: {p.why}" for via, p in sorted(refused.items()))
     state = "CANCELLED" if kind == "FAILED_PRECONDITION" else "FAILED"
     await finish(s.rt, s.action, state, kind, detail[0].upper() + detail[1:] + ".")
+
+
+def _waits_for_charger(s: Step, via: str) -> bool:
+    """Whether a stop holds back from the car to retry the charger first. Stopped through its own
+    API a car refuses power until it is told to start again, so a later start would need the car
+    (which may be asleep, out of coverage or rate limited then); a charger's pause leaves either
+    path able to resume. So a charger that answers its polls and failed once is retried after its
+    short backoff before the car is told; otherwise (refused, offline, rate limited, failed
+    twice) the car is told at once."""
+    charger, path = s.target.charger, s.plan.path("CHARGER")
+    if s.action.kind != "STOP" or via != "VEHICLE" or charger is None or path.refused is not None:
+        return False
+    if not any(p.via == "CHARGER" for p in s.target.paths("STOP")):
+        return False
+    soon = utcnow() + timedelta(seconds=s.rt.settings.action_backoff_s)
+    return (path.failures < 2 and bool(charger.is_online) and charger.poll_error is None
+            and path.wait_until is not None and path.wait_until <= soon)
 
 
 def _both(action: ChargeAction, target: Target, blocked: bool) -> bool:
@@ -370,7 +390,7 @@ def _rate_limited(s: Step, via: str, exc: ve.RateLimited) -> str:
     path = s.plan.path(via)
     until = utcnow() + timedelta(seconds=max(0.0, exc.retry_after))
     path.wait_until = until
-    path.why = f"rate limited until {until.strftime('%Y-%m-%dT%H:%M:%SZ')} (Retry-After {exc.retry_after:g} s)"
+    path.why = f"rate limited until {until.strftime('%Y-%m-%dT%H:%M:%SZ')} (Retry-After {exc.retry_after:.0f} s)"
     return path.why
 
 
@@ -396,7 +416,8 @@ def _refusal_words(exc: ve.VendorError, vendor: str) -> str:
 
 def _elsewhere(s: Step, via: str) -> str:
     """What happens instead, in words, for an attempt that did not go through."""
-    others = [p.via for p in s.target.paths(s.action.kind) if p.via != via and s.plan.path(p.via).ready(utcnow())]
+    others = [p.via for p in s.target.paths(s.action.kind)
+              if p.via != via and s.plan.path(p.via).ready(utcnow()) and not _waits_for_charger(s, p.via)]
     if others and s.plan.commands < s.rt.settings.action_max_commands:
         return f"; trying the {others[0].lower()} now"
     return ""

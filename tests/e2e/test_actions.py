@@ -53,8 +53,10 @@ async def test_charger_path_failing_is_confirmed_through_the_vehicle(st: Stack) 
     done = await settled(st, token, a["id"])
     assert done["state"] == "CONFIRMED", done
     vias = [(x["via"], x["outcome"]) for x in done["attempts"]]
-    assert vias[:2] == [("CHARGER", "UNREACHABLE"), ("VEHICLE", "ok")], vias
-    assert "trying the vehicle now" in done["attempts"][0]["detail"]
+    # a stop retries a charger that failed once (its pause leaves both paths able to resume), then the car
+    assert vias[:3] == [("CHARGER", "UNREACHABLE"), ("CHARGER", "UNREACHABLE"), ("VEHICLE", "ok")], vias
+    assert "next try through this path in" in done["attempts"][0]["detail"]
+    assert "trying the vehicle now" in done["attempts"][1]["detail"]
 
 
 async def test_schedule_blocked_charger_is_overridden_for_a_start(st: Stack) -> None:
