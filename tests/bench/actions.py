@@ -46,8 +46,8 @@ SECRET = "tdm_cs_bench-actions-client-secret"
 LINK = ("mutation($v: String!, $c: JSON!) { linkVendor(vendor: $v, credentials: $c) "
         "{ vehicles { id } chargers { id } } }")
 FIELDS = "id state failureReason { type detail } attempts { via command outcome detail }"
-START = f"mutation($v: ID) {{ startCharging(vehicleId: $v) {{ {FIELDS} }} }}"
-STOP = f"mutation($v: ID) {{ stopCharging(vehicleId: $v) {{ {FIELDS} }} }}"
+START = f"mutation($v: ID, $k: String) {{ startCharging(vehicleId: $v, idempotencyKey: $k) {{ {FIELDS} }} }}"
+STOP = f"mutation($v: ID, $k: String) {{ stopCharging(vehicleId: $v, idempotencyKey: $k) {{ {FIELDS} }} }}"
 ACTION = f"query($i: ID!) {{ action(id: $i) {{ {FIELDS} }} }}"
 STATE = "query($v: ID!) { vehicle(id: $v) { chargeState { isPluggedIn isCharging pluggedInChargerId } } }"
 TERMINAL = {"CONFIRMED", "FAILED", "CANCELLED"}
@@ -122,8 +122,12 @@ class Bench:
         self.http, self.url, self.sim, self.scale = http, url, sim, scale
 
     async def gql(self, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
-        """One GraphQL operation that must succeed."""
-        return await gql(self.http, f"{self.url}/graphql", query, variables, token)
+        """One GraphQL operation that must succeed (sent again once when a kept-alive connection
+        was closed under it; actions carry an idempotency key, so that is safe)."""
+        try:
+            return await gql(self.http, f"{self.url}/graphql", query, variables, token)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            return await gql(self.http, f"{self.url}/graphql", query, variables, token)
 
     async def sim_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """A simulator control call."""
@@ -179,7 +183,8 @@ class Bench:
                 await asyncio.sleep(rng.uniform(20, 60) * self.scale)
                 mutation, name = (STOP, "stopCharging") if charging else (START, "startCharging")
                 started = time.monotonic()
-                action = (await self.gql(mutation, {"v": h.vehicle_id}, h.token))[name]
+                key = f"{h.vehicle_id}-{len(h.results)}"
+                action = (await self.gql(mutation, {"v": h.vehicle_id, "k": key}, h.token))[name]
                 state = action["state"]
                 while state not in TERMINAL:
                     msg = await ws.until(lambda d, i=action["id"]: d.get("actionUpdated", {}).get("id") == i,
