@@ -34,8 +34,9 @@ from app.runtime import Runtime
 
 log = logging.getLogger("tandem.orchestrator")
 #: While a sent command is being verified the charger is polled at every check, the vehicle only
-#: this many seconds after sending (a fixed, short schedule keeps vehicle polls few).
-VERIFY_POLLS_S = (2.0, 5.0, 10.0, 20.0, 30.0, 45.0)
+#: at these fractions of its verification window after sending (2, 5, 10, 20, 30 and 45 s of the
+#: default 45 s: a fixed, short schedule keeps vehicle polls few).
+VERIFY_POLLS = (2 / 45, 5 / 45, 10 / 45, 20 / 45, 30 / 45, 1.0)
 COMMAND = {"START": "start_charging", "STOP": "stop_charging", "SET_MAX_CURRENT": "set_max_current"}
 #: Vendor errors that retrying cannot change, and the failure type each ends a path with.
 PERMANENT: dict[type[ve.VendorError], Refusal] = {
@@ -83,7 +84,8 @@ async def step(rt: Runtime, action: ChargeAction) -> None:
         return
     cur = plan.current
     if cur is not None and s.now < cur.at + timedelta(seconds=_verify_s(rt, cur.via)):
-        vehicle_due = cur.polls < len(VERIFY_POLLS_S) and s.now >= cur.at + timedelta(seconds=VERIFY_POLLS_S[cur.polls])
+        due_s = VERIFY_POLLS[min(cur.polls, len(VERIFY_POLLS) - 1)] * rt.settings.verify_vehicle_s
+        vehicle_due = cur.polls < len(VERIFY_POLLS) and s.now >= cur.at + timedelta(seconds=due_s)
         if vehicle_due:
             cur.polls += 1
         blocked = action.kind == "START" and target.charger is not None and bool(target.charger.schedule_blocking)
@@ -186,15 +188,19 @@ def lead(kind: str, blocked: bool, vehicle_ok: bool | None, charger_ok: bool | N
 
     A charger schedule holding the car blocks a start through either path and only the charger
     can override it. A device that did not answer its last poll (offline, asleep, rate limited)
-    goes after one that did. Otherwise the charger leads unless its recent success rate is worse:
-    it acts within seconds and its next poll confirms (while plugged together its current is the
-    one read back), where a car's cloud may sleep, lag or be out of coverage."""
+    goes after one that did. A stop then leads with the charger: its pause leaves either path able
+    to resume, where a car stopped through its own API refuses power until told to start. Otherwise
+    the charger leads unless its recent success rate is worse: it acts within seconds and its next
+    poll confirms (while plugged together its current is the one read back), where a car's cloud
+    may sleep, lag or be out of coverage."""
     if blocked:
         return "CHARGER"
     if vehicle_ok is None or charger_ok is None:
         return None
     if vehicle_ok != charger_ok:
         return "VEHICLE" if vehicle_ok else "CHARGER"
+    if kind == "STOP":  # the charger's pause leaves either path able to resume (see _waits_for_charger)
+        return "CHARGER"
     return "CHARGER" if charger_score >= vehicle_score else None
 
 

@@ -54,8 +54,10 @@ def test_which_path_leads() -> None:
     # a device that did not answer its last poll goes after one that did, whatever the kind
     assert lead("STOP", False, False, True, 0.9, 0.5) == "CHARGER"
     assert lead("SET_MAX_CURRENT", False, True, False, 0.5, 0.9) == "VEHICLE"
-    # both answering: the charger leads unless it has done worse
-    assert lead("STOP", False, True, True, 0.85, 0.85) == "CHARGER"
+    # both answering: a stop leads with the charger (its pause leaves either path able to resume)
+    assert lead("STOP", False, True, True, 0.9, 0.3) == "CHARGER"
+    # otherwise the charger leads unless it has done worse
+    assert lead("START", False, True, True, 0.85, 0.85) == "CHARGER"
     assert lead("SET_MAX_CURRENT", False, True, True, 0.85, 0.85) == "CHARGER"
     assert lead("START", False, True, True, 0.9, 0.6) is None
     # one path only: nothing to choose
