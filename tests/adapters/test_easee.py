@@ -262,7 +262,7 @@ async def test_read_charger_charging_snapshot() -> None:
     (1, None, PowerState.UNPLUGGED, False, False),
     (2, 2, PowerState.PLUGGED_IN_STOPPED, True, False),
     (3, None, PowerState.PLUGGED_IN_CHARGING, True, True),
-    (4, 3, PowerState.PLUGGED_IN_STOPPED, True, False),
+    (4, 3, PowerState.PLUGGED_IN_COMPLETE, True, False),  # Completed: the car is full
     (5, None, PowerState.PLUGGED_IN_FAULT, True, False),
     (6, 3, PowerState.PLUGGED_IN_STOPPED, True, False),
     (7, None, PowerState.PLUGGED_IN_INITIALIZING, True, False),
