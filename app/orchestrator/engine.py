@@ -111,7 +111,7 @@ def _ended_by_data(action: ChargeAction, target: Target) -> Outcome | None:
 def timeout_detail(plan: Plan, timeout_s: float) -> str:
     """Why an action reached its deadline, per path (commands sent, latest reason, waits)."""
     parts = [f"{via.lower()} path: {p.tries} command{'s' if p.tries != 1 else ''}" + (f", {p.why}" if p.why else "")
-             for via, p in sorted(plan.paths.items())]
+             for via, p in sorted(plan.paths.items()) if p.tries or p.why]
     if not parts:
         return f"No path could take the command within {timeout_s:g} s."
     return f"Device data did not confirm it within {timeout_s:g} s. " + "; ".join(parts) + "."
@@ -261,7 +261,7 @@ async def _end_refused(s: Step, had_paths: bool) -> None:
         await finish(s.rt, s.action, state, kind, detail)
         return
     kind = next(k for k in REFUSAL_ORDER if any(p.refused == k for p in refused.values()))
-    detail = "; ".join(f"the {via.lower()} refused: {p.why}" for via, p in sorted(refused.items()))
+    detail = "; ".join(f"{via.lower()} path: {p.why}" for via, p in sorted(refused.items()))
     state = "CANCELLED" if kind == "FAILED_PRECONDITION" else "FAILED"
     await finish(s.rt, s.action, state, kind, detail[0].upper() + detail[1:] + ".")
 
@@ -417,7 +417,7 @@ async def _asleep(s: Step, via: str, row: Vehicle | Charger, wake: Callable[[], 
 def _refusal_words(exc: ve.VendorError, vendor: str) -> str:
     if isinstance(exc, ve.AuthRevoked):
         return f"{vendor} no longer accepts Tandem's access: link the {vendor} account again"
-    return f"{exc.code}: {exc.detail}"
+    return exc.detail
 
 
 def _elsewhere(s: Step, via: str) -> str:

@@ -170,3 +170,24 @@ async def test_a_long_retry_after_holds_only_its_own_path(st: Stack) -> None:
     assert ended["attempts"] and {x["outcome"] for x in ended["attempts"]} <= {"RATE_LIMITED", "TIMEOUT"}, ended
     if ended["attempts"][0]["outcome"] == "RATE_LIMITED":
         assert "rate limited until" in ended["failureReason"]["detail"]
+
+
+async def test_a_vendor_refusal_retrying_cannot_change_ends_the_action_at_once(st: Stack) -> None:
+    _, token = await make_user(st)
+    vin = "SOCL00000000001"  # a make that refuses remote starts below 50 % (Smartcar CHARGING_SOC_TOO_LOW)
+    vid = (await link(st, token, "smartcar", [car(vin, soc=0.2, min_soc_for_command=0.5, pushes_on_change=True)])
+           )["vehicles"][0]["id"]
+    await st.sim("/sim/accounts", {"vendor": "easee", "devices": [box("EHQ00001")]})
+    await st.sim("/sim/plug", {"vin": vin, "serialNumber": "EHQ00001"})
+
+    async def shows(want: bool) -> bool:
+        return (await viewer(st, token))["vehicles"][0]["chargeState"]["isCharging"] is want
+
+    await wait_for(lambda: shows(True), timeout=30)
+    assert (await settled(st, token, (await action(st, token, "stopCharging", vehicleId=vid))["id"]))["state"] \
+        == "CONFIRMED"
+    await wait_for(lambda: shows(False), timeout=30)
+    done = await settled(st, token, (await action(st, token, "startCharging", vehicleId=vid))["id"])
+    assert (done["state"], done["failureReason"]["type"]) == ("CANCELLED", "FAILED_PRECONDITION"), done
+    assert "CHARGING_SOC_TOO_LOW" in done["failureReason"]["detail"]
+    assert [(a["via"], a["outcome"]) for a in done["attempts"]] == [("VEHICLE", "FAILED_PRECONDITION")], done
