@@ -1,4 +1,5 @@
-"""The `tandem` command: serve, serve --demo, worker, migrate, simulate, export-schema."""
+"""The `tandem` command: serve, serve --demo, worker, migrate, rotate-secrets, generate-secret-key,
+simulate, export-schema."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def _serve(args: argparse.Namespace) -> None:
     if args.demo:
         extra["embedded_workers"] = True
     settings = _settings(args, **extra)
+    if args.demo:
+        from app.services.demo import with_secret_key
+
+        settings = with_secret_key(settings)
     app = create_app(settings, demo=args.demo)
     print(f"GraphQL: http://{settings.host}:{settings.port}/graphql", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
@@ -70,6 +75,26 @@ def _migrate(args: argparse.Namespace) -> None:
     print("migrations applied")
 
 
+def _rotate_secrets(args: argparse.Namespace) -> None:
+    from app import db
+
+    async def run() -> int:
+        await db.init(_settings(args))
+        try:
+            return await db.rotate_secrets()
+        finally:
+            await db.close()
+
+    changed = asyncio.run(run())
+    print(f"vendor secrets re-encrypted with the first key: {changed} row(s) changed")
+
+
+def _generate_secret_key(args: argparse.Namespace) -> None:
+    from app.crypto import generate_key
+
+    print(generate_key())
+
+
 def _simulate(args: argparse.Namespace) -> None:
     from adapters.simulator.app import run
 
@@ -103,6 +128,10 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=_worker)
     p = sub.add_parser("migrate", help="apply database migrations")
     p.set_defaults(func=_migrate)
+    p = sub.add_parser("rotate-secrets", help="re-encrypt stored vendor secrets with the first TANDEM_SECRET_KEYS key")
+    p.set_defaults(func=_rotate_secrets)
+    p = sub.add_parser("generate-secret-key", help="print a new key for TANDEM_SECRET_KEYS")
+    p.set_defaults(func=_generate_secret_key)
     p = sub.add_parser("simulate", help="run the vendor simulator standalone")
     p.add_argument("--port", type=int)
     p.add_argument("--host", default="127.0.0.1")

@@ -64,6 +64,11 @@ class Settings:
     log_level: str = "INFO"
     #: `tandem worker` serves Prometheus metrics on this port (0: off; web processes use /metrics).
     metrics_port: int = 0
+    #: Fernet keys encrypting vendor secrets at rest, comma-separated: the first encrypts, all decrypt
+    #: (see app/crypto.py for what happens without them).
+    secret_keys: str = ""
+    #: Lifetime of a user token when `createUserToken` gives no `expiresIn` (seconds; 0: never expires).
+    user_token_ttl_s: float = 30 * 24 * 3600.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -96,6 +101,8 @@ class Settings:
             raise ConfigError("TANDEM_POLL_JITTER must be in [0, 1)")
         if self.shards < 1:
             raise ConfigError("TANDEM_SHARDS must be >= 1")
+        if self.user_token_ttl_s < 0:
+            raise ConfigError("TANDEM_USER_TOKEN_TTL_S must be >= 0 (0: tokens never expire)")
 
     @property
     def is_sqlite(self) -> bool:

@@ -18,7 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
-from app import db, metrics
+from app import db, metrics, revocation
 from app.auth import authenticate, bearer
 from app.runtime import Runtime, current
 from app.services.process import ProcessServices
@@ -45,6 +45,7 @@ class TandemGraphQL(GraphQL[Context, None]):
         if principal is None or principal.user_id is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.principal = principal
+        revocation.watch_socket(principal, context.request)
         return None
 
 

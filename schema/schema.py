@@ -16,14 +16,16 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from app.settings import Settings
+from resolvers.accounts import AccountQueries
 from resolvers.mutations.accounts import AccountMutations
 from resolvers.mutations.actions import ActionMutations
 from resolvers.mutations.linking import LinkMutations
 from resolvers.mutations.locations import LocationMutations
-from resolvers.queries import Query
+from resolvers.queries import Query as CoreQuery
 from resolvers.subscriptions import Subscription
 from schema.errors import ErrorPolicy
 
+Query = merge_types("Query", (CoreQuery, AccountQueries))
 Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMutations, ActionMutations))
 
 

@@ -267,6 +267,33 @@ class User:
         """The user's locations."""
         return [Location.of(loc) for loc in self.graph.locations.values()]
 
+    @strawberry.field
+    async def tokens(self) -> list[UserToken]:
+        """The user's tokens, newest first: metadata only, never the token itself."""
+        rows = await models.UserToken.filter(user_id=str(self.id)).order_by("-created_at", "id")
+        return [UserToken.of(r) for r in rows]
+
+
+@strawberry.type(description="A user token's metadata. The token itself is shown once, at creation.")
+class UserToken:
+    id: strawberry.ID
+    created_at: datetime
+    expires_at: datetime | None = strawberry.field(description="Null: never expires.")
+    last_used_at: datetime | None = strawberry.field(description="Approximate (to about a minute).")
+    revoked_at: datetime | None
+    is_active: bool = strawberry.field(description="Neither revoked nor expired.")
+
+    @staticmethod
+    def of(row: models.UserToken) -> UserToken:
+        """Build from a row."""
+        from app.auth import utcnow
+
+        active = row.revoked_at is None and (row.expires_at is None or row.expires_at > utcnow())
+        return UserToken(
+            id=strawberry.ID(row.id), created_at=row.created_at, expires_at=row.expires_at,
+            last_used_at=row.last_used_at, revoked_at=row.revoked_at, is_active=active,
+        )
+
 
 @strawberry.type
 class CreatedUser:
@@ -278,6 +305,16 @@ class CreatedUser:
 class CreatedUserToken:
     user_id: strawberry.ID
     token: str
+    id: strawberry.ID = strawberry.field(description="The token's id (for `revokeUserToken` and listings).")
+    expires_at: datetime | None = strawberry.field(description="Null: never expires.")
+
+
+@strawberry.type(description="A new client secret. Shown once: only its hash is stored.")
+class RotatedClientSecret:
+    client_secret: str
+    previous_secret_valid_until: datetime | None = strawberry.field(
+        description="Until when the replaced secret still works (null: it stopped at once)."
+    )
 
 
 @strawberry.type(description="What linking a vendor account found.")

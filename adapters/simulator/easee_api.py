@@ -42,7 +42,7 @@ def routes(sim: Sim) -> list[Route]:
         if isinstance(owner, Response):
             return owner
         box = world.boxes.get(request.path_params["cid"])
-        if box is None or box.account != owner:
+        if box is None or box.id not in world.accounts[owner].devices:  # its own or shared with it
             return error(404, "no such charger")
         return box
 

@@ -43,7 +43,7 @@ def routes(sim: Sim) -> list[Route]:
         if acct is None or acct.vendor != "smartcar" or acct.username in sim.faults["smartcar"].revoked:
             return error(401, "invalid or revoked access token")
         car = world.cars.get(request.path_params.get("vid", ""))
-        if car is None or car.account != acct.username:
+        if car is None or car.id not in acct.devices:  # its own or shared with it
             return error(404, "no such vehicle")
         return car
 

@@ -157,12 +157,15 @@ class World:
         acct = Account(vendor, f"{vendor}-{secrets.token_hex(6)}", secrets.token_urlsafe(12))
         now = self.clock.now()
         built: list[Car | Box] = []
+        shared: list[str] = []
         for spec in devices:
             if not isinstance(spec, dict):
                 raise ValueError("each device must be an object")
             kind = spec.get("kind")
             rest = {k: v for k, v in spec.items() if k != "kind"}
-            if kind == "vehicle" and vendor == "smartcar":
+            if rest.get("shared") is True:  # access to an existing device (a shared car or charger)
+                shared.append(self._existing(vendor, kind, rest))
+            elif kind == "vehicle" and vendor == "smartcar":
                 built.append(self._car(acct, rest, now))
             elif kind == "charger" and vendor == "easee":
                 built.append(self._box(acct, rest, now))
@@ -178,8 +181,19 @@ class World:
             else:
                 self.boxes[dev.id] = dev
             acct.devices.append(dev.id)
+        acct.devices.extend(shared)
         self.accounts[acct.username] = acct
         return acct
+
+    def _existing(self, vendor: str, kind: object, spec: dict[str, Any]) -> str:
+        """The vendor id of an existing device named by `{"vin"}` / `{"serialNumber"}` with `"shared": true`."""
+        if set(spec) - {"shared", "vin", "serialNumber"}:
+            raise ValueError("a shared device names only its vin or serialNumber")
+        if kind == "vehicle" and vendor == "smartcar" and spec.get("vin") in self.cars_by_vin:
+            return self.cars_by_vin[str(spec["vin"])].id
+        if kind == "charger" and vendor == "easee" and spec.get("serialNumber") in self.boxes:
+            return str(spec["serialNumber"])
+        raise ValueError(f"no such {kind} of vendor {vendor!r} to share")
 
     def _car(self, acct: Account, spec: dict[str, Any], now: float) -> Car:
         _check_spec("vehicle", CAR_RULES, spec)

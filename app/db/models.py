@@ -1,7 +1,8 @@
 """Database models (Tortoise ORM). The database is the source of truth; events are hints.
 
-Ids are opaque strings (uuid4 hex). Vendor secrets live only in `VendorLink.credentials`
-and are never logged or returned; Tandem's own tokens are stored as SHA-256 hashes.
+Ids are opaque strings (uuid4 hex). Vendor secrets live only in `VendorLink.credentials` and
+`VendorLink.access_token`, encrypted at rest (app/db/fields.py), and are never logged or returned;
+Tandem's own tokens are stored as SHA-256 hashes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+from app.db.fields import EncryptedJSONField, EncryptedTextField
 
 
 def new_id() -> str:
@@ -25,6 +28,10 @@ class Client(Model):
     name = fields.CharField(max_length=200)
     secret_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: After `rotateClientSecret` with a grace period: the replaced secret's hash, valid until then.
+    previous_secret_hash = fields.CharField(max_length=64, null=True, db_index=True)
+    previous_secret_until = fields.DatetimeField(null=True)
+    secret_rotated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "client"
@@ -54,6 +61,12 @@ class UserToken(Model):
     )
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: None: never expires.
+    expires_at = fields.DatetimeField(null=True)
+    #: Approximate (updated at most once a minute per process).
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    user_id: str
 
     class Meta:
         table = "user_token"
@@ -69,14 +82,18 @@ class VendorLink(Model):
     vendor = fields.CharField(max_length=50)
     #: Hash of the vendor account identity, to find a re-link of the same account.
     account_key = fields.CharField(max_length=64)
-    credentials: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
-    access_token = fields.TextField(default="")
+    #: Encrypted at rest (the column holds `{"fernet": token}`).
+    credentials: fields.JSONField[dict[str, Any]] = EncryptedJSONField(default=dict)
+    #: The vendor session token, encrypted at rest.
+    access_token = EncryptedTextField(default="")
     status = fields.CharField(max_length=20, default="OK")  # OK | REVOKED
     created_at = fields.DatetimeField(auto_now_add=True)
+    user_id: str
 
     class Meta:
         table = "vendor_link"
-        unique_together = (("user", "vendor", "account_key"),)
+        #: One user per vendor account: a second user linking it is refused (DEVICE_ALREADY_LINKED).
+        unique_together = (("user", "vendor", "account_key"), ("vendor", "account_key"))
 
 
 class Location(Model):

@@ -7,15 +7,17 @@ simulator is gone) are removed first.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import httpx
 
+from app import crypto
 from app.auth import CLIENT_PREFIX, USER_PREFIX
 from app.db.models import Charger, Vehicle
 from app.runtime import Runtime
 from app.services import accounts, linking
-from app.settings import ConfigError
+from app.settings import ConfigError, Settings
 
 DEMO_VIN = "WVGZZZE2ZPE000001"
 DEMO_SERIAL = "EH000001"
@@ -29,12 +31,24 @@ def _fixed(variable: str, prefix: str) -> str | None:
     return value
 
 
+def with_secret_key(settings: Settings) -> Settings:
+    """The demo's settings with a vendor-secret key: `TANDEM_SECRET_KEYS` when set, else the key
+    file beside its SQLite database (app/crypto.py), else (a PostgreSQL demo) `data/demo.keys`,
+    created on first use, so a restarted demo still decrypts what it stored."""
+    if settings.secret_keys.strip() or settings.is_sqlite:
+        return settings
+    keys = crypto.read_or_create_key_file(os.path.abspath(os.path.join("data", "demo.keys")))
+    return dataclasses.replace(settings, secret_keys=",".join(keys))
+
+
 async def seed(rt: Runtime) -> dict[str, str]:
     """Create the demo client, user, token and linked assets; print the contract's lines."""
     fixed_secret = _fixed("TANDEM_DEMO_CLIENT_SECRET", CLIENT_PREFIX)
     client, secret = await accounts.create_client("demo", fixed_secret)
     user = await accounts.create_user(client.id, "demo-user")
-    token = await accounts.create_user_token(client.id, user.id, _fixed("TANDEM_DEMO_USER_TOKEN", USER_PREFIX))
+    _, token = await accounts.create_user_token(
+        client.id, user.id, _fixed("TANDEM_DEMO_USER_TOKEN", USER_PREFIX), default_ttl_s=rt.settings.user_token_ttl_s
+    )
     for model in (Vehicle, Charger):
         for row in await model.filter(user_id=user.id):
             await linking.unlink_asset(rt, user.id, "vehicle" if model is Vehicle else "charger", row.id)

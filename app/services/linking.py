@@ -6,11 +6,15 @@ import hashlib
 import logging
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
 from adapters import registry
 from adapters.errors import BadCredentials, UnknownVendor, VendorError
 from adapters.types import ChargerInfo, Session, VehicleInfo
+from app.db import column
 from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
-from app.errors import BadInput, NotFoundError, TandemError
+from app.errors import AlreadyLinked, BadInput, NotFoundError, TandemError
 from app.runtime import Runtime
 from app.services import evsystems
 
@@ -24,8 +28,35 @@ def shard_of(user_id: str, shards: int) -> int:
 
 
 def _account_key(vendor: str, credentials: dict[str, Any]) -> str:
-    identity = str(credentials.get("username") or credentials.get("userName") or "")
+    identity = str(credentials.get("username") or credentials.get("userName") or credentials.get("chargePointId") or "")
     return hashlib.sha256(f"{vendor}:{identity}".encode()).hexdigest()
+
+
+async def _refuse_if_linked_elsewhere(user_id: str, vendor: str, account_key: str, infos: list[Any]) -> None:
+    """AlreadyLinked when another user links this vendor account or any of these devices (same
+    vendor id, VIN or serial number). Another user's link of the account that holds no asset any
+    more is a leftover: it is deleted, with its credentials."""
+    others = VendorLink.filter(vendor=vendor, account_key=account_key).exclude(user_id=user_id)
+    for link_id in await column(others, "id"):
+        if await Vehicle.filter(link_id=link_id).exists() or await Charger.filter(link_id=link_id).exists():
+            raise AlreadyLinked("This vendor account is already linked by another user.")
+        await VendorLink.filter(id=link_id).delete()
+    vehicles = [i for i in infos if isinstance(i, VehicleInfo)]
+    chargers = [i for i in infos if isinstance(i, ChargerInfo)]
+    if vehicles:
+        same = Q(vendor=vendor, vendor_id__in=[v.vendor_id for v in vehicles])
+        vins = [v.vin for v in vehicles if v.vin]
+        if vins:
+            same |= Q(vin__in=vins)
+        if await Vehicle.filter(same).exclude(user_id=user_id).exists():
+            raise AlreadyLinked("A vehicle of this account is already linked by another user.")
+    if chargers:
+        same = Q(vendor=vendor, vendor_id__in=[c.vendor_id for c in chargers])
+        serials = [c.serial_number for c in chargers if c.serial_number]
+        if serials:
+            same |= Q(serial_number__in=serials)
+        if await Charger.filter(same).exclude(user_id=user_id).exists():
+            raise AlreadyLinked("A charger of this account is already linked by another user.")
 
 
 async def link_vendor(
@@ -50,9 +81,12 @@ async def link_vendor(
         log.warning("linking %s failed: %s", vendor, exc.code)
         raise TandemError(f"The vendor could not be reached ({exc.code}); try again.", "VENDOR_UNAVAILABLE") from None
 
-    link, _ = await VendorLink.get_or_create(
-        user_id=user_id, vendor=vendor, account_key=_account_key(vendor, credentials)
-    )
+    account_key = _account_key(vendor, credentials)
+    await _refuse_if_linked_elsewhere(user_id, vendor, account_key, infos)
+    try:
+        link, _ = await VendorLink.get_or_create(user_id=user_id, vendor=vendor, account_key=account_key)
+    except IntegrityError:  # another user linked the same account a moment ago
+        raise AlreadyLinked("This vendor account is already linked by another user.") from None
     link.credentials = credentials
     link.access_token = session.access_token
     link.status = "OK"
@@ -120,6 +154,9 @@ async def unlink_asset(rt: Runtime, user_id: str, kind: str, asset_id: str) -> N
     )
     await Observation.filter(asset_id=asset_id).delete()
     await row.delete()
+    link_id = row.link_id
+    if not await Vehicle.filter(link_id=link_id).exists() and not await Charger.filter(link_id=link_id).exists():
+        await VendorLink.filter(id=link_id).delete()  # the account's last asset: forget its credentials
     await rt.publish(kind, user_id, asset_id)
     for other in others:
         await rt.publish("charger" if kind == "vehicle" else "vehicle", user_id, other)

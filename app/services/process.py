@@ -36,6 +36,7 @@ class ProcessServices:
         self._sim_server: uvicorn.Server | None = None
         self._sim_task: asyncio.Task[Any] | None = None
         self._workers: Any = None
+        self._revocations: asyncio.Task[None] | None = None
 
     async def start(self) -> Runtime:
         """Bring the process up."""
@@ -47,6 +48,10 @@ class ProcessServices:
         await bus.connect()
         self.runtime = Runtime(settings=settings, bus=bus)
         set_current(self.runtime)
+        if self.web:
+            from app import revocation
+
+            self._revocations = asyncio.create_task(revocation.follow(bus), name="revocations")
         if self.demo:
             from app.services.demo import seed
 
@@ -62,6 +67,9 @@ class ProcessServices:
         """Bring the process down."""
         if self._workers is not None:
             await self._workers.stop()
+        if self._revocations is not None:
+            self._revocations.cancel()
+            await asyncio.gather(self._revocations, return_exceptions=True)
         if self.runtime is not None:
             await self.runtime.aclose()
             await self.runtime.bus.disconnect()

@@ -26,7 +26,7 @@ import time
 
 import httpx
 
-from tests.bench.common import Service, cpu_seconds, free_port, tandem_cmd, temp_sqlite
+from tests.bench.common import BENCH_SECRET_KEYS, Service, cpu_seconds, free_port, tandem_cmd, temp_sqlite
 
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
 PG_BENCH = os.environ.get("TANDEM_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/tandem_bench")
@@ -64,7 +64,7 @@ async def seed(database_url: str, sim_url: str, devices: int) -> None:
     from app.settings import Settings
 
     settings = Settings.from_env({}, database_url=database_url, simulator_url=sim_url,
-                                 vendor_budget_per_s=100000.0, vendor_budget_burst=1000)
+                                 vendor_budget_per_s=100000.0, vendor_budget_burst=1000, secret_keys=BENCH_SECRET_KEYS)
     await db.init(settings)
     rt = Runtime(settings=settings, bus=EventBus("memory://"))
     await rt.bus.connect()

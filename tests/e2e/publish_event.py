@@ -7,6 +7,7 @@ the end-to-end tests use it to show that events cross process boundaries through
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from app import db
@@ -17,7 +18,7 @@ from app.settings import Settings
 
 async def main(database_url: str, broadcast_url: str, user_id: str, vehicle_id: str, brand: str) -> None:
     """Update the row, then publish the change."""
-    await db.init(Settings.from_env({}, database_url=database_url))
+    await db.init(Settings.from_env({}, database_url=database_url, secret_keys=os.environ.get("TANDEM_SECRET_KEYS")))
     bus = EventBus(broadcast_url)
     await bus.connect()
     try:
