@@ -906,3 +906,31 @@ async def test_accepted_commands_are_logged_and_refused_ones_are_not(client: htt
     log = (await client.get("/sim/commands")).json()["commands"]
     assert [(c["vendor"], c["device"], c["command"]) for c in log] == [
         ("easee", p.serial, "pause_charging"), ("smartcar", p.vin, "charge start")]
+
+
+async def test_a_shared_device_is_listed_and_read_by_both_accounts(client: httpx.AsyncClient) -> None:
+    p = await make_pair(client, vin="VINSHARE01", serial="EHSHARE1")
+    sc2 = await new_account(client, "smartcar", {"kind": "vehicle", "vin": "VINSHARE01", "shared": True})
+    ea2 = await new_account(client, "easee", {"kind": "charger", "serialNumber": "EHSHARE1", "shared": True})
+    assert sc2["devices"] == [p.car] and ea2["devices"] == [p.serial]
+    sc_auth, ea_auth = await sc_login(client, sc2["credentials"]), await ea_login(client, ea2["credentials"])
+    assert (await client.get(f"{SC}/vehicles", headers=sc_auth)).json()["vehicles"] == [p.car]
+    for headers in (p.sc, sc_auth):
+        r = await client.get(f"{SC}/vehicles/{p.car}/vin", headers=headers)
+        assert r.status_code == 200 and r.json()["vin"] == "VINSHARE01"
+    for headers in (p.ea, ea_auth):
+        assert (await client.get(f"{EA}/chargers/{p.serial}/state", headers=headers)).status_code == 200
+    # an account that was not given the device still cannot read it
+    other = await sc_login(client, (await new_account(client, "smartcar", {"kind": "vehicle"}))["credentials"])
+    assert (await client.get(f"{SC}/vehicles/{p.car}/vin", headers=other)).status_code == 404
+
+
+@pytest.mark.parametrize("device", [
+    {"kind": "vehicle", "vin": "NOSUCHVIN", "shared": True},
+    {"kind": "vehicle", "vin": "VINSHARE02", "shared": True, "soc": 0.5},
+])
+async def test_sharing_needs_an_existing_device_and_nothing_else(client: httpx.AsyncClient,
+                                                                 device: dict[str, Any]) -> None:
+    await new_account(client, "smartcar", {"kind": "vehicle", "vin": "VINSHARE02"})
+    r = await client.post("/sim/accounts", json={"vendor": "smartcar", "devices": [device]})
+    assert r.status_code == 400
