@@ -15,7 +15,12 @@ from app.settings import ConfigError, Settings
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
-    return Settings.from_env(None, port=getattr(args, "port", None), **extra)
+    from app import crypto
+
+    settings = Settings.from_env(None, port=getattr(args, "port", None), **extra)
+    if not getattr(args, "demo", False):
+        crypto.keys_for(settings)  # no usable vendor-secret key: a clear message now (the demo makes one)
+    return settings
 
 
 def _serve(args: argparse.Namespace) -> None:

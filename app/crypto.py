@@ -16,6 +16,7 @@ The keyring is process-wide, set by `configure` when the database is initialised
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -67,21 +68,20 @@ class Keyring:
 
     def decrypt(self, token: str) -> str:
         """The plaintext of a token; raises SecretsUnavailable when no key opens it."""
+        return self._apply(self._fernet.decrypt, token).decode()
+
+    def rotate(self, token: str) -> str:
+        """The same plaintext re-encrypted with the first key; SecretsUnavailable when no key opens it."""
+        return self._apply(self._fernet.rotate, token).decode()
+
+    @staticmethod
+    def _apply(op: Callable[[bytes], bytes], token: str) -> bytes:
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            return op(token.encode())
         except (InvalidToken, ValueError, TypeError):
             raise SecretsUnavailable(
                 f"a stored vendor secret cannot be decrypted with the keys in {KEYS_VARIABLE} "
                 "(was the key that encrypted it removed?)"
-            ) from None
-
-    def rotate(self, token: str) -> str:
-        """The same plaintext re-encrypted with the first key (a no-op in effect when it already is)."""
-        try:
-            return self._fernet.rotate(token.encode()).decode()
-        except (InvalidToken, ValueError, TypeError):
-            raise SecretsUnavailable(
-                f"a stored vendor secret cannot be decrypted with the keys in {KEYS_VARIABLE}"
             ) from None
 
     def is_current(self, token: str) -> bool:

@@ -9,7 +9,7 @@ import math
 from datetime import datetime, timedelta
 
 from app import revocation
-from app.auth import Principal, hash_token, new_client_secret, new_user_token, utcnow
+from app.auth import Principal, forget, hash_token, new_client_secret, new_user_token, utcnow
 from app.db.models import Client, User, UserToken
 from app.errors import BadInput, NotFoundError
 from app.events import EventBus
@@ -54,7 +54,8 @@ async def create_user_token(
 ) -> tuple[UserToken, str]:
     """Issue a token for one of the client's users; returns its row and the token (shown once).
 
-    A fixed `token` (the demo's) that already exists is renewed: new expiry, no longer revoked.
+    A fixed `token` (the demo's `TANDEM_DEMO_USER_TOKEN`) that already exists is renewed: new
+    expiry, no longer revoked, and acting as this user (an operator's explicit choice).
     """
     user = await User.filter(id=user_id, client_id=client_id).first()
     if user is None:
@@ -66,11 +67,10 @@ async def create_user_token(
     row = await UserToken.filter(token_hash=digest).first()
     if row is None:
         row = await UserToken.create(user=user, token_hash=digest, expires_at=expires_at)
-    elif row.user_id != user.id:
-        raise BadInput("This token is taken.")
     else:
-        row.expires_at, row.revoked_at = expires_at, None
-        await row.save(update_fields=["expires_at", "revoked_at"])
+        row.user_id, row.expires_at, row.revoked_at = user.id, expires_at, None
+        await row.save(update_fields=["user_id", "expires_at", "revoked_at"])
+        forget(token_id=row.id)
     return row, token
 
 

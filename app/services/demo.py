@@ -52,6 +52,13 @@ async def seed(rt: Runtime) -> dict[str, str]:
     for model in (Vehicle, Charger):
         for row in await model.filter(user_id=user.id):
             await linking.unlink_asset(rt, user.id, "vehicle" if model is Vehicle else "charger", row.id)
+    # An earlier run's demo user (of another, random client) still holds the demo car and charger:
+    # release them, since a device is linked by one user only (DEVICE_ALREADY_LINKED).
+    for row in await Vehicle.filter(vin=DEMO_VIN, user__external_id="demo-user", user__client__name="demo"):
+        await linking.unlink_asset(rt, row.user_id, "vehicle", row.id)
+    for box_row in await Charger.filter(serial_number=DEMO_SERIAL, user__external_id="demo-user",
+                                        user__client__name="demo"):
+        await linking.unlink_asset(rt, box_row.user_id, "charger", box_row.id)
     sim = rt.settings.simulator_url.rstrip("/")
     async with httpx.AsyncClient(base_url=sim, timeout=10) as http:
         car = await http.post("/sim/accounts", json={"vendor": "smartcar", "devices": [{

@@ -41,22 +41,25 @@ async def _refuse_if_linked_elsewhere(user_id: str, vendor: str, account_key: st
         if await Vehicle.filter(link_id=link_id).exists() or await Charger.filter(link_id=link_id).exists():
             raise AlreadyLinked("This vendor account is already linked by another user.")
         await VendorLink.filter(id=link_id).delete()
-    vehicles = [i for i in infos if isinstance(i, VehicleInfo)]
-    chargers = [i for i in infos if isinstance(i, ChargerInfo)]
-    if vehicles:
-        same = Q(vendor=vendor, vendor_id__in=[v.vendor_id for v in vehicles])
-        vins = [v.vin for v in vehicles if v.vin]
-        if vins:
-            same |= Q(vin__in=vins)
-        if await Vehicle.filter(same).exclude(user_id=user_id).exists():
-            raise AlreadyLinked("A vehicle of this account is already linked by another user.")
-    if chargers:
-        same = Q(vendor=vendor, vendor_id__in=[c.vendor_id for c in chargers])
-        serials = [c.serial_number for c in chargers if c.serial_number]
-        if serials:
-            same |= Q(serial_number__in=serials)
-        if await Charger.filter(same).exclude(user_id=user_id).exists():
-            raise AlreadyLinked("A charger of this account is already linked by another user.")
+    vehicles = [(i.vendor_id, i.vin) for i in infos if isinstance(i, VehicleInfo)]
+    chargers = [(i.vendor_id, i.serial_number) for i in infos if isinstance(i, ChargerInfo)]
+    if await _taken(Vehicle, user_id, vendor, vehicles, "vin"):
+        raise AlreadyLinked("A vehicle of this account is already linked by another user.")
+    if await _taken(Charger, user_id, vendor, chargers, "serial_number"):
+        raise AlreadyLinked("A charger of this account is already linked by another user.")
+
+
+async def _taken(model: type[Vehicle] | type[Charger], user_id: str, vendor: str,
+                 devices: list[tuple[str, str | None]], identity: str) -> bool:
+    """Whether another user holds one of `devices` (vendor id, VIN or serial number), by vendor
+    id or by the identity (`vin` / `serial_number`) that names the device across vendor accounts."""
+    if not devices:
+        return False
+    same = Q(vendor=vendor, vendor_id__in=[vendor_id for vendor_id, _ in devices])
+    names: dict[str, Any] = {f"{identity}__in": [name for _, name in devices if name]}
+    if names[f"{identity}__in"]:
+        same |= Q(**names)
+    return bool(await model.filter(same).exclude(user_id=user_id).exists())
 
 
 async def link_vendor(

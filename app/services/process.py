@@ -39,7 +39,14 @@ class ProcessServices:
         self._revocations: asyncio.Task[None] | None = None
 
     async def start(self) -> Runtime:
-        """Bring the process up."""
+        """Bring the process up; on failure, stop what was started (then re-raise)."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> Runtime:
         settings = self.settings
         if self.demo and not settings.simulator_url:
             settings = dataclasses.replace(settings, simulator_url=await self._start_simulator())

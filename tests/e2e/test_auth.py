@@ -321,12 +321,20 @@ async def test_second_user_linking_the_same_account_is_refused(st: Stack) -> Non
     assert [v["information"]["vin"] for v in moved["vehicles"]] == ["VINSHARED0001"]
 
 
-async def test_vendor_credentials_are_encrypted_in_the_database(st: Stack) -> None:
+async def test_vendor_credentials_are_encrypted_in_the_database(st: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
     from tortoise import connections
 
+    caplog.set_level(logging.DEBUG)
     _, alice = await make_user(st, "alice")
+    _, bob = await make_user(st, "bob")
     linked = await link(st, alice, "easee", [box("EHSECRET001")])
     creds = linked["credentials"]
+    refused = await st.gql(LINK, {"v": "easee", "c": creds}, token=bob)
+    assert refused["errors"][0]["extensions"]["code"] == "DEVICE_ALREADY_LINKED"
+    wrong = await st.gql(LINK, {"v": "easee", "c": {**creds, "password": "wrong-pass-XYZ"}}, token=bob)
+    assert wrong["errors"][0]["extensions"]["code"] == "BAD_CREDENTIALS"
     rows = await connections.get("default").execute_query_dict("SELECT credentials, access_token FROM vendor_link")
     assert len(rows) == 1
     raw = json.dumps({k: str(v) for k, v in rows[0].items()})
@@ -338,3 +346,5 @@ async def test_vendor_credentials_are_encrypted_in_the_database(st: Stack) -> No
         return bool(data["viewer"]["chargers"][0]["isReachable"])
 
     await wait_for(reachable, timeout=20)
+    for secret in (creds["password"], "wrong-pass-XYZ"):
+        assert secret not in caplog.text  # secrets never reach a log
