@@ -54,6 +54,9 @@ def watch_socket(principal: auth.Principal, ws: Closable) -> None:
     """Close `ws` when the user token it authenticated with is revoked or expires."""
     if principal.token_id is None:
         return
+    if len(_sockets) > 1000:  # drop tokens whose sockets are all gone
+        for token_id in [t for t, socks in _sockets.items() if not socks]:
+            del _sockets[token_id]
     _sockets.setdefault(principal.token_id, weakref.WeakSet()).add(ws)
     if principal.expires_at is not None:
         delay = max(0.0, (principal.expires_at - auth.utcnow()).total_seconds())
