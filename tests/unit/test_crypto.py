@@ -113,3 +113,18 @@ def test_fields_encrypt_for_the_database_and_decrypt_for_python(keyring: crypto.
     assert tf.to_db_value("", None) == "" and tf.to_python_value("") == ""
     with pytest.raises(crypto.SecretsUnavailable):
         jf.to_python_value('{"password": "plain"}')  # plaintext in the database is never used
+
+
+def test_demo_on_postgres_makes_and_keeps_its_own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services.demo import with_secret_key
+
+    monkeypatch.chdir(tmp_path)
+    pg = Settings(database_url="postgres://x@127.0.0.1/db")
+    first = with_secret_key(pg)
+    assert first.secret_keys and crypto.keys_for(first).keys == (first.secret_keys,)
+    assert with_secret_key(pg).secret_keys == first.secret_keys  # persisted in data/demo.keys
+    assert stat.S_IMODE(os.stat(tmp_path / "data" / "demo.keys").st_mode) == 0o600
+    given = Settings(database_url="postgres://x@127.0.0.1/db", secret_keys=crypto.generate_key())
+    assert with_secret_key(given) == given
+    sqlite = Settings(database_url=f"sqlite://{tmp_path}/d.sqlite3")
+    assert with_secret_key(sqlite) == sqlite  # its key file beside the database serves
