@@ -3,8 +3,9 @@ revoked (or expired) user token are closed, which ends their subscriptions.
 
 A revocation is applied in the process that made it at once and announced on the broadcast
 (pseudo-user channel `AUTH_CHANNEL`); every web process follows it (`follow`). Should the
-broadcast lose messages, the subscriber gets a Resync and drops its whole token cache; cached
-entries live at most 30 s anyway (app/auth.py).
+broadcast lose messages, the subscriber gets a Resync: it drops its whole token cache and closes
+the open sockets of tokens revoked meanwhile; cached entries live at most 30 s anyway
+(app/auth.py).
 
 Websockets are closed with code 4403 (as a refused `connection_init` is), reason
 "token revoked" or "token expired".
@@ -19,6 +20,7 @@ import weakref
 from typing import Any, Protocol
 
 from app import auth
+from app.db import column
 from app.events import Event, EventBus
 
 log = logging.getLogger("tandem.auth")
@@ -95,3 +97,14 @@ async def follow(bus: EventBus) -> None:
                 apply(item.topic, item.object_id)
             else:
                 auth.forget_cached()
+                await recheck_sockets()
+
+
+async def recheck_sockets() -> None:
+    """Close the open sockets of tokens revoked meanwhile (after notices may have been missed)."""
+    from app.db.models import UserToken
+
+    open_ids = [t for t, socks in _sockets.items() if socks]
+    if open_ids:
+        for token_id in await column(UserToken.filter(id__in=open_ids, revoked_at__isnull=False), "id"):
+            apply(TOPIC_USER_TOKEN, token_id)

@@ -115,3 +115,18 @@ async def test_notices_from_the_broadcast_are_applied_and_a_resync_drops_the_cac
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
         await bus.disconnect()
+
+
+async def test_after_a_resync_sockets_of_tokens_revoked_meanwhile_are_closed(database: object) -> None:
+    from app.db.models import Client, User, UserToken
+
+    client = await Client.create(name="c", secret_hash="h" * 64)
+    user = await User.create(client=client, external_id="u")
+    kept = await UserToken.create(user=user, token_hash="a" * 64)
+    gone = await UserToken.create(user=user, token_hash="b" * 64, revoked_at=auth.utcnow())
+    live, dead = FakeSocket(), FakeSocket()
+    revocation.watch_socket(auth.Principal("user", client.id, user.id, token_id=kept.id), live)
+    revocation.watch_socket(auth.Principal("user", client.id, user.id, token_id=gone.id), dead)
+    await revocation.recheck_sockets()  # the notice of `gone` was missed
+    await wait_for(lambda: _done(dead), timeout=5, every=0.01)
+    assert dead.closed == (4403, "token revoked") and live.closed is None
