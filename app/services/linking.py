@@ -11,6 +11,7 @@ from adapters.errors import BadCredentials, UnknownVendor, VendorError
 from adapters.types import ChargerInfo, Session, VehicleInfo
 from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
 from app.errors import BadInput, NotFoundError, TandemError
+from app.ocpp import stations as ocpp_stations
 from app.runtime import Runtime
 from app.services import evsystems
 
@@ -24,7 +25,7 @@ def shard_of(user_id: str, shards: int) -> int:
 
 
 def _account_key(vendor: str, credentials: dict[str, Any]) -> str:
-    identity = str(credentials.get("username") or credentials.get("userName") or "")
+    identity = str(credentials.get("username") or credentials.get("userName") or credentials.get("chargePointId") or "")
     return hashlib.sha256(f"{vendor}:{identity}".encode()).hexdigest()
 
 
@@ -40,6 +41,8 @@ async def link_vendor(
         raise TandemError(f"Unknown vendor: {vendor[:50]!r}.", "UNKNOWN_VENDOR") from None
     adapter = rt.adapter(vendor)
     try:
+        if vendor == "ocpp":
+            await ocpp_stations.ensure_free(user_id, credentials)
         session: Session = await adapter.login(credentials)
         infos: list[Any] = await (
             adapter.list_vehicles(session) if spec.serves == "vehicles" else adapter.list_chargers(session)
@@ -53,7 +56,7 @@ async def link_vendor(
     link, _ = await VendorLink.get_or_create(
         user_id=user_id, vendor=vendor, account_key=_account_key(vendor, credentials)
     )
-    link.credentials = credentials
+    link.credentials = ocpp_stations.stored_credentials(credentials) if vendor == "ocpp" else credentials
     link.access_token = session.access_token
     link.status = "OK"
     await link.save()
@@ -65,6 +68,8 @@ async def link_vendor(
             vehicles.append(await _upsert_vehicle(rt, user_id, link, vendor, info))
         elif isinstance(info, ChargerInfo):
             chargers.append(await _upsert_charger(rt, user_id, link, vendor, info))
+            if vendor == "ocpp":
+                await ocpp_stations.register(chargers[-1], credentials)
     await evsystems.establish(rt, user_id)
     for v in vehicles:
         await rt.publish("vehicle", user_id, v.id)

@@ -46,6 +46,11 @@ class ProcessServices:
         bus = EventBus(settings.broadcast_url, queue_size=settings.ws_queue_size)
         await bus.connect()
         self.runtime = Runtime(settings=settings, bus=bus)
+        from app.ocpp.hub import OcppHub
+
+        self.runtime.ocpp = OcppHub(settings, self.runtime.worker_id)
+        await self.runtime.ocpp.start()
+        self.runtime.adapter_options["ocpp"] = {"hub": self.runtime.ocpp, "id_tag": settings.ocpp_id_tag}
         set_current(self.runtime)
         if self.demo:
             from app.services.demo import seed
@@ -63,6 +68,7 @@ class ProcessServices:
         if self._workers is not None:
             await self._workers.stop()
         if self.runtime is not None:
+            await self.runtime.ocpp.stop()
             await self.runtime.aclose()
             await self.runtime.bus.disconnect()
             set_current(None)
@@ -75,7 +81,9 @@ class ProcessServices:
         from adapters.simulator.app import create_app as create_sim
 
         port = free_port()
-        config = uvicorn.Config(create_sim(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        sim_app = create_sim()
+        sim_app.state.sim.central_system_url = f"ws://{self.settings.host}:{self.settings.port}/ocpp"
+        config = uvicorn.Config(sim_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         self._sim_server = uvicorn.Server(config)
         self._sim_task = asyncio.create_task(self._sim_server.serve())
         # uvicorn exposes only a `started` flag, no event to await.
