@@ -71,10 +71,11 @@ def routes(sim: Sim) -> list[Route]:
             return bad_request("fields: vendor, devices (a list), centralSystemUrl, ocppOptions")
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             return bad_request("centralSystemUrl must be a ws:// or wss:// URL (Tandem's /ocpp)")
-        if not isinstance(options, dict) or set(options) - {"rateUnit", "heartbeatS"} or \
+        if not isinstance(options, dict) or set(options) - {"rateUnit", "heartbeatS", "featureProfiles"} or \
                 options.get("rateUnit", "Current") not in ("Current", "Power") or \
-                not isinstance(options.get("heartbeatS", 60), int) or not 10 <= options.get("heartbeatS", 60) <= 3600:
-            return bad_request("ocppOptions: rateUnit Current|Power, heartbeatS 10-3600")
+                not isinstance(options.get("heartbeatS", 60), int) or not 10 <= options.get("heartbeatS", 60) <= 3600 \
+                or not isinstance(options.get("featureProfiles", ""), str):
+            return bad_request("ocppOptions: rateUnit Current|Power, heartbeatS 10-3600, featureProfiles (a string)")
         try:
             acct = world.add_account("ocpp", devices)
         except ValueError as exc:
@@ -82,7 +83,8 @@ def routes(sim: Sim) -> list[Route]:
         points = []
         for serial in acct.devices:
             station = Station(sim, world.boxes[serial], url, acct.password,
-                              rate_unit=options.get("rateUnit", "Current"), heartbeat_s=options.get("heartbeatS", 60))
+                              rate_unit=options.get("rateUnit", "Current"), heartbeat_s=options.get("heartbeatS", 60),
+                              features=options.get("featureProfiles") or "Core,SmartCharging,RemoteTrigger")
             sim.stations[serial] = station
             station.start()
             points.append({"chargePointId": serial, "password": acct.password})
@@ -158,7 +160,8 @@ def routes(sim: Sim) -> list[Route]:
             "vehicles": cars, "chargers": boxes,
             "streams": dict(sim.streams),
             "chargePoints": {cp: {"connected": s.connected.is_set(), "connects": s.connects,
-                                  "transactionId": s.transaction_id, "status": s.status()}
+                                  "transactionId": s.transaction_id, "status": s.status(),
+                                  "staleSent": s.stale_sent}
                              for cp, s in sim.stations.items()},
         })
 

@@ -87,7 +87,7 @@ class _Client(ChargePoint):  # type: ignore[misc]
 
     @on(Action.set_charging_profile)
     async def on_set_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
-        ok = self.station.set_profile(cs_charging_profiles)
+        ok = "SmartCharging" in self.station.features and self.station.set_profile(cs_charging_profiles)
         return call_result.SetChargingProfile(
             status=ChargingProfileStatus.accepted if ok else ChargingProfileStatus.rejected)
 
@@ -110,7 +110,7 @@ class _Client(ChargePoint):  # type: ignore[misc]
     @on(Action.get_configuration)
     async def on_get_configuration(self, key: list[str] | None = None) -> Any:
         conf = {
-            "SupportedFeatureProfiles": "Core,SmartCharging,RemoteTrigger",
+            "SupportedFeatureProfiles": self.station.features,
             "ChargingScheduleAllowedChargingRateUnit": self.station.rate_unit,
             "AuthorizeRemoteTxRequests": "false",
             "HeartbeatInterval": str(self.station.heartbeat_s),
@@ -145,7 +145,8 @@ class Station:
     """One simulated charge point and its connection loop."""
 
     def __init__(self, sim: Any, box: Box, url: str, password: str, *, rate_unit: str = "Current",
-                 heartbeat_s: int = 60, id_tag: str | None = None) -> None:
+                 heartbeat_s: int = 60, id_tag: str | None = None,
+                 features: str = "Core,SmartCharging,RemoteTrigger") -> None:
         self.sim = sim
         self.world: World = sim.world
         self.box = box
@@ -153,6 +154,7 @@ class Station:
         self.password = password
         self.rate_unit = rate_unit
         self.heartbeat_s = heartbeat_s
+        self.features = features
         #: The RFID card used at this charger when the car brings none (its local list knows it).
         self.card = id_tag or f"CARD{box.id[-8:]}"
         self.known_tags = {self.card}
@@ -163,6 +165,7 @@ class Station:
         self.client: _Client | None = None
         self.connected = asyncio.Event()
         self.connects = 0
+        self.stale_sent = 0
         self._status: str | None = None
         self._finishing = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -292,11 +295,15 @@ class Station:
         status = self.status()
         if status == self._status and not force:
             return
-        self._status = status
-        stamp = datetime.now(UTC) - (timedelta(hours=1) if self.faults().on("stale_status", self.box.id)
-                                     else timedelta(0))
+        previous, self._status = self._status, status
         await self.client_call(call.StatusNotification(connector_id=1, error_code="NoError", status=status,
-                                                       timestamp=stamp.isoformat()))
+                                                       timestamp=datetime.now(UTC).isoformat()))
+        if previous and previous != status and self.faults().on("stale_status", self.box.id):
+            # a message queued while offline, delivered late: the previous status, stamped an hour ago
+            stale = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+            await self.client_call(call.StatusNotification(connector_id=1, error_code="NoError", status=previous,
+                                                           timestamp=stale))
+            self.stale_sent += 1
         if self.transaction_id is not None:
             await self.send_meter()
 

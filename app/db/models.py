@@ -324,6 +324,8 @@ class OcppStation(Model):
     #: Connector 1's status (Available, Preparing, Charging, ...) and its (clamped) timestamp.
     status = fields.CharField(max_length=20, null=True)
     status_at = fields.DatetimeField(null=True)
+    #: The charge point's own timestamp of that status (its clock), to order its messages.
+    status_claimed_at = fields.DatetimeField(null=True)
     error_code = fields.CharField(max_length=40, null=True)
     #: Configuration read at connect: feature profiles, rate unit ("A"/"W"), remote-start auth.
     features: fields.JSONField[list[str]] = fields.JSONField(default=list)

@@ -35,8 +35,25 @@ from app.ocpp import messages, store
 from app.settings import Settings
 
 log = logging.getLogger("tandem.ocpp")
-#: The library logs every frame at INFO (idTags included): keep it to warnings.
-logging.getLogger("ocpp").setLevel(logging.WARNING)
+
+
+class _ClientErrors(logging.Filter):
+    """The library logs a charge point's bad request (an OCPPError it answers with a CallError) with
+    a traceback; that is the charge point's mistake, told in one line. Our own bugs keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, OCPPError):
+            record.msg, record.args, record.exc_info = "%s: answered a request with %s", (
+                getattr(record, "cp_id", "charge point"), type(exc).__name__), None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+#: What the library logs: every frame at INFO (idTags included) is kept out; errors pass the filter.
+_library_log = logging.getLogger("tandem.ocpp.library")
+_library_log.setLevel(logging.WARNING)
+_library_log.addFilter(_ClientErrors())
 CONFIG_KEYS = ["SupportedFeatureProfiles", "ChargingScheduleAllowedChargingRateUnit", "AuthorizeRemoteTxRequests"]
 PLUGGED = {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"}
 
@@ -51,7 +68,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
 
     def __init__(self, cp_id: str, connection: Any, settings: Settings,
                  on_change: Callable[[], Awaitable[None]]) -> None:
-        super().__init__(cp_id, connection, response_timeout=settings.ocpp_call_timeout_s, logger=log)
+        super().__init__(cp_id, connection, response_timeout=settings.ocpp_call_timeout_s, logger=_library_log)
         self.settings = settings
         self._on_change = on_change
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -85,6 +102,8 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         changes["last_message_at"] = utcnow()
         if await store.update(self.id, **changes):
             await self._on_change()
+        else:  # unlinked while connected: the charge point is not Tandem's any more
+            self.spawn(self._connection.close())
 
     async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a Call and return the CallResult payload (camelCase).
@@ -149,6 +168,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
             serial=(info.get("charge_point_serial_number") or info.get("charge_box_serial_number") or None),
             firmware=info.get("firmware_version"), heartbeat_s=self.settings.ocpp_heartbeat_s,
             transaction_id=None, tx_id_tag=None, tx_started_at=None, paused=False, power_w=None,
+            status_claimed_at=None,  # a rebooted clock may have moved: order its messages afresh
         )
         return call_result.BootNotification(current_time=utcnow().isoformat(),
                                             interval=self.settings.ocpp_heartbeat_s,
@@ -162,13 +182,21 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
 
     @on(Action.status_notification)
     async def on_status(self, connector_id: int, error_code: str, status: str, **extra: Any) -> Any:
-        """Connector 1's status (connector 0 stands for the whole charge point when it is down)."""
+        """Connector 1's status (connector 0 stands for the whole charge point when it is down).
+
+        A status stamped earlier than the last one applied (by the charge point's own clock: a
+        message queued while offline and delivered late) is ignored; the data age is the stamp
+        clamped to receipt.
+        """
         now = utcnow()
-        at = store.clamp(messages.timestamp(extra.get("timestamp")), now)
+        claimed = messages.timestamp(extra.get("timestamp"))
         row = await store.get(self.id)
         applies = connector_id == 1 or (connector_id == 0 and status in ("Unavailable", "Faulted"))
-        if row is not None and applies and (row.status_at is None or at >= row.status_at):
-            changes: dict[str, Any] = dict(status=status, status_at=at, error_code=error_code)
+        newer = row is not None and (claimed is None or row.status_claimed_at is None
+                                     or claimed >= row.status_claimed_at)
+        if row is not None and applies and newer:
+            changes: dict[str, Any] = dict(status=status, status_at=store.clamp(claimed, now),
+                                           status_claimed_at=claimed, error_code=error_code)
             if status == "Available":
                 changes.update(transaction_id=None, tx_id_tag=None, paused=False, power_w=0.0, soc=None)
             await self._changed(**changes)

@@ -24,9 +24,10 @@ async def sim_station(st: Stack, serial: str, options: dict[str, Any] | None = N
     return dict((await st.sim("/sim/accounts", body))["credentials"])
 
 
-async def link_ocpp(st: Stack, token: str, serial: str, **box: Any) -> dict[str, Any]:
+async def link_ocpp(st: Stack, token: str, serial: str, options: dict[str, Any] | None = None,
+                    **box: Any) -> dict[str, Any]:
     """Create a simulated charge point, link it as `ocpp`, wait until it is reachable; the Charger."""
-    creds = await sim_station(st, serial, **box)
+    creds = await sim_station(st, serial, options, **box)
     data = await st.data(
         f"mutation($c: JSON!) {{ linkVendor(vendor: \"ocpp\", credentials: $c) {{ chargers {{ {OCPP_CHARGER} }} }} }}",
         {"c": creds}, token=token)
@@ -58,3 +59,13 @@ async def sim_world(st: Stack) -> dict[str, Any]:
     """The simulator's true state."""
     r = await st.http.get(f"{st.sim_url}/sim/world")
     return dict(r.json())
+
+
+async def sim_faults(st: Stack, **ocpp: Any) -> None:
+    """Set the simulated charge points' OCPP faults (replacing the previous ones)."""
+    await st.sim("/sim/faults", {"vendor": "ocpp", "ocpp": ocpp})
+
+
+async def sim_point(st: Stack, serial: str) -> dict[str, Any]:
+    """The simulator's view of one charge point (connected, connects, transactionId, status)."""
+    return dict((await sim_world(st))["chargePoints"][serial])

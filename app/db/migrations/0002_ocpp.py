@@ -27,6 +27,7 @@ class Migration(migrations.Migration):
                 ('firmware', fields.CharField(null=True, max_length=50)),
                 ('status', fields.CharField(null=True, description="Connector 1's status (Available, Preparing, Charging, ...) and its (clamped) timestamp.", max_length=20)),
                 ('status_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('status_claimed_at', fields.DatetimeField(null=True, description="The charge point's own timestamp of that status (its clock), to order its messages.", auto_now=False, auto_now_add=False)),
                 ('error_code', fields.CharField(null=True, max_length=40)),
                 ('features', fields.JSONField(default=list, description='Configuration read at connect: feature profiles, rate unit ("A"/"W"), remote-start auth.', encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('rate_unit', fields.CharField(null=True, max_length=1)),
