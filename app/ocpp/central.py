@@ -55,7 +55,8 @@ _library_log = logging.getLogger("tandem.ocpp.library")
 _library_log.setLevel(logging.WARNING)
 _library_log.addFilter(_ClientErrors())
 CONFIG_KEYS = ["SupportedFeatureProfiles", "ChargingScheduleAllowedChargingRateUnit", "AuthorizeRemoteTxRequests"]
-PLUGGED = {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"}
+#: Statuses in which no transaction runs on the connector (waiting for one, or it has ended).
+NO_TRANSACTION = {"Available", "Preparing", "Finishing"}
 
 
 def utcnow() -> datetime:
@@ -124,7 +125,8 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
             raise ve.Unreachable(f"charge point connection lost ({type(exc).__name__})") from None
         except (TypeError, ValueError) as exc:
             raise ve.BadResponse(f"{action}: {str(exc)[:80]}") from None
-        answer = snake_to_camel_case(remove_nones(asdict(result)))
+        # The library reads numbers as Decimal: plain JSON types from here on (they cross Redis too).
+        answer = json.loads(json.dumps(snake_to_camel_case(remove_nones(asdict(result))), default=float))
         return answer if isinstance(answer, dict) else {}
 
     # -- at connect -------------------------------------------------------------------------------
@@ -162,13 +164,13 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
     # -- what the charge point reports ------------------------------------------------------------
     @on(Action.boot_notification)
     async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **info: Any) -> Any:
-        """A (re)booted charge point: its transaction, if any, did not survive."""
+        """A charge point (re)started or reconnected. Whether a transaction survived is told by the
+        status and meter values that follow (asked for at connect): Tandem's profiles did not."""
         await self._changed(
             vendor_name=charge_point_vendor[:50], model_name=charge_point_model[:50],
             serial=(info.get("charge_point_serial_number") or info.get("charge_box_serial_number") or None),
             firmware=info.get("firmware_version"), heartbeat_s=self.settings.ocpp_heartbeat_s,
-            transaction_id=None, tx_id_tag=None, tx_started_at=None, paused=False, power_w=None,
-            status_claimed_at=None,  # a rebooted clock may have moved: order its messages afresh
+            paused=False, status_claimed_at=None,  # a rebooted clock may have moved: order afresh
         )
         return call_result.BootNotification(current_time=utcnow().isoformat(),
                                             interval=self.settings.ocpp_heartbeat_s,
@@ -197,8 +199,10 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         if row is not None and applies and newer:
             changes: dict[str, Any] = dict(status=status, status_at=store.clamp(claimed, now),
                                            status_claimed_at=claimed, error_code=error_code)
+            if status in NO_TRANSACTION:
+                changes.update(transaction_id=None, tx_id_tag=None, paused=False, power_w=0.0)
             if status == "Available":
-                changes.update(transaction_id=None, tx_id_tag=None, paused=False, power_w=0.0, soc=None)
+                changes.update(soc=None)
             await self._changed(**changes)
             if status == "Unavailable" and not self._asked_operative:
                 self.spawn(self.make_operative())

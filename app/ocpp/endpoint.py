@@ -69,7 +69,11 @@ async def _deny(ws: WebSocket, status: int, code: str) -> None:
 
 async def ocpp_endpoint(ws: WebSocket) -> None:
     """Authenticate a charge point, then serve its messages until it disconnects."""
-    rt = current()
+    try:
+        rt = current()
+    except RuntimeError:  # starting or shutting down
+        await ws.send_denial_response(JSONResponse({"error": "UNAVAILABLE"}, status_code=503))
+        return
     settings = rt.settings
     cp_id = str(ws.path_params.get("charge_point_id", ""))
     if SUBPROTOCOL not in ws.scope.get("subprotocols", []):

@@ -188,6 +188,9 @@ class OcppHub:
             answer["result"] = await cp.request(str(body.get("action")), payload if isinstance(payload, dict) else {})
         except ve.VendorError as exc:
             answer.update(error=exc.code, detail=exc.detail)
+        except Exception:  # our bug: the asking process still gets an answer, and it is logged once
+            log.exception("serving an OCPP request for %s failed", cp_id)
+            answer.update(error=ve.BadResponse.code, detail="the central system failed to send the request")
         if self._redis is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.publish(reply_to, json.dumps(answer))
