@@ -3,7 +3,8 @@ profile 1).
 
 The handshake is refused before anything is created: 400 without the `ocpp1.6` subprotocol,
 401 for an unknown id or a wrong Basic-auth password (username = chargePointId), 429 once an id
-or an address has failed too often in the last minute (`TANDEM_OCPP_AUTH_FAILURES_PER_MINUTE`).
+has failed `TANDEM_OCPP_AUTH_FAILURES_PER_MINUTE` times in the last minute (an address ten times
+that).
 """
 
 from __future__ import annotations
@@ -13,22 +14,28 @@ import binascii
 import logging
 from datetime import UTC, datetime
 
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.ocpp import passwords, store
 from app.ocpp.central import CentralChargePoint
+from app.ocpp.handshake import HandshakeLimiter
 from app.ocpp.hub import OcppHub
 from app.runtime import current
 
 log = logging.getLogger("tandem.ocpp")
 SUBPROTOCOL = "ocpp1.6"
-_limiter = MovingWindowRateLimiter(MemoryStorage())
 
 
+class _DenialNoise(logging.Filter):
+    """uvicorn's websockets-sansio protocol logs an ERROR after every denial response (a refused
+    handshake is answered, but its flag for a finished handshake stays unset); drop that line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+logging.getLogger("uvicorn.error").addFilter(_DenialNoise())
 class _Socket:
     """The `send`/`recv` pair the ocpp library drives, over a Starlette websocket."""
 
@@ -74,23 +81,20 @@ async def ocpp_endpoint(ws: WebSocket) -> None:
     except RuntimeError:  # starting or shutting down
         await ws.send_denial_response(JSONResponse({"error": "UNAVAILABLE"}, status_code=503))
         return
-    settings = rt.settings
     cp_id = str(ws.path_params.get("charge_point_id", ""))
     if SUBPROTOCOL not in ws.scope.get("subprotocols", []):
         await _deny(ws, 400, "SUBPROTOCOL_REQUIRED")
         return
-    limit = RateLimitItemPerMinute(max(1, settings.ocpp_auth_failures_per_minute))
     address = ws.client.host if ws.client else "unknown"
-    keys = (f"cp:{cp_id[:48]}", f"addr:{address}")
-    if settings.ocpp_auth_failures_per_minute and not all([await _limiter.test(limit, k) for k in keys]):
+    limiter: HandshakeLimiter = rt.ocpp.limiter
+    if not await limiter.allowed(cp_id, address):
         await _deny(ws, 429, "TOO_MANY_FAILED_ATTEMPTS")
         return
     row = await store.get(cp_id)
     creds = basic_credentials(ws.headers.get("authorization"))
     ok = passwords.verify(creds[1] if creds else "", row.password_hash if row else None)
     if not ok or creds is None or creds[0] != cp_id or row is None or row.charger_id is None:
-        for key in keys:
-            await _limiter.hit(limit, key)
+        await limiter.failed(cp_id, address)
         log.info("ocpp handshake refused for %r from %s", cp_id[:48], address)
         await _deny(ws, 401, "UNAUTHENTICATED")
         return

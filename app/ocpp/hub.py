@@ -26,6 +26,7 @@ from adapters import errors as ve
 from adapters.ocpp.hub import StationState
 from app.ocpp import store
 from app.ocpp.central import CentralChargePoint
+from app.ocpp.handshake import HandshakeLimiter
 from app.settings import Settings
 
 log = logging.getLogger("tandem.ocpp.hub")
@@ -51,6 +52,7 @@ class OcppHub:
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._serving: set[asyncio.Task[None]] = set()
         self._reply_channel = f"{self.ns}ocpp:reply:{node}:{secrets.token_hex(4)}"
+        self.limiter = HandshakeLimiter(settings.ocpp_auth_failures_per_minute)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:

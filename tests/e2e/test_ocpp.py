@@ -71,3 +71,21 @@ async def test_handshake_refusals(st: Stack) -> None:
     assert await _handshake(st, "CP-AUTH-1", creds["password"], ["ocpp2.0.1"]) == 400
     world = await sim_world(st)
     assert world["chargePoints"]["CP-AUTH-1"]["connected"] in (True, False)  # the simulated one keeps trying
+
+
+async def test_failed_handshakes_are_rate_limited_per_charge_point(tmp_path) -> None:
+    """After the allowed failures for one id, even the right password waits (429); other ids do not."""
+    from tests.conftest import settings_for
+    from tests.e2e.conftest import FAST
+    from tests.e2e.harness import stack
+
+    async with stack(settings_for(tmp_path, **{**FAST, "ocpp_auth_failures_per_minute": 3})) as st:
+        _, token = await make_user(st)
+        await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-RL-1"]})  # we are the charger here
+        creds = await sim_station(st, "CP-RL-1")
+        await st.data('mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) { chargers { id } } }',
+                      {"c": creds}, token=token)
+        for _ in range(3):
+            assert await _handshake(st, "CP-RL-1", "wrong-password", ["ocpp1.6"]) == 401
+        assert await _handshake(st, "CP-RL-1", creds["password"], ["ocpp1.6"]) == 429
+        assert await _handshake(st, "CP-RL-OTHER", "wrong-password", ["ocpp1.6"]) == 401
