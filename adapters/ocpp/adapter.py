@@ -62,6 +62,8 @@ class OcppAdapter:
     """Reads and commands OCPP charge points through Tandem's central system."""
 
     vendor = "ocpp"
+    #: Reads are database reads of what the charge point pushed: a pushed change may be read at once.
+    kick_every_s = 0.2
 
     def __init__(self, base_url: str = "", *, hub: StationHub | None = None, id_tag: str = DEFAULT_ID_TAG,
                  **_: Any) -> None:

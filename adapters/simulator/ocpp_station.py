@@ -315,6 +315,7 @@ class Station:
                 await self.stop_transaction("EVDisconnected")
             return
         if self.transaction_id is None and not self._finishing and self.box.auto_start and self.available:
+            await self.report_status()  # the cable first (Preparing), then the card and the transaction
             car = self.world.cars_by_vin.get(self.box.plugged_vin)
             tag = (car.id_tag if car is not None and car.id_tag else None) or self.card
             await self.client_call(call.Authorize(id_tag=tag))

@@ -214,7 +214,8 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> Any:
         """Every card is welcome at a home charger; Tandem notes it (an idTag can name the car)."""
-        await self._changed(last_id_tag=id_tag, last_id_tag_at=utcnow())
+        now = utcnow()
+        await store.update(self.id, last_id_tag=id_tag, last_id_tag_at=now, last_message_at=now)
         return call_result.Authorize(id_tag_info={"status": AuthorizationStatus.accepted})
 
     @on(Action.start_transaction)
