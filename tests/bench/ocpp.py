@@ -29,6 +29,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import websockets
@@ -36,7 +37,8 @@ import websockets
 from tests.bench.common import Service, free_port, gql, pct, peak_rss_mb, ready, tandem_cmd, temp_sqlite
 
 SECRET = "tdm_cs_bench-ocpp-client-secret"
-LINK = 'mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) { chargers { id information { serialNumber } } } }'
+LINK = ('mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) '
+        '{ chargers { id information { serialNumber } } } }')
 SUBS = ["subscription { chargerUpdated { id chargeState { isPluggedIn } } }",
         "subscription { actionUpdated { id state } }"]
 
@@ -51,6 +53,13 @@ class User:
     seen: dict[str, float] = field(default_factory=dict)  # charger id -> latency (s)
     actions: dict[str, float] = field(default_factory=dict)  # action id -> when requested
     confirmed: dict[str, float] = field(default_factory=dict)  # action id -> latency (s)
+
+
+async def until(done: Any, timeout: float) -> None:
+    """Check `done()` every 0.2 s until it holds or `timeout` seconds pass (the figures say how many)."""
+    end = time.perf_counter() + timeout
+    while not done() and time.perf_counter() < end:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
 
 
 def rss_kb(pid: int) -> float:
@@ -156,9 +165,9 @@ async def main(points: int, users_n: int, plugins: int, commands: int, webs: int
                 tok = (await gql(http, api, 'mutation($u: ID!) { createUserToken(userId: $u) { token } }',
                                  {"u": uid}, SECRET))["createUserToken"]["token"]
                 users.append(User(tok))
-            cars = (await http.post(f"{sim_url}/sim/accounts", json={"vendor": "smartcar", "devices": [
-                {"kind": "vehicle", "vin": f"OCPPBENCH{i:08d}", "soc": 0.2} for i in range(min(plugins, points))]})).json()
             vins = [f"OCPPBENCH{i:08d}" for i in range(min(plugins, points))]
+            cars = (await http.post(f"{sim_url}/sim/accounts", json={"vendor": "smartcar", "devices": [
+                {"kind": "vehicle", "vin": vin, "soc": 0.2} for vin in vins]})).json()
             assert cars["devices"]
             before = [rss_kb(p.proc.pid) for p in procs]
             t0 = time.perf_counter()
@@ -200,9 +209,7 @@ async def main(points: int, users_n: int, plugins: int, commands: int, webs: int
                 user.plugged[cid] = time.perf_counter()
                 await http.post(f"{sim_url}/sim/plug", json={"vin": vin, "serialNumber": serial})
                 await asyncio.sleep(max(0.0, 10.0 / max(1, len(vins))))  # spread over ~10 s
-            deadline = time.perf_counter() + 60
-            while time.perf_counter() < deadline and sum(len(u.seen) for u in users) < len(chosen):
-                await asyncio.sleep(0.2)
+            await until(lambda: sum(len(u.seen) for u in users) >= len(chosen), 60)
             plug_lat = [v for u in users for v in u.seen.values()]
 
             targets = [(u, s) for u, s in pairs[: max(1, commands)]]
@@ -213,9 +220,7 @@ async def main(points: int, users_n: int, plugins: int, commands: int, webs: int
                                  'maxCurrent: $a) { id state } }', {"c": cid, "a": float(rng.choice([8, 10, 13, 16]))},
                                  user.token)
                 user.actions[data["setMaxCurrent"]["id"]] = start
-            deadline = time.perf_counter() + 120
-            while time.perf_counter() < deadline and sum(len(u.confirmed) for u in users) < len(targets):
-                await asyncio.sleep(0.2)
+            await until(lambda: sum(len(u.confirmed) for u in users) >= len(targets), 120)
             cmd_lat = [v for u in users for v in u.confirmed.values()]
             stop.set()
             await asyncio.gather(*subs, return_exceptions=True)
