@@ -31,6 +31,7 @@ class StationState:
     rate_unit: str | None = None  # "A" or "W": ChargingScheduleAllowedChargingRateUnit
     authorize_remote: bool | None = None
     transaction_id: int | None = None
+    tx_id_tag: str | None = None
     last_id_tag: str | None = None
     power_w: float | None = None
     energy_wh: float | None = None

@@ -147,6 +147,8 @@ class Vehicle(Asset):
     data_age = fields.DatetimeField(null=True)
     #: Polling faster until this time (after a charger plug-in, to confirm pairing).
     confirm_until = fields.DatetimeField(null=True)
+    #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
+    id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
 
     class Meta:
         table = "vehicle"
@@ -178,6 +180,10 @@ class Charger(Asset):
     plugged_in_at = fields.DatetimeField(null=True)
     unplugged_at = fields.DatetimeField(null=True)
     charging_changed_at = fields.DatetimeField(null=True)
+    #: The idTag the current session was started with, and the car's SoC (%) as the charger
+    #: reports it (OCPP chargers; None where the charger does not say).
+    session_id_tag = fields.CharField(max_length=20, null=True)
+    session_soc = fields.FloatField(null=True)
 
     class Meta:
         table = "charger"

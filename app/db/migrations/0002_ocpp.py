@@ -50,4 +50,19 @@ class Migration(migrations.Migration):
             options={'table': 'ocpp_station', 'app': 'models', 'pk_attr': 'charge_point_id', 'table_description': 'An OCPP 1.6J charge point linked to a charger, and what it last reported.'},
             bases=['Model'],
         ),
+        ops.AddField(
+            model_name='Charger',
+            name='session_id_tag',
+            field=fields.CharField(null=True, description="The idTag the current session was started with, and the car's SoC (%) as the charger", max_length=20),
+        ),
+        ops.AddField(
+            model_name='Charger',
+            name='session_soc',
+            field=fields.FloatField(null=True),
+        ),
+        ops.AddField(
+            model_name='Vehicle',
+            name='id_tags',
+            field=fields.JSONField(default=list, description='RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.', encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+        ),
     ]
