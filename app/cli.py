@@ -38,7 +38,10 @@ def _serve(args: argparse.Namespace) -> None:
         settings = with_secret_key(settings)
     app = create_app(settings, demo=args.demo)
     print(f"GraphQL: http://{settings.host}:{settings.port}/graphql", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
+    # No server websocket pings: OCPP charge points prove they live with heartbeats (and many do not
+    # answer pings sent more often than their heartbeat); GraphQL clients get graphql-transport-ws pings.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio",
+                ws_ping_interval=None)
 
 
 def _worker(args: argparse.Namespace) -> None:

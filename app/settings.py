@@ -62,6 +62,13 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 2000
     log_level: str = "INFO"
+    #: OCPP 1.6J central system: the heartbeat interval given at BootNotification (s), how long a
+    #: charge point may take to answer a Call (s), failed handshakes allowed per charge point id
+    #: and per address each minute, and the idTag of remote starts when the charger knows no card.
+    ocpp_heartbeat_s: int = 300
+    ocpp_call_timeout_s: float = 10.0
+    ocpp_auth_failures_per_minute: int = 10
+    ocpp_id_tag: str = "TANDEM"
     #: `tandem worker` serves Prometheus metrics on this port (0: off; web processes use /metrics).
     metrics_port: int = 0
     #: Fernet keys encrypting vendor secrets at rest, comma-separated: the first encrypts, all decrypt
@@ -99,6 +106,10 @@ class Settings:
                 raise ConfigError(f"TANDEM_{name.upper()} must be > 0")
         if not 0 <= self.poll_jitter < 1:
             raise ConfigError("TANDEM_POLL_JITTER must be in [0, 1)")
+        if self.ocpp_heartbeat_s < 10 or self.ocpp_call_timeout_s <= 0:
+            raise ConfigError("TANDEM_OCPP_HEARTBEAT_S must be >= 10 and TANDEM_OCPP_CALL_TIMEOUT_S > 0")
+        if not 1 <= len(self.ocpp_id_tag) <= 20:
+            raise ConfigError("TANDEM_OCPP_ID_TAG must be 1-20 characters (an OCPP IdToken)")
         if self.shards < 1:
             raise ConfigError("TANDEM_SHARDS must be >= 1")
         if self.user_token_ttl_s < 0:

@@ -20,6 +20,7 @@ from tortoise import connections
 
 from app import db, metrics, revocation
 from app.auth import authenticate, bearer
+from app.ocpp.endpoint import ocpp_endpoint
 from app.runtime import Runtime, current
 from app.services.process import ProcessServices
 from app.settings import Settings
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/ocpp/{charge_point_id}", ocpp_endpoint),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.metrics_endpoint(_collect)),

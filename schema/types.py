@@ -138,6 +138,8 @@ class Vehicle:
     charge_state: VehicleChargeState
     location: VehicleLocation
     capabilities: VehicleCapabilities
+    id_tags: list[str] = strawberry.field(description="RFID cards or ISO 15118 ids that name this vehicle at "
+                                                      "OCPP chargers (setVehicleIdTags).")
     row: strawberry.Private[models.Vehicle]
     graph: strawberry.Private[UserGraph]
 

@@ -10,8 +10,52 @@ from typing import Any
 from adapters.simulator import checks
 
 FAULT_FIELDS = {"vendor", "failure_rate", "command_failure_rate", "latency_ms", "offline", "rate_limit",
-                "revoked", "asleep"}
+                "revoked", "asleep", "ocpp"}
+OCPP_FAULTS = {"drop", "reboot", "silent", "slow_s", "require_known_id_tag", "boot_unavailable", "stale_status",
+               "no_soc", "call_error"}
 
+
+@dataclass
+class OcppFaults:
+    """OCPP-specific misbehaviour: each a set of charge point ids (`"*"`: all), or a number."""
+
+    flags: dict[str, set[str]] = field(default_factory=dict)
+    slow_s: float = 0.0
+    spent: dict[str, set[str]] = field(default_factory=dict)
+
+    @staticmethod
+    def parse(raw: Any) -> OcppFaults:
+        """From the `ocpp` object of a /sim/faults body (ValueError naming the bad field)."""
+        if raw is None:
+            return OcppFaults()
+        if not isinstance(raw, dict) or set(raw) - OCPP_FAULTS:
+            raise ValueError(f"ocpp faults take only {sorted(OCPP_FAULTS)}")
+        f = OcppFaults()
+        for name, value in raw.items():
+            if name == "slow_s":
+                if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 600:
+                    raise ValueError("ocpp.slow_s must be seconds (0-600)")
+                f.slow_s = float(value)
+            elif value is True:
+                f.flags[name] = {"*"}
+            elif isinstance(value, list) and all(isinstance(x, str) for x in value):
+                f.flags[name] = set(value)
+            elif value not in (False, None):
+                raise ValueError(f"ocpp.{name} must be true or a list of charge point ids")
+        return f
+
+    def on(self, name: str, cp_id: str) -> bool:
+        """Whether fault `name` applies to `cp_id`."""
+        ids = self.flags.get(name, set())
+        return "*" in ids or cp_id in ids
+
+    def take(self, name: str, cp_id: str) -> bool:
+        """A one-shot fault (drop, reboot): True once per charge point, then it is spent."""
+        spent = self.spent.setdefault(name, set())
+        if not self.on(name, cp_id) or cp_id in spent:
+            return False
+        spent.add(cp_id)
+        return True
 
 @dataclass
 class Faults:
@@ -28,6 +72,7 @@ class Faults:
     refill_per_s: float = 0.0
     tokens: float = 0.0
     updated: float = 0.0
+    ocpp: OcppFaults = field(default_factory=lambda: OcppFaults())
 
     @staticmethod
     def parse(body: dict[str, Any], now: float) -> Faults:
@@ -50,6 +95,7 @@ class Faults:
             value = [] if body.get(name) is None else body[name]
             checks.strings(name, value)
             setattr(f, name, set(value))
+        f.ocpp = OcppFaults.parse(body.get("ocpp"))
         rl = body.get("rate_limit")
         if rl is not None:
             f.capacity, f.refill_per_s = _rate_limit(rl)

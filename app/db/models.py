@@ -164,6 +164,8 @@ class Vehicle(Asset):
     data_age = fields.DatetimeField(null=True)
     #: Polling faster until this time (after a charger plug-in, to confirm pairing).
     confirm_until = fields.DatetimeField(null=True)
+    #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
+    id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
 
     class Meta:
         table = "vehicle"
@@ -195,6 +197,10 @@ class Charger(Asset):
     plugged_in_at = fields.DatetimeField(null=True)
     unplugged_at = fields.DatetimeField(null=True)
     charging_changed_at = fields.DatetimeField(null=True)
+    #: The idTag the current session was started with, and the car's SoC (%) as the charger
+    #: reports it (OCPP chargers; None where the charger does not say).
+    session_id_tag = fields.CharField(max_length=20, null=True)
+    session_soc = fields.FloatField(null=True)
 
     class Meta:
         table = "charger"
@@ -313,3 +319,58 @@ class WorkerHeartbeat(Model):
 
     class Meta:
         table = "worker_heartbeat"
+
+
+class OcppStation(Model):
+    """An OCPP 1.6J charge point linked to a charger, and what it last reported.
+
+    The web process holding the charge point's websocket writes it; any process reads it (the
+    `ocpp` adapter builds the charger's snapshot from it). Times are Tandem's receipt times, or
+    the charge point's own timestamps clamped to receipt.
+    """
+
+    charge_point_id = fields.CharField(max_length=48, primary_key=True)
+    charger: fields.ForeignKeyNullableRelation[Charger] = fields.ForeignKeyField(
+        "models.Charger", related_name="ocpp_station", null=True, on_delete=fields.CASCADE
+    )
+    #: scrypt hash of the Basic-auth password ("scrypt$n$r$p$salt$hash", hex).
+    password_hash = fields.CharField(max_length=200)
+    #: The web process holding the websocket (None: not connected anywhere).
+    connected_node = fields.CharField(max_length=100, null=True)
+    connected_at = fields.DatetimeField(null=True)
+    last_message_at = fields.DatetimeField(null=True)
+    heartbeat_s = fields.IntField(default=300)
+    vendor_name = fields.CharField(max_length=50, null=True)
+    model_name = fields.CharField(max_length=50, null=True)
+    serial = fields.CharField(max_length=50, null=True)
+    firmware = fields.CharField(max_length=50, null=True)
+    #: Connector 1's status (Available, Preparing, Charging, ...) and its (clamped) timestamp.
+    status = fields.CharField(max_length=20, null=True)
+    status_at = fields.DatetimeField(null=True)
+    #: The charge point's own timestamp of that status (its clock), to order its messages.
+    status_claimed_at = fields.DatetimeField(null=True)
+    error_code = fields.CharField(max_length=40, null=True)
+    #: Configuration read at connect: feature profiles, rate unit ("A"/"W"), remote-start auth.
+    features: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    rate_unit = fields.CharField(max_length=1, null=True)
+    authorize_remote = fields.BooleanField(null=True)
+    transaction_id = fields.IntField(null=True)
+    tx_id_tag = fields.CharField(max_length=20, null=True)
+    tx_started_at = fields.DatetimeField(null=True)
+    tx_meter_start_wh = fields.FloatField(null=True)
+    #: The last idTag the charge point presented (Authorize / StartTransaction).
+    last_id_tag = fields.CharField(max_length=20, null=True)
+    last_id_tag_at = fields.DatetimeField(null=True)
+    power_w = fields.FloatField(null=True)
+    energy_wh = fields.FloatField(null=True)
+    soc = fields.FloatField(null=True)
+    meter_at = fields.DatetimeField(null=True)
+    #: Limit Tandem set (A) with a TxDefaultProfile, and whether a TxProfile pauses the session.
+    limit_a = fields.FloatField(null=True)
+    paused = fields.BooleanField(default=False)
+    #: The effective limit the charge point reported (GetCompositeSchedule), in A.
+    reported_limit_a = fields.FloatField(null=True)
+    next_tx_id = fields.IntField(default=1)
+    charger_id: str | None
+    class Meta:
+        table = "ocpp_station"

@@ -15,6 +15,7 @@ from adapters.types import ChargerInfo, Session, VehicleInfo
 from app.db import column
 from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
 from app.errors import AlreadyLinked, BadInput, NotFoundError, TandemError
+from app.ocpp import stations as ocpp_stations
 from app.runtime import Runtime
 from app.services import evsystems
 
@@ -90,7 +91,7 @@ async def link_vendor(
         link, _ = await VendorLink.get_or_create(user_id=user_id, vendor=vendor, account_key=account_key)
     except IntegrityError:  # another user linked the same account a moment ago
         raise AlreadyLinked("This vendor account is already linked by another user.") from None
-    link.credentials = credentials
+    link.credentials = ocpp_stations.stored_credentials(credentials) if vendor == "ocpp" else credentials
     link.access_token = session.access_token
     link.status = "OK"
     await link.save()
@@ -102,6 +103,8 @@ async def link_vendor(
             vehicles.append(await _upsert_vehicle(rt, user_id, link, vendor, info))
         elif isinstance(info, ChargerInfo):
             chargers.append(await _upsert_charger(rt, user_id, link, vendor, info))
+            if vendor == "ocpp":
+                await ocpp_stations.register(chargers[-1], credentials)
     await evsystems.establish(rt, user_id)
     for v in vehicles:
         await rt.publish("vehicle", user_id, v.id)

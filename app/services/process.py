@@ -54,6 +54,11 @@ class ProcessServices:
         bus = EventBus(settings.broadcast_url, queue_size=settings.ws_queue_size)
         await bus.connect()
         self.runtime = Runtime(settings=settings, bus=bus)
+        from app.ocpp.hub import OcppHub
+
+        self.runtime.ocpp = OcppHub(settings, self.runtime.worker_id)
+        await self.runtime.ocpp.start()
+        self.runtime.adapter_options["ocpp"] = {"hub": self.runtime.ocpp, "id_tag": settings.ocpp_id_tag}
         set_current(self.runtime)
         if self.web:
             from app import revocation
@@ -78,6 +83,7 @@ class ProcessServices:
             self._revocations.cancel()
             await asyncio.gather(self._revocations, return_exceptions=True)
         if self.runtime is not None:
+            await self.runtime.ocpp.stop()
             await self.runtime.aclose()
             await self.runtime.bus.disconnect()
             set_current(None)
@@ -90,7 +96,9 @@ class ProcessServices:
         from adapters.simulator.app import create_app as create_sim
 
         port = free_port()
-        config = uvicorn.Config(create_sim(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        sim_app = create_sim()
+        sim_app.state.sim.central_system_url = f"ws://{self.settings.host}:{self.settings.port}/ocpp"
+        config = uvicorn.Config(sim_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         self._sim_server = uvicorn.Server(config)
         self._sim_task = asyncio.create_task(self._sim_server.serve())
         # uvicorn exposes only a `started` flag, no event to await.

@@ -16,7 +16,7 @@ from app.services import pairing
 #: last_seen alone is written at most this often (it changes on every poll).
 LAST_SEEN_EVERY = timedelta(seconds=60)
 #: Fields whose change is not worth an event on its own.
-_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at"}
+_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "session_soc"}
 
 
 def _diff(row: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple
         "is_online": snap.is_online, "is_plugged_in": snap.is_plugged_in, "is_charging": snap.is_charging,
         "power_state": snap.power_state.value, "charge_rate": snap.charge_rate_kw,
         "max_current": snap.max_current, "session_energy": snap.session_energy_kwh,
-        "schedule_blocking": snap.schedule_blocking,
+        "schedule_blocking": snap.schedule_blocking, "session_id_tag": snap.id_tag, "session_soc": snap.vehicle_soc,
     }
     changes = _diff(row, values)
     trans = _transitions(row.is_plugged_in, snap.is_plugged_in, row.is_charging, snap.is_charging)
