@@ -56,7 +56,10 @@ class PlanInput:
     charger_kw: float
     curve: ChargeCurve
     prices: tuple[PriceRate, ...]
+    #: The car takes this share of its usual power now (a cold battery, seen from the charger's
+    #: reading), for the next `derate_slots` charged slots (a battery warms up as it charges).
     derate: float = 1.0
+    derate_slots: int = 4
     slot_s: float = 900.0
 
 
@@ -111,18 +114,19 @@ def margin_of(inp: PlanInput) -> float:
 
 
 def trajectory(soc: float, target: float, n: int, slot_s: float, charger_kw: float, curve: ChargeCurve,
-               derate: float = 1.0) -> tuple[list[float], list[float]]:
+               derate: float = 1.0, derate_slots: int | None = None) -> tuple[list[float], list[float]]:
     """Grid energy of the 1st..n-th charged slot and the SoC after each, charging from `soc` and
-    stopping at `target` (%)."""
+    stopping at `target` (%); `derate` holds for the first `derate_slots` charged slots (None: all)."""
     energy: list[float] = []
     socs: list[float] = []
     s = soc
-    for _ in range(n):
+    for k in range(n):
+        slow = derate if derate_slots is None or k < derate_slots else 1.0
         e = 0.0
         left = slot_s
         while left > 1e-9 and s < target - 1e-9:
             dt = min(STEP_S, left)
-            kw = curve.power_kw(s, charger_kw, derate)
+            kw = curve.power_kw(s, charger_kw, slow)
             if kw <= 0:
                 break
             gain = kw * curve.efficiency * dt / 3600 / curve.capacity_kwh * 100
@@ -200,7 +204,8 @@ def plan(inp: PlanInput) -> Plan:
         reason = None if inp.soc >= target - 1e-6 else "The deadline has passed."
         return Plan((), inp.soc >= target - 1e-6, 0.0, 0.0, 0.0, None, 0.0, reason)
     prices = slot_prices(inp.now, n, inp.slot_s, inp.prices)
-    energy, socs = trajectory(inp.soc, target, n, inp.slot_s, inp.charger_kw, inp.curve, inp.derate)
+    energy, socs = trajectory(inp.soc, target, n, inp.slot_s, inp.charger_kw, inp.curve, inp.derate,
+                              inp.derate_slots)
     reached = next((i + 1 for i, s in enumerate(socs) if s >= target - 1e-6), None)
     forced = next((i + 1 for i, s in enumerate(socs) if s >= inp.minimum - 1e-6), n) if inp.minimum > inp.soc else 0
     margin = margin_of(inp)

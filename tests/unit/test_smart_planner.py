@@ -131,6 +131,7 @@ def test_learning_the_curve() -> None:
                                                                     for s in range(86, 99, 2)]
     c = learn(samples, energy_kwh=40.0, soc_gained=50.0)
     assert c.learned and c.max_kw == pytest.approx(7.2, abs=0.1)
-    assert 80 <= c.taper_start <= 90
+    assert c.fraction(70) == pytest.approx(1.0)  # seen flat up to 70 %; unseen buckets stay cautious
+    assert c.fraction(96) < 0.8 and c.fraction(96) <= c.fraction(90)
     assert c.capacity_kwh == pytest.approx(40 * 0.9 / 50 * 100)
     assert not learn(samples[:3]).learned
