@@ -216,7 +216,7 @@ def plan(inp: PlanInput) -> Plan:
         k = min(n, reached + math.ceil(reached * margin))
         feasible = True
     forced = min(forced, k)
-    cost, chosen = cheapest(prices, energy, k, forced)
+    _, chosen = cheapest(prices, energy, k, forced)
     slots = tuple(
         Slot(inp.now + timedelta(seconds=i * inp.slot_s), inp.now + timedelta(seconds=(i + 1) * inp.slot_s),
              round(energy[j] * 3600 / inp.slot_s, 3), energy[j], prices[i])

@@ -232,8 +232,10 @@ def main(n: int, seed: int) -> None:
         results["optimum"].append(optimum(s))
     opt = sum(o.cost for o in results["optimum"])
     feasible = [i for i, o in enumerate(results["optimum"]) if o.reached]
-    print(f"\nSmart charging: {n} sessions (seed {seed}), 100 cars, 20 % cold, SoC 5 min late, re-plan every 15 min")
-    print(f"{len(feasible)} of them can reach the target by the deadline at all (the optimum's); shares below are of those")
+    print(f"\nSmart charging: {n} sessions (seed {seed}), 100 cars, 20 % cold, SoC 5 min late, "
+          "re-plan every 15 min")
+    print(f"{len(feasible)} of them can reach the target by the deadline at all (the optimum's); "
+          "shares below are of those")
     print(f"{'strategy':<9} {'reached target':>15} {'cost':>10} {'vs optimum':>11} {'energy kWh':>11}")
     for name, outs in results.items():
         share = sum(outs[i].reached for i in feasible) / max(1, len(feasible)) * 100
