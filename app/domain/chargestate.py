@@ -129,7 +129,7 @@ def vehicle_state(car: CarData, charger: ChargerData | None, now: datetime) -> C
         soc, rng, charger.is_plugged_in, charging, full, car.battery_capacity, car.charge_limit, rate,
         time_remaining(car.battery_capacity, soc, limit, rate, charging),
         charger.max_current if charger.max_current is not None else car.max_current,
-        state, charger.charger_id, updated,
+        state, charger.charger_id if charger.is_plugged_in is not False else None, updated,
     )
 
 

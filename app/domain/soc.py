@@ -125,10 +125,11 @@ def energy_at(meter: Meter | None, t: datetime, now: datetime, est: Estimate) ->
         return 0.0
     if not meter.is_charging:
         return meter.session_kwh if meter.changed_at is None or meter.changed_at <= t else None
-    if meter.rate_kw is None or (meter.changed_at is not None and meter.changed_at > t):
+    if meter.rate_kw is None:
         return None
+    since = max(t, meter.changed_at or t)  # not charging before it started (its last change)
     low = est.energy_kwh if est.energy_kwh is not None and est.at is not None and est.at <= t else 0.0
-    return min(meter.session_kwh, max(low, meter.session_kwh - meter.rate_kw * _hours(t, now)))
+    return min(meter.session_kwh, max(low, meter.session_kwh - meter.rate_kw * _hours(since, now)))
 
 
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:

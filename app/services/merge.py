@@ -18,8 +18,8 @@ from app.domain import soc
 from app.domain.chargestate import ChargerData
 from app.services.state import car_data, charger_data
 
-#: Fields of the stored estimate a client sees change (the rest only say when and from what).
-VISIBLE = {"est_level", "est_floor", "cable_out_at"}
+#: Charger fields whose change alone the vehicle does not show (its meter shows through the level).
+QUIET_CHARGER = {"last_seen", "session_energy", "state_updated_at"}
 
 
 def _fields(est: soc.Estimate) -> dict[str, Any]:
@@ -68,27 +68,32 @@ def _fold_meter(before: ChargerData, after: Charger) -> soc.Meter:
     return meter
 
 
-async def charger_changed(charger: Charger, before: ChargerData, transitions: set[str], now: datetime
-                          ) -> str | None:
-    """After a charger poll that changed what clients see: fold the ACTIVE vehicle's estimate where
-    the charger started, stopped, was unplugged or changed its rate (without a meter), and mark an
-    unplug. Returns the ACTIVE vehicle's id (whose chargeState follows the charger), or None."""
+async def charger_changed(charger: Charger, before: ChargerData, changes: dict[str, Any], transitions: set[str],
+                          now: datetime) -> str | None:
+    """After a charger poll that changed something: fold the ACTIVE vehicle's estimate where the
+    charger started, stopped, was unplugged or changed its rate (without a meter), and mark an
+    unplug. Returns the ACTIVE vehicle's id when what it shows changed (its chargeState follows the
+    charger; its battery level the charger's meter), else None."""
     system = await EvSystem.filter(charger_id=charger.id, status="ACTIVE").first()
     if system is None:
         return None
     vehicle = await Vehicle.filter(id=system.vehicle_id).first()
     if vehicle is None:
         return None
+    est = car_data(vehicle).soc_estimate()
+    capacity, limit = vehicle.battery_capacity, vehicle.charge_limit
+    shown = soc.shown_level(est, before.meter(), capacity, limit, now)
     values: dict[str, Any] = {}
     rate_changed = before.session_energy is None and before.charge_rate != charger.charge_rate
     if transitions or rate_changed:
-        est = soc.fold(car_data(vehicle).soc_estimate(), _fold_meter(before, charger), vehicle.battery_capacity,
-                       vehicle.charge_limit, now, charger.session_energy if charger.is_plugged_in else None)
+        est = soc.fold(est, _fold_meter(before, charger), capacity, limit, now,
+                       charger.session_energy if charger.is_plugged_in else None)
         values.update(_fields(est))
     if "unplugged" in transitions:
         values["cable_out_at"] = now
     await _save(vehicle, _diff(vehicle, values))
-    return vehicle.id
+    moved = soc.shown_level(est, charger_data(charger).meter(), capacity, limit, now) != shown
+    return vehicle.id if moved or set(changes) - QUIET_CHARGER else None
 
 
 async def pair_changed(system: EvSystem, now: datetime) -> None:

@@ -134,8 +134,8 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
             before = charger_data(row)  # type: ignore[arg-type]
         await _write(kind, row, changes, transitions, now)
         pairing.polled(row.id, now)
-        if before is not None and (transitions or visible(changes)):
-            follower = await merge.charger_changed(row, before, transitions, now)  # type: ignore[arg-type]
+        if before is not None and (transitions or set(changes) - {"last_seen"}):
+            follower = await merge.charger_changed(row, before, changes, transitions, now)  # type: ignore[arg-type]
     if visible(changes):
         await rt.publish(kind, row.user_id, row.id)
     if follower is not None:

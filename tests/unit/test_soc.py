@@ -207,6 +207,8 @@ def test_meter_at_a_past_time() -> None:
     assert soc.energy_at(stopped(4.0, since=-100), at(-50), at(0), est) == 4.0
     assert soc.energy_at(stopped(4.0, since=-100), at(-200), at(0), est) is None  # charging then: unknown
     assert soc.energy_at(Meter(True, 11.0, at(-60), None, None), at(-30), at(0), est) is None
+    # charging started after t (seen by the charger's poll): nothing flowed between t and then
+    assert soc.energy_at(Meter(True, 3.6, at(-100), 0.1, at(-300)), at(-200), at(0), Estimate()) == pytest.approx(0.0)
 
 
 # --- the vehicle view ----------------------------------------------------------------------------
