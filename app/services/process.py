@@ -36,6 +36,8 @@ class ProcessServices:
         self._sim_server: uvicorn.Server | None = None
         self._sim_task: asyncio.Task[Any] | None = None
         self._workers: Any = None
+        #: What `--demo` seeded (client_secret, user_token, user_id, simulator), once started.
+        self.demo_info: dict[str, str] | None = None
 
     async def start(self) -> Runtime:
         """Bring the process up."""
@@ -50,7 +52,7 @@ class ProcessServices:
         if self.demo:
             from app.services.demo import seed
 
-            await seed(self.runtime)
+            self.demo_info = await seed(self.runtime)
         if settings.embedded_workers or not self.web:
             from app.workers.runner import Workers
 
