@@ -18,6 +18,8 @@ from app.domain import soc
 from app.domain.chargestate import ChargerData
 from app.services.state import car_data, charger_data
 
+#: The vehicle columns this module keeps.
+MERGED = ("est_level", "est_at", "est_energy", "est_floor", "cable_out_at")
 #: Charger fields whose change alone the vehicle does not show (its meter shows through the level).
 QUIET_CHARGER = {"last_seen", "session_energy", "state_updated_at"}
 
@@ -47,6 +49,7 @@ async def vehicle_reading(row: Vehicle, changes: dict[str, Any], now: datetime) 
     if level is None:
         return {}
     at = soc.reading_time(value("data_age"), now)
+    await _refresh(row)
     est = car_data(row).soc_estimate()
     if est.at is not None and at <= est.at and est.level is not None:
         return {}  # an older reading never overwrites a newer estimate (and needs no charger)
@@ -58,6 +61,14 @@ async def vehicle_reading(row: Vehicle, changes: dict[str, Any], now: datetime) 
     meter = charger_data(charger).meter() if charger else None
     new = soc.take_reading(est, reading, previous, meter, value("battery_capacity"), value("charge_limit"), now)
     return _diff(row, _fields(new))
+
+
+async def _refresh(row: Vehicle) -> None:
+    """Re-read the merged columns: a poller keeps its row for long, and charger polls and pairing
+    write these columns through rows of their own."""
+    fresh = await Vehicle.filter(id=row.id).values(*MERGED)
+    for key, value in (fresh[0] if fresh else {}).items():
+        setattr(row, key, value)
 
 
 def _fold_meter(before: ChargerData, after: Charger) -> soc.Meter:
