@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         services = ProcessServices(settings, demo=demo, web=True)
         await services.start()
         app.state.runtime = services.runtime
+        app.state.demo = services.demo_info
         try:
             yield
         finally:

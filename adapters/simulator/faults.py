@@ -10,7 +10,7 @@ from typing import Any
 from adapters.simulator import checks
 
 FAULT_FIELDS = {"vendor", "failure_rate", "command_failure_rate", "latency_ms", "offline", "rate_limit",
-                "revoked", "asleep", "ocpp"}
+                "revoked", "asleep", "ocpp", "stale"}
 OCPP_FAULTS = {"drop", "reboot", "silent", "slow_s", "require_known_id_tag", "boot_unavailable", "stale_status",
                "no_soc", "call_error"}
 
@@ -68,6 +68,8 @@ class Faults:
     offline: set[str] = field(default_factory=set)
     revoked: set[str] = field(default_factory=set)
     asleep: set[str] = field(default_factory=set)
+    #: Vins whose cloud lost touch with the car: it answers from its last copy, with its old data age.
+    stale: set[str] = field(default_factory=set)
     capacity: float = 0.0  # 0: no rate limit
     refill_per_s: float = 0.0
     tokens: float = 0.0
@@ -91,7 +93,7 @@ class Faults:
             f.offline = set(off)
         else:
             raise ValueError("offline must be a list of ids or true")
-        for name in ("revoked", "asleep"):
+        for name in ("revoked", "asleep", "stale"):
             value = [] if body.get(name) is None else body[name]
             checks.strings(name, value)
             setattr(f, name, set(value))

@@ -69,7 +69,7 @@ def routes(sim: Sim) -> list[Route]:
             return 409, error_body(409, "ASLEEP", "vehicle asleep"), {}
         if path in ("/battery", "/charge", "/charge/limit") and not car.has_charge_state:
             return 501, error_body(501), {}
-        view, at = world.car_view(car, t)
+        view, at = (car.cache, car.cache_at) if car.vin in faults.stale and car.cache else world.car_view(car, t)
         hdr = {"sc-data-age": iso(at)}
         if path == "/battery":
             rng = view["soc"] * car.capacity_kwh * car.efficiency_km_per_kwh

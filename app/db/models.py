@@ -166,6 +166,14 @@ class Vehicle(Asset):
     confirm_until = fields.DatetimeField(null=True)
     #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
     id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # Tandem's SoC estimate (app.domain.soc): level (%) at est_at, the ACTIVE charger's session meter
+    # (kWh) then, and the least level that may be shown.
+    est_level = fields.FloatField(null=True)
+    est_at = fields.DatetimeField(null=True)
+    est_energy = fields.FloatField(null=True)
+    est_floor = fields.FloatField(null=True)
+    # When a charger this car was ACTIVE with saw the cable out (older car data must not say plugged in).
+    cable_out_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "vehicle"

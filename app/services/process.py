@@ -37,6 +37,8 @@ class ProcessServices:
         self._sim_task: asyncio.Task[Any] | None = None
         self._workers: Any = None
         self._revocations: asyncio.Task[None] | None = None
+        #: What `--demo` seeded (client_secret, user_token, user_id, simulator), once started.
+        self.demo_info: dict[str, str] | None = None
 
     async def start(self) -> Runtime:
         """Bring the process up; on failure, stop what was started (then re-raise)."""
@@ -67,7 +69,7 @@ class ProcessServices:
         if self.demo:
             from app.services.demo import seed
 
-            await seed(self.runtime)
+            self.demo_info = await seed(self.runtime)
         if settings.embedded_workers or not self.web:
             from app.workers.runner import Workers
 
