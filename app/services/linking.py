@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from adapters import registry
-from adapters.errors import BadCredentials, UnknownVendor, VendorError
+from adapters.errors import BadCredentials, RateLimited, UnknownVendor, VendorError
 from adapters.types import ChargerInfo, Session, VehicleInfo
 from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
 from app.errors import BadInput, NotFoundError, TandemError
@@ -46,6 +46,10 @@ async def link_vendor(
         )
     except BadCredentials:
         raise TandemError("The vendor did not accept these credentials.", "BAD_CREDENTIALS") from None
+    except RateLimited as exc:  # this account's (or the app's) limit at the vendor: fail now, never wait it out
+        log.warning("linking %s: rate limited (%s) for %.0f s", vendor, exc.scope, exc.retry_after)
+        raise TandemError(f"The vendor is rate-limiting requests; try again in {exc.retry_after:.0f} s.",
+                          "RATE_LIMITED") from None
     except VendorError as exc:
         log.warning("linking %s failed: %s", vendor, exc.code)
         raise TandemError(f"The vendor could not be reached ({exc.code}); try again.", "VENDOR_UNAVAILABLE") from None

@@ -1,0 +1,17 @@
+"""Vendors: until when a vendor rate-limits an asset (shown as `rateLimitedUntil`)."""
+
+from tortoise import fields, migrations
+from tortoise.migrations import operations as ops
+
+_HELP = "Until when the vendor rate-limits reads of this asset (its Retry-After, capped); None when not."
+
+
+class Migration(migrations.Migration):
+    dependencies = [("models", "0001_initial")]
+
+    operations = [
+        ops.AddField(model_name="Vehicle", name="rate_limited_until",
+                     field=fields.DatetimeField(null=True, description=_HELP)),
+        ops.AddField(model_name="Charger", name="rate_limited_until",
+                     field=fields.DatetimeField(null=True, description=_HELP)),
+    ]
