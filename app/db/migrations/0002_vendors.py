@@ -3,15 +3,13 @@
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
-_HELP = "Until when the vendor rate-limits reads of this asset (its Retry-After, capped); None when not."
-
 
 class Migration(migrations.Migration):
     dependencies = [("models", "0001_initial")]
 
     operations = [
         ops.AddField(model_name="Vehicle", name="rate_limited_until",
-                     field=fields.DatetimeField(null=True, description=_HELP)),
+                     field=fields.DatetimeField(null=True)),
         ops.AddField(model_name="Charger", name="rate_limited_until",
-                     field=fields.DatetimeField(null=True, description=_HELP)),
+                     field=fields.DatetimeField(null=True)),
     ]
