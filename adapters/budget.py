@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 
-from adapters.errors import APP, RateLimited
+from adapters.errors import LOCAL, RateLimited
 
 #: The longest a request waits for a token of Tandem's own budget before failing as RateLimited.
 MAX_WAIT_S = 2.0
@@ -42,7 +42,7 @@ class Budget:
 
     def reserve(self) -> float:
         """Take a token now; returns the seconds until it is really there (0 when free). Raises
-        RateLimited (scope APP) instead when that would be longer than `max_wait_s`."""
+        RateLimited (scope LOCAL) instead when that would be longer than `max_wait_s`."""
         self._refill()
         self.tokens -= 1
         if self.tokens >= 0:
@@ -51,7 +51,7 @@ class Budget:
         if wait > self.max_wait_s:
             self.tokens += 1
             raise RateLimited("Tandem's own request budget for this vendor is spent",
-                              min(wait, 3600.0), scope=APP)
+                              min(wait, 3600.0), scope=LOCAL)
         return wait
 
     async def acquire(self) -> None:

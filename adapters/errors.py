@@ -31,8 +31,9 @@ class Asleep(VendorError):
     code = "ASLEEP"
 
 
-#: Scopes of a rate limit: the whole app's quota at the vendor, one vendor account, one device.
-APP, ACCOUNT, DEVICE = "APP", "ACCOUNT", "DEVICE"
+#: Scopes of a rate limit: the whole app's quota at the vendor, one vendor account, one device;
+#: LOCAL is Tandem's own request budget for the vendor (nothing was sent, the vendor said nothing).
+APP, ACCOUNT, DEVICE, LOCAL = "APP", "ACCOUNT", "DEVICE", "LOCAL"
 
 
 class RateLimited(VendorError):

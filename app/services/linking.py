@@ -48,7 +48,7 @@ async def link_vendor(
         raise TandemError("The vendor did not accept these credentials.", "BAD_CREDENTIALS") from None
     except RateLimited as exc:  # this account's (or the app's) limit at the vendor: fail now, never wait it out
         log.warning("linking %s: rate limited (%s) for %.0f s", vendor, exc.scope, exc.retry_after)
-        raise TandemError(f"The vendor is rate-limiting requests; try again in {exc.retry_after:.0f} s.",
+        raise TandemError(f"Requests to this vendor are rate-limited; try again in {exc.retry_after:.0f} s.",
                           "RATE_LIMITED") from None
     except VendorError as exc:
         log.warning("linking %s failed: %s", vendor, exc.code)

@@ -234,6 +234,8 @@ class Poller:
         if isinstance(exc, ve.Asleep):
             await self._mark(entry, reachable=True, error=exc.code)
             return self.interval(entry)
+        if isinstance(exc, ve.RateLimited) and exc.scope == ve.LOCAL:
+            return exc.retry_after  # Tandem's own budget: later, and nothing to show on the asset
         if isinstance(exc, ve.RateLimited):
             entry.failures += 1
             wait = max(exc.retry_after, 1.0)

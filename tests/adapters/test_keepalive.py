@@ -133,7 +133,7 @@ def test_budget_waits_briefly_for_a_token_and_refuses_a_long_wait() -> None:
     assert budget.reserve() == pytest.approx(0.2)
     with pytest.raises(ve.RateLimited) as info:  # 0.3 s > max_wait_s: refused, not queued
         budget.reserve()
-    assert info.value.scope == ve.APP and info.value.retry_after == pytest.approx(0.3)
+    assert info.value.scope == ve.LOCAL and info.value.retry_after == pytest.approx(0.3)
     clock.now += 0.3
     assert budget.reserve() == pytest.approx(0.0, abs=1e-9)
 
