@@ -136,7 +136,8 @@ async def run_workers(count: int, devices: int, env: dict[str, str],
         failed = sum(a[1] - b[1] for a, b in zip(after, before, strict=True)) / elapsed
         per = [(a[0] - b[0]) / elapsed for a, b in zip(after, before, strict=True)]
         print(f"  {count} worker(s): {ok:.0f} polls/s ({', '.join(f'{x:.0f}' for x in per)}), "
-              f"failed {failed:.1f}/s ({100 * failed / max(ok + failed, 1e-9):.1f} % of polls), workers busy {cpu / elapsed:.2f} cores, "
+              f"failed {failed:.1f}/s ({100 * failed / max(ok + failed, 1e-9):.1f} % of polls), "
+              f"workers busy {cpu / elapsed:.2f} cores, "
               f"{done / cpu:.0f} polls per worker CPU-second", flush=True)
         return ok, failed, [w.peak_rss_mb() for w in workers]
     finally:
