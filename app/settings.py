@@ -41,6 +41,15 @@ class Settings:
     vendor_budget_per_s: float = 50.0
     vendor_budget_burst: int = 100
     vendor_timeout_s: float = 10.0
+    #: The longest Retry-After honoured: a vendor asking for more is asked again after this long.
+    vendor_retry_after_max_s: float = 900.0
+    #: A refused access token is renewed by logging in again, retried this many times with
+    #: backoff (first wait `relogin_backoff_s`, doubling) before the user is asked to link again.
+    relogin_attempts: int = 6
+    relogin_backoff_s: float = 5.0
+    #: On SIGTERM, the longest shutdown may take (in-flight requests, workers, connections);
+    #: the process exits when it is over, whatever vendors or clients still do.
+    shutdown_timeout_s: float = 5.0
     #: After a charger plug-in, keep polling candidate vehicles this long to confirm.
     confirm_window_s: float = 600.0
     confirm_poll_s: float = 20.0
@@ -101,7 +110,8 @@ class Settings:
         if not self.broadcast_url.startswith(("memory://", "redis://", "rediss://")):
             raise ConfigError("TANDEM_BROADCAST_URL must start with memory://, redis:// or rediss://")
         for name in ("charger_poll_s", "vehicle_poll_s", "vehicle_poll_charging_s", "lease_s", "action_check_s",
-                     "verify_charger_s", "verify_vehicle_s"):
+                     "verify_charger_s", "verify_vehicle_s", "vendor_retry_after_max_s", "relogin_backoff_s",
+                     "shutdown_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"TANDEM_{name.upper()} must be > 0")
         if not 0 <= self.poll_jitter < 1:
@@ -110,6 +120,8 @@ class Settings:
             raise ConfigError("TANDEM_OCPP_HEARTBEAT_S must be >= 10 and TANDEM_OCPP_CALL_TIMEOUT_S > 0")
         if not 1 <= len(self.ocpp_id_tag) <= 20:
             raise ConfigError("TANDEM_OCPP_ID_TAG must be 1-20 characters (an OCPP IdToken)")
+        if self.relogin_attempts < 0:
+            raise ConfigError("TANDEM_RELOGIN_ATTEMPTS must be >= 0")
         if self.shards < 1:
             raise ConfigError("TANDEM_SHARDS must be >= 1")
         if self.user_token_ttl_s < 0:

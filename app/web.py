@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         try:
             yield
         finally:
-            await services.stop()
+            # Requests had their share (uvicorn's graceful timeout); this is bounded too.
+            await services.stop(settings.shutdown_timeout_s * 2 / 3)
 
     return Starlette(
         routes=[

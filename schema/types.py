@@ -6,7 +6,7 @@ that graph, so a whole `viewer` tree costs a fixed number of queries.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
@@ -128,6 +128,11 @@ class Location:
         )
 
 
+def _future(when: datetime | None) -> datetime | None:
+    """`when` if it is still ahead, else None."""
+    return when if when is not None and when > datetime.now(UTC) else None
+
+
 @strawberry.type
 class Vehicle:
     id: strawberry.ID
@@ -148,6 +153,11 @@ class Vehicle:
         """The EV systems this vehicle is part of."""
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_vehicle(self.row.id)]
 
+    @strawberry.field(description="Until when the vendor rate-limits this vehicle's data (its Retry-After, "
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")  # type: ignore[untyped-decorator]
+    def rate_limited_until(self) -> datetime | None:
+        return _future(self.row.rate_limited_until)
+
 
 @strawberry.type
 class Charger:
@@ -166,6 +176,11 @@ class Charger:
     def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
         """The EV systems this charger is part of."""
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_charger(self.row.id)]
+
+    @strawberry.field(description="Until when the vendor rate-limits this charger's data (its Retry-After, "
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")  # type: ignore[untyped-decorator]
+    def rate_limited_until(self) -> datetime | None:
+        return _future(self.row.rate_limited_until)
 
 
 @strawberry.type(description="A vehicle and a charger of the same user.")

@@ -127,6 +127,9 @@ class Asset(Model):
     state_updated_at = fields.DatetimeField(null=True)
     #: Last error code from the vendor (None when the last poll worked).
     poll_error = fields.CharField(max_length=50, null=True)
+    # Until when the vendor rate-limits reads of this asset (its Retry-After, capped); None when not.
+    # A plain comment on purpose: Tortoise turns doc comments into column comments, which SQLite cannot add.
+    rate_limited_until = fields.DatetimeField(null=True)
     shard = fields.IntField(default=0, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     # Foreign-key columns, declared on the concrete models below; named here for type checkers.

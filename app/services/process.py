@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
+from collections.abc import Awaitable
 from typing import Any
 
 import uvicorn
@@ -77,22 +78,25 @@ class ProcessServices:
             await self._workers.start()
         return self.runtime
 
-    async def stop(self) -> None:
-        """Bring the process down."""
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Bring the process down within about `timeout_s` (default: the setting
+        `shutdown_timeout_s`) whatever vendors do: a step that overruns its share is abandoned
+        (and logged) so the next still runs."""
+        share = (self.settings.shutdown_timeout_s if timeout_s is None else timeout_s) / 4
         if self._workers is not None:
-            await self._workers.stop()
+            await _bounded(self._workers.stop(), 2 * share, "workers")
         if self._revocations is not None:
             self._revocations.cancel()
             await asyncio.gather(self._revocations, return_exceptions=True)
         if self.runtime is not None:
-            await self.runtime.ocpp.stop()
-            await self.runtime.aclose()
-            await self.runtime.bus.disconnect()
+            await _bounded(self.runtime.ocpp.stop(), share / 2, "OCPP charge points")
+            await _bounded(self.runtime.aclose(), share / 2, "vendor connections")
+            await _bounded(self.runtime.bus.disconnect(), share / 2, "broadcast")
             set_current(None)
         if self._sim_server is not None and self._sim_task is not None:
             self._sim_server.should_exit = True
-            await self._sim_task
-        await db.close()
+            await _bounded(self._sim_task, share / 2, "simulator")
+        await _bounded(db.close(), share / 2, "database")
 
     async def _start_simulator(self) -> str:
         from adapters.simulator.app import create_app as create_sim
@@ -111,3 +115,14 @@ class ProcessServices:
         url = f"http://127.0.0.1:{port}"
         print(f"simulator: {url}", flush=True)
         return url
+
+
+async def _bounded(step: Awaitable[Any], seconds: float, what: str) -> None:
+    """Await a shutdown step for at most `seconds` (cancelled after that); never raises."""
+    try:
+        async with asyncio.timeout(seconds):
+            await step
+    except TimeoutError:
+        log.warning("shutdown: %s did not stop within %.1f s; abandoned", what, seconds)
+    except Exception:
+        log.exception("shutdown: %s failed", what)

@@ -39,7 +39,8 @@ def _transitions(was_plugged: bool | None, plugged: bool | None, was_charging: b
 
 
 def _reachability(row: Vehicle | Charger, reachable: bool, now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {"is_reachable": reachable, "poll_error": None if reachable else row.poll_error}
+    values: dict[str, Any] = {"is_reachable": reachable, "poll_error": None if reachable else row.poll_error,
+                              "rate_limited_until": None}  # the vendor answered: no longer limited
     if reachable and (row.last_seen is None or now - row.last_seen >= LAST_SEEN_EVERY):
         values["last_seen"] = now
     return values

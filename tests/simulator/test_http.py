@@ -685,7 +685,7 @@ async def test_rate_limit_answers_429_with_retry_after(client: httpx.AsyncClient
         assert (await client.get(url, headers=headers)).status_code == 200
     r = await client.get(url, headers=headers)
     if vendor == "smartcar":
-        sc_error(r, 429, "RATE_LIMIT", "VEHICLE", "RETRY_LATER")
+        sc_error(r, 429, "RATE_LIMIT", "SMARTCAR_API", "RETRY_LATER")  # one bucket: the app's quota
     else:
         ea_error(r, 429, "TooManyRequests")
     wait = math.ceil(1 / refill)  # the bucket is empty: one token takes 1/refill simulated seconds
