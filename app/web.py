@@ -54,7 +54,7 @@ async def healthz(_: Request) -> JSONResponse:
 
 
 async def readyz(_: Request) -> JSONResponse:
-    """The database and the broadcast are reachable."""
+    """The database and the broadcast are reachable, and events still reach subscribers."""
     checks: dict[str, bool] = {}
     try:
         await connections.get("default").execute_query("SELECT 1")
@@ -65,6 +65,10 @@ async def readyz(_: Request) -> JSONResponse:
         checks["broadcast"] = await current().bus.ping()
     except Exception:
         checks["broadcast"] = False
+    try:
+        checks["events"] = current().bus.dispatching
+    except Exception:
+        checks["events"] = False
     ok = all(checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
