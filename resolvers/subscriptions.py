@@ -35,20 +35,28 @@ async def _objects(
     ids_of: Callable[[UserGraph], list[str]],
     build: Callable[[UserGraph, str], T | None],
 ) -> AsyncGenerator[T, None]:
-    """Yield objects of one topic for the caller, re-read on each event."""
+    """Yield objects of one topic for the caller, re-read on each event.
+
+    Between events the generator holds no graph or view (only its bus subscription), so an
+    idle subscriber costs the same whatever its user owns.
+    """
     user_id = info.context.require_user()
-    graph = await graph_after(user_id, last_seq())
-    if only_id is not None and only_id not in ids_of(graph):
+    if only_id is not None and only_id not in ids_of(await graph_after(user_id, last_seq())):
         raise NotFoundError(f"No such {topic}.")
     async with current().bus.subscribe(user_id, (topic,), only_id) as sub:
         async for item in sub:
             # Events are already filtered; a Resync re-sends everything this subscription covers.
             wanted = [item.object_id] if isinstance(item, Event) else [only_id] if only_id else None
-            graph = await graph_after(user_id, item.seq)
-            for oid in wanted if wanted is not None else ids_of(graph):
-                obj = build(graph, oid)
-                if obj is not None:
-                    yield obj
+            objs = _build_all(await graph_after(user_id, item.seq), wanted, ids_of, build)
+            while objs:
+                yield objs.pop()
+
+
+def _build_all(graph: UserGraph, wanted: list[str] | None, ids_of: Callable[[UserGraph], list[str]],
+               build: Callable[[UserGraph, str], T | None]) -> list[T]:
+    """The views of `wanted` (None: all the topic's objects), in reverse order (for `pop`)."""
+    objs = [build(graph, oid) for oid in (wanted if wanted is not None else ids_of(graph))]
+    return [o for o in reversed(objs) if o is not None]
 
 
 def _vehicle(graph: UserGraph, oid: str) -> Vehicle | None:
@@ -107,7 +115,7 @@ class Subscription:
                     ids = [only] if only else [
                         a.id for a in await ActionRow.filter(user_id=user_id, state="PENDING")
                     ]
-                for aid in ids:
-                    row = await action_after(user_id, aid, item.seq)
-                    if row is not None:
-                        yield action_view(row)
+                views = [action_view(r) for r in [await action_after(user_id, a, item.seq) for a in reversed(ids)]
+                         if r is not None]
+                while views:
+                    yield views.pop()

@@ -19,6 +19,8 @@ from typing import Any
 from broadcaster import Event as BEvent
 from broadcaster._backends.base import BroadcastBackend
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 log = logging.getLogger("tandem.events.redis")
@@ -35,8 +37,12 @@ class ResilientRedisBackend(BroadcastBackend):
         self.reconnects = 0
         #: CLIENT SETNAME of every connection of this backend: unique per process and instance.
         self.client_name = f"{client_name}-{os.getpid()}-{next(_instances)}"
+        # No hidden retries inside redis-py (its default retries ten times with backoff, which
+        # would stall a publishing worker for seconds per event during an outage): `publish`
+        # retries once itself, and the listener reconnects with its own backoff.
         self._conn: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=5, client_name=self.client_name)
+            url, socket_connect_timeout=2, socket_timeout=5, client_name=self.client_name,
+            retry=Retry(NoBackoff(), 0))
         self._pubsub: Any = None
         self._queue: asyncio.Queue[BEvent] = asyncio.Queue(maxsize=10_000)
         self._listener: asyncio.Task[None] | None = None

@@ -39,7 +39,7 @@ async def buses(redis_url: str) -> AsyncIterator[tuple[EventBus, EventBus]]:
 
 async def next_item(sub: object, timeout: float = 5.0) -> Event | Resync:
     """The next item of a subscription."""
-    return await asyncio.wait_for(sub.queue.get(), timeout)  # type: ignore[attr-defined]
+    return await asyncio.wait_for(sub.get(), timeout)  # type: ignore[attr-defined]
 
 
 async def kill_connections_of(redis_url: str, bus: EventBus, kind: str | None = None) -> int:
@@ -146,7 +146,7 @@ async def test_deployments_on_one_redis_do_not_see_each_other(redis_url: str) ->
             await mine.publish(Event("vehicle", user, "own"))
             got = await next_item(sub)
             assert isinstance(got, Event) and got.object_id == "own"
-            assert sub.queue.empty()
+            assert sub.empty()
     finally:
         await mine.disconnect()
         await theirs.disconnect()

@@ -41,7 +41,7 @@ async def bus() -> AsyncIterator[EventBus]:
 
 async def next_item(sub: object, timeout: float = 2.0) -> Event | Resync:
     """The next item of a subscription."""
-    return await asyncio.wait_for(sub.queue.get(), timeout)  # type: ignore[attr-defined]
+    return await asyncio.wait_for(sub.get(), timeout)  # type: ignore[attr-defined]
 
 
 async def settle(bus: EventBus) -> None:
@@ -58,7 +58,7 @@ async def test_events_reach_only_their_users_subscribers(bus: EventBus) -> None:
         got = await next_item(alice)
         assert got == Event("vehicle", "alice", "v1", {"k": 1})
         await settle(bus)
-        assert bob.queue.empty()
+        assert bob.empty()
         assert bus.subscriber_count() == 2
     assert bus.subscriber_count() == 0
 
@@ -72,7 +72,7 @@ async def test_topic_and_object_filters_apply_before_queueing(bus: EventBus) -> 
         assert (await next_item(one)).object_id == "c1"  # type: ignore[union-attr]
         assert [(await next_item(all_c)).object_id for _ in range(2)] == ["c2", "c1"]  # type: ignore[union-attr]
         await settle(bus)
-        assert one.queue.empty() and all_c.queue.empty()
+        assert one.empty() and all_c.empty()
 
 
 async def test_dispatched_events_are_numbered_in_order(bus: EventBus) -> None:
@@ -93,12 +93,12 @@ async def test_a_slow_subscriber_gets_one_resync_instead_of_a_growing_queue(bus:
             got_fast.append((await next_item(fast)).object_id)  # type: ignore[union-attr]
         # the fast subscriber of the same user was never held back by the slow one
         assert got_fast == [f"v{i}" for i in range(10)]
-        assert slow.queue.qsize() <= 3
+        assert slow.qsize() <= 3
         first = await next_item(slow)
         assert isinstance(first, Resync) and first.reason == "slow consumer"
         assert bus.resyncs >= 1
-        while not slow.queue.empty():
-            slow.queue.get_nowait()
+        while not slow.empty():
+            slow.get_nowait()
         await bus.publish(Event("vehicle", "alice", "fresh"))
         got = await next_item(slow)
         assert isinstance(got, Event) and got.object_id == "fresh"
@@ -141,7 +141,7 @@ async def test_resync_markers_reach_the_named_user_or_everyone(bus: EventBus) ->
         got = await next_item(alice)
         assert isinstance(got, Resync) and got.reason == "publisher lost events"
         await settle(bus)
-        assert bob.queue.empty()
+        assert bob.empty()
         await bus.publish(Event("resync", "*", "*"))
         assert isinstance(await next_item(alice), Resync)
         assert isinstance(await next_item(bob), Resync)

@@ -125,7 +125,7 @@ async def test_bus_numbers_are_what_the_cache_compares() -> None:
         async with bus.subscribe("alice") as sub:
             before = last_seq()
             await bus.publish(Event("vehicle", "alice", "v"))
-            item = await asyncio.wait_for(sub.queue.get(), 2)
+            item = await asyncio.wait_for(sub.get(), 2)
             assert item is not None and item.seq > before and last_seq() >= item.seq
     finally:
         await bus.disconnect()
