@@ -12,6 +12,7 @@ checked against the caller (actions), so a subscriber only ever sees its own use
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
@@ -27,16 +28,18 @@ V = TypeVar("V")
 class Shared(Generic[K, V]):
     """Coalescing, batching reads of `load(keys) -> values in key order`.
 
-    `keep` bounds how many finished reads stay cached (least recently requested dropped);
+    A finished read stays cached at most `ttl` seconds (time enough for the subscribers of one
+    event to catch up; a later event needs a new read anyway) and at most `keep` of them;
     `batch` bounds the keys of one load.
     """
 
-    def __init__(self, load: Callable[[Sequence[K]], Awaitable[Sequence[V]]], *, keep: int = 2048,
-                 batch: int = 500) -> None:
+    def __init__(self, load: Callable[[Sequence[K]], Awaitable[Sequence[V]]], *, keep: int = 1024,
+                 ttl: float = 2.0, batch: int = 500) -> None:
         self._load = load
         self._keep = keep
+        self._ttl = ttl
         self._batch = batch
-        self._entries: OrderedDict[K, tuple[int, asyncio.Future[V]]] = OrderedDict()
+        self._entries: OrderedDict[K, tuple[int, asyncio.Future[V], float]] = OrderedDict()
         self._pending: dict[K, asyncio.Future[V]] = {}
         self._runner: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -53,11 +56,10 @@ class Shared(Generic[K, V]):
             self._runner, self._loop = None, loop
         entry = self._entries.get(key)
         if entry is not None and entry[0] >= seq:
-            self._entries.move_to_end(key)
             return await asyncio.shield(entry[1])
         fut: asyncio.Future[V] = loop.create_future()
-        self._entries[key] = (last_seq(), fut)
-        self._entries.move_to_end(key)
+        self._entries[key] = (last_seq(), fut, time.monotonic())
+        self._entries.move_to_end(key)  # the dict stays in request order
         self._pending[key] = fut
         self._evict()
         if self._runner is None or self._runner.done():
@@ -65,9 +67,11 @@ class Shared(Generic[K, V]):
         return await asyncio.shield(fut)
 
     def _evict(self) -> None:
-        while len(self._entries) > self._keep:
-            key, (_, fut) = next(iter(self._entries.items()))
-            if not fut.done():
+        """Drop the oldest finished reads beyond `keep` or older than `ttl` (in request order)."""
+        old = time.monotonic() - self._ttl
+        while self._entries:
+            key, (_, fut, requested) = next(iter(self._entries.items()))
+            if not fut.done() or (len(self._entries) <= self._keep and requested > old):
                 return
             del self._entries[key]
 
@@ -79,7 +83,8 @@ class Shared(Generic[K, V]):
                 values = await self._load(keys)
             except Exception as exc:
                 for key, fut in zip(keys, futs, strict=True):
-                    if self._entries.get(key, (0, None))[1] is fut:
+                    entry = self._entries.get(key)
+                    if entry is not None and entry[1] is fut:
                         del self._entries[key]
                     if not fut.done():
                         fut.set_exception(exc)

@@ -106,13 +106,17 @@ async def test_a_failed_read_reaches_its_waiters_and_is_retried_next_time() -> N
 
 
 async def test_finished_reads_kept_are_bounded() -> None:
-    """Only `keep` finished reads stay cached."""
+    """Only `keep` finished reads stay cached, none longer than `ttl`."""
     store = Store()
     shared: Shared[str, int] = Shared(store.load, keep=10)
     seq = next_seq()
     for i in range(100):
         await shared.get(f"u{i}", seq)
     assert len(shared._entries) <= 10
+    stale: Shared[str, int] = Shared(store.load, ttl=0.0)
+    for i in range(100):
+        await stale.get(f"u{i}", seq)
+    assert len(stale._entries) == 1  # only the newest: every older finished read had expired
 
 
 async def test_bus_numbers_are_what_the_cache_compares() -> None:
