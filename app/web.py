@@ -80,6 +80,8 @@ def _collect() -> None:
         return
     metrics.BUS_QUEUE_DEPTH.set(bus.queue_depth())
     metrics.BUS_SUBSCRIBERS.set(bus.subscriber_count())
+    for kind in ("bad_messages", "dropped_publishes", "markers_sent", "resyncs", "reconnects"):
+        metrics.BUS_COUNTS.labels(kind).set(getattr(bus, kind))
 
 
 def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starlette:

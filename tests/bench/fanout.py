@@ -248,7 +248,7 @@ async def run(args: argparse.Namespace) -> Run:
                 path = tmp / f"client{c}.json"
                 path.write_text(json.dumps({"subs": specs, "compression": "deflate" if args.deflate else None}))
                 clients.append(Service(await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "tests.bench.fanout", "--client", str(path), cwd=ROOT,
+                    sys.executable, "-m", "tests.bench.fanout", "--client", str(path), cwd=ROOT, limit=1 << 24,
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)))
             for cl in clients:
                 m = await cl.wait_for(r"^ready (\d+) (\d+)", timeout=args.timeout * 10)

@@ -127,6 +127,8 @@ async def test_a_hostile_message_does_not_stop_subscriptions_and_readiness_tells
             assert bus.bad_messages == 2
             code, body = await readiness(st)
             assert code == 200 and body["checks"]["events"] is True
+            scraped = (await st.http.get(f"{st.url}/metrics")).text
+            assert 'tandem_broadcast_events{kind="bad_messages"} 2.0' in scraped
     finally:
         await raw.aclose()
     assert bus._listener is not None
