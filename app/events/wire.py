@@ -62,11 +62,11 @@ class Event:
     @staticmethod
     def decode(raw: str | bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Event:
         """From the wire form; `BadMessage` for anything else (never another exception)."""
-        if len(raw) > max_bytes:
-            raise BadMessage(f"message of {len(raw)} bytes exceeds {max_bytes}")
+        size = len(raw) if isinstance(raw, bytes) or len(raw) > max_bytes else len(raw.encode(errors="replace"))
+        if size > max_bytes:
+            raise BadMessage(f"message of {size} bytes exceeds {max_bytes}")
         try:
-            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            data = json.loads(text)
+            data = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
         except (ValueError, TypeError, RecursionError) as exc:
             raise BadMessage(f"not JSON ({type(exc).__name__})") from None
         if not (isinstance(data, list) and len(data) == 4 and isinstance(data[3], dict)):

@@ -180,6 +180,8 @@ def test_event_wire_form_round_trips() -> None:
         Event.decode("[1, 2]")
     with pytest.raises(BadMessage, match="exceeds"):
         Event.decode(json.dumps(["a", "u", "o", {"x": "y" * 5000}]), max_bytes=4096)
+    with pytest.raises(BadMessage, match="exceeds"):  # the cap is in bytes, not characters
+        Event.decode(json.dumps(["a", "u", "o", {"x": "€" * 2000}], ensure_ascii=False), max_bytes=4096)
 
 
 def test_unknown_scheme_is_a_clear_error() -> None:
