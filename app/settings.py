@@ -6,8 +6,11 @@ Bad values fail at start-up with a clear `ConfigError` naming the variable, neve
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+_NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class ConfigError(ValueError):
@@ -24,6 +27,12 @@ class Settings:
 
     database_url: str = field(default_factory=_default_db_url)
     broadcast_url: str = "memory://"
+    #: Names this deployment's broadcast channel (`tandem.<namespace>.events`). Redis pub/sub ignores
+    #: database numbers, so deployments sharing a Redis server need different namespaces; empty
+    #: means one derived from the database URL (processes sharing a database share a channel).
+    broadcast_namespace: str = ""
+    #: Broadcast messages larger than this are dropped (and counted) unread.
+    broadcast_max_message_bytes: int = 4096
     port: int = 8000
     host: str = "127.0.0.1"
     #: Base URL of the simulated (or real) vendor clouds; each adapter appends its prefix.
@@ -122,6 +131,10 @@ class Settings:
             raise ConfigError("TANDEM_OCPP_ID_TAG must be 1-20 characters (an OCPP IdToken)")
         if self.relogin_attempts < 0:
             raise ConfigError("TANDEM_RELOGIN_ATTEMPTS must be >= 0")
+        if self.broadcast_namespace and not _NAMESPACE.fullmatch(self.broadcast_namespace):
+            raise ConfigError("TANDEM_BROADCAST_NAMESPACE must be 1-64 of A-Z a-z 0-9 _ . -")
+        if self.broadcast_max_message_bytes < 256:
+            raise ConfigError("TANDEM_BROADCAST_MAX_MESSAGE_BYTES must be >= 256")
         if self.shards < 1:
             raise ConfigError("TANDEM_SHARDS must be >= 1")
         if self.user_token_ttl_s < 0:

@@ -12,7 +12,7 @@ from typing import Any
 import uvicorn
 
 from app import db
-from app.events import EventBus
+from app.events import EventBus, namespace_for
 from app.runtime import Runtime, set_current
 from app.settings import Settings
 
@@ -54,7 +54,9 @@ class ProcessServices:
         if self.demo and not settings.simulator_url:
             settings = dataclasses.replace(settings, simulator_url=await self._start_simulator())
         await db.init(settings)
-        bus = EventBus(settings.broadcast_url, queue_size=settings.ws_queue_size)
+        bus = EventBus(settings.broadcast_url, queue_size=settings.ws_queue_size,
+                       namespace=settings.broadcast_namespace or namespace_for(settings.database_url),
+                       max_message_bytes=settings.broadcast_max_message_bytes)
         await bus.connect()
         self.runtime = Runtime(settings=settings, bus=bus)
         from app.ocpp.hub import OcppHub
