@@ -757,7 +757,8 @@ async def test_sim_world_reports_the_true_state(client: httpx.AsyncClient, world
     w = await sim_world(client)
     assert w["speed"] == SPEED
     assert w["time"] == iso(world.clock.now())
-    assert {v["name"]: v["serves"] for v in w["vendors"]} == {"smartcar": "vehicles", "easee": "chargers"}
+    assert {v["name"]: v["serves"] for v in w["vendors"]} == {"smartcar": "vehicles", "easee": "chargers",
+                                                              "ocpp": "chargers"}
     assert {a["username"] for a in w["accounts"]} == {p.sc_user, p.ea_user}
     assert w["vehicles"][0]["plugged_into"] is None and w["chargers"][0]["op_mode"] == 1
     await plug(client, p)
