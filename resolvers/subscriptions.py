@@ -99,7 +99,7 @@ class Subscription:
         ctx = info.context
         user_id = ctx.require_user()
         only = str(id) if id else None
-        if only and not await ActionRow.filter(id=only, user_id=user_id).exists():
+        if only and not await ActionRow.filter(id=only, user_id=user_id, origin="USER").exists():
             raise NotFoundError("No such action.")
         async with current().bus.subscribe(user_id) as sub:
             async for item in sub:
@@ -109,9 +109,11 @@ class Subscription:
                     ids = [item.object_id]
                 else:
                     ids = [only] if only else [
-                        a.id for a in await ActionRow.filter(user_id=user_id, state="PENDING")
+                        a.id for a in await ActionRow.filter(user_id=user_id, state="PENDING", origin="USER")
                     ]
                 for aid in ids:
-                    row = await ActionRow.filter(id=aid, user_id=user_id).prefetch_related("attempts").first()
+                    # Tandem's own actions (a probe's pause and resume) are internal
+                    row = await ActionRow.filter(id=aid, user_id=user_id, origin="USER").prefetch_related(
+                        "attempts").first()
                     if row is not None:
                         yield action_view(row)

@@ -19,7 +19,7 @@ from app import db
 from app.settings import Settings
 
 PG_TABLES = [
-    "action_attempt", "charge_action", "ev_system", "observation", "vehicle", "charger", "location",
+    "action_attempt", "charge_action", "charger_probe", "path_score", "ev_system", "observation", "vehicle", "charger", "location",
     "vendor_link", "user_token", "app_user", "client", "worker_lease", "worker_heartbeat",
 ]
 

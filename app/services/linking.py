@@ -11,6 +11,7 @@ from adapters.errors import BadCredentials, UnknownVendor, VendorError
 from adapters.types import ChargerInfo, Session, VehicleInfo
 from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
 from app.errors import BadInput, NotFoundError, TandemError
+from app.orchestrator import routing
 from app.runtime import Runtime
 from app.services import evsystems
 
@@ -119,6 +120,7 @@ async def unlink_asset(rt: Runtime, user_id: str, kind: str, asset_id: str) -> N
         state="CANCELLED", failure_type="NOT_FOUND", failure_detail=f"The {kind} was unlinked."
     )
     await Observation.filter(asset_id=asset_id).delete()
+    await routing.forget(asset_id)
     await row.delete()
     await rt.publish(kind, user_id, asset_id)
     for other in others:

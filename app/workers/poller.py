@@ -195,7 +195,8 @@ class Poller:
             log.info("%s %s recovered", entry.kind, row.id)
             entry.failing_logged = False
         entry.failures = 0
-        await apply.save(self.rt, entry.kind, row, changes, trans, now)
+        # a kicked poll runs at the time the kick set (see `kick`): someone is waiting on its result
+        await apply.save(self.rt, entry.kind, row, changes, trans, now, kicked=entry.next_at == entry.last_kick)
         return self.interval(entry)
 
     def _backoff(self, entry: Entry) -> float:
