@@ -11,8 +11,9 @@ from tortoise.migrations import operations as ops
 
 from app.db.models import new_id
 
-#: Before the constraint: where two systems share a vehicle or a charger while ACTIVE, keep the
-#: latest activation (pairing re-decides the rest from the devices' data).
+#: Before the constraint: an ACTIVE system that shares its vehicle or charger with a later
+#: ACTIVE one is demoted to ESTABLISHED (in a chain more may go than needed: pairing re-decides
+#: them from the devices' data; an activation made in error is worse than a late one).
 DEMOTE_DUPLICATES = """
 UPDATE ev_system SET status = 'ESTABLISHED', activated_at = NULL
 WHERE status = 'ACTIVE' AND EXISTS (

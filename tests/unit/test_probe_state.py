@@ -1,0 +1,152 @@
+"""The probe's state is in the database: one probe per plug session, its pause window, and its
+internal actions holding the user's actions on the same devices (SQLite, and PostgreSQL with
+`TANDEM_TEST_DATABASE_URL`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from app.db.models import ChargeAction, Charger, ChargerProbe, Vehicle
+from app.domain import pairing as dp
+from app.orchestrator import api, holds
+from app.orchestrator.context import load_target
+from app.orchestrator.engine import step
+from app.runtime import Runtime
+from app.services import probe
+from app.settings import Settings
+from tests.unit.fixtures import Household, household, now, runtime
+
+
+@pytest.fixture
+async def rt(database: Settings) -> AsyncIterator[Runtime]:
+    from dataclasses import replace
+
+    running = await runtime(replace(database, allow_probe=True, probe_s=20.0))
+    yield running
+    await running.bus.disconnect()
+
+
+def _decision(h: Household) -> dp.Decision:
+    return dp.Decision(charger_id=h.chargers["c1"].id, vehicle_id=None, ambiguous=True, needs_probe=True,
+                       candidates=tuple(v.id for v in h.vehicles.values()), evidence=())
+
+
+async def _internal(h: Household, kind: str, state: str = "PENDING", completed_ago_s: float | None = None
+                    ) -> ChargeAction:
+    """A probe's action on c1 holding the charger and both cars."""
+    t = now()
+    return await ChargeAction.create(
+        user=h.user, target_id=h.chargers["c1"].id, target_type="CHARGER", kind=kind, origin="PROBE", state=state,
+        plan={"holds": [h.chargers["c1"].id, *(v.id for v in h.vehicles.values())]}, deadline=t + timedelta(minutes=1),
+        next_step_at=t + timedelta(minutes=1),
+        completed_at=t - timedelta(seconds=completed_ago_s) if completed_ago_s is not None else None)
+
+
+async def _paused(h: Household) -> None:
+    """The charger as the probe's pause left it."""
+    await Charger.filter(id=h.chargers["c1"].id).update(is_charging=False, power_state="PLUGGED_IN_STOPPED",
+                                                        charge_rate=0)
+    await Vehicle.filter(id__in=[v.id for v in h.vehicles.values()]).update(is_charging=False, is_plugged_in=True)
+
+
+async def test_one_probe_per_plug_session_whichever_process_asks(rt: Runtime) -> None:
+    h = await household(2, 1, plugged_in_at=now())
+    charger = h.chargers["c1"]
+    assert await probe.maybe_start(rt, h.user.id, charger, _decision(h))
+    assert not await probe.maybe_start(rt, h.user.id, charger, _decision(h)), "the database remembers"
+    assert await ChargerProbe.filter(charger_id=charger.id).count() == 1
+    charger.plugged_in_at = now() + timedelta(seconds=1)  # unplugged and plugged in again: a new session
+    await charger.save()
+    assert await probe.maybe_start(rt, h.user.id, charger, _decision(h))
+
+
+async def test_no_probe_while_a_users_action_on_the_charger_or_a_candidate_is_pending(rt: Runtime) -> None:
+    h = await household(2, 1, plugged_in_at=now())
+    await ChargeAction.create(user=h.user, target_id=h.vehicles["v2"].id, target_type="VEHICLE", kind="START",
+                              deadline=now() + timedelta(minutes=5))
+    assert not await probe.maybe_start(rt, h.user.id, h.chargers["c1"], _decision(h))
+    assert not await ChargerProbe.exists()
+
+
+async def test_no_probe_unless_allowed_needed_and_charging(rt: Runtime, database: Settings) -> None:
+    h = await household(2, 1, plugged_in_at=now())
+    charger = h.chargers["c1"]
+    plain = await runtime(database)  # allow_probe false by default
+    try:
+        assert not await probe.maybe_start(plain, h.user.id, charger, _decision(h))
+    finally:
+        await plain.bus.disconnect()
+    charger.is_charging = False
+    assert not await probe.maybe_start(rt, h.user.id, charger, _decision(h))
+    assert not await ChargerProbe.exists()
+
+
+async def test_the_pause_window_is_read_from_the_database_for_the_current_session(rt: Runtime) -> None:
+    plugged = now()
+    h = await household(2, 1, plugged_in_at=plugged)
+    charger = h.chargers["c1"]
+    paused = plugged + timedelta(minutes=10)
+    await ChargerProbe.create(user=h.user, charger=charger, plugged_in_at=plugged, paused_at=paused, phase="WATCHING")
+    assert probe.pause_of(await probe.pauses([charger.id]), charger) == (paused, None)
+    charger.plugged_in_at = plugged + timedelta(hours=1)
+    assert probe.pause_of(await probe.pauses([charger.id]), charger) is None, "another plug session"
+
+
+async def test_a_users_stop_during_the_probes_pause_is_not_confirmed_by_it(rt: Runtime) -> None:
+    h = await household(2, 1, plugged_in_at=now())
+    pause = await _internal(h, "STOP", "CONFIRMED", completed_ago_s=2)
+    resume = await _internal(h, "START")
+    await _paused(h)
+    for target_type, target_id in (("CHARGER", h.chargers["c1"].id), ("VEHICLE", h.vehicles["v1"].id)):
+        action = await api.request_action(rt, h.user.id, target_type, target_id, "STOP", None, None)
+        assert action.state == "PENDING", "not UNNECESSARY: the charger stopped because the probe paused it"
+        assert action.id not in (pause.id, resume.id) and action.origin == "USER"
+        await step(rt, action)
+        held = await ChargeAction.get(id=action.id).prefetch_related("attempts")
+        assert held.state == "PENDING" and list(held.attempts) == [], "neither confirmed nor sent while held"
+        assert held.next_step_at is not None and held.next_step_at > now()
+
+
+async def test_a_users_start_is_not_merged_into_or_cancelled_by_the_probes_actions(rt: Runtime) -> None:
+    h = await household(2, 1, plugged_in_at=now())
+    await _paused(h)
+    resume = await _internal(h, "START")
+    action = await api.request_action(rt, h.user.id, "CHARGER", h.chargers["c1"].id, "START", None, None)
+    assert action.id != resume.id and action.state == "PENDING"
+    stop = await api.request_action(rt, h.user.id, "CHARGER", h.chargers["c1"].id, "STOP", None, None)
+    assert (await ChargeAction.get(id=resume.id)).state == "PENDING", "a user's action never cancels the probe's"
+    assert (await ChargeAction.get(id=action.id)).state == "CANCELLED" and stop.origin == "USER"
+
+
+async def test_internal_actions_are_not_the_users_to_cancel(rt: Runtime) -> None:
+    h = await household(1, 1, plugged_in_at=now())
+    resume = await _internal(h, "START")
+    with pytest.raises(Exception, match="No such action"):
+        await api.cancel_action(rt, h.user.id, resume.id)
+
+
+async def test_after_the_probe_a_vehicle_judged_by_its_own_data_waits_for_data_from_after_it(rt: Runtime) -> None:
+    h = await household(2, 1, plugged_in_at=now())
+    await _internal(h, "START", "CONFIRMED", completed_ago_s=1)
+    v1 = h.vehicles["v1"]
+    await Vehicle.filter(id=v1.id).update(data_age=now() - timedelta(seconds=30), is_charging=False)
+    target = await load_target(h.user.id, "VEHICLE", v1.id)
+    held = await holds.hold(h.user.id, target, now(), 1.0, rt.settings.verify_vehicle_s)
+    assert held is not None and held.refresh, "its data is from the pause"
+    await Vehicle.filter(id=v1.id).update(data_age=now(), is_charging=True)
+    target = await load_target(h.user.id, "VEHICLE", v1.id)
+    assert await holds.hold(h.user.id, target, now(), 1.0, rt.settings.verify_vehicle_s) is None
+
+
+async def test_the_hold_ends_with_the_probe_and_covers_only_held_assets(rt: Runtime) -> None:
+    h = await household(2, 2, plugged_in_at=now())
+    resume = await _internal(h, "START")
+    other = await load_target(h.user.id, "CHARGER", h.chargers["c2"].id)
+    assert await holds.hold(h.user.id, other, now(), 1.0, 5.0) is None, "another charger is not held"
+    mine = await load_target(h.user.id, "CHARGER", h.chargers["c1"].id)
+    assert await holds.hold(h.user.id, mine, now(), 1.0, 5.0) is not None
+    await ChargeAction.filter(id=resume.id).update(state="CONFIRMED", completed_at=now())
+    assert await holds.hold(h.user.id, mine, now(), 1.0, 5.0) is None, "the charger's own data confirmed the resume"
