@@ -19,8 +19,9 @@ from app import db
 from app.settings import Settings
 
 PG_TABLES = [
-    "action_attempt", "charge_action", "charger_probe", "path_score", "ev_system", "observation", "vehicle", "charger", "location",
-    "vendor_link", "user_token", "app_user", "client", "worker_lease", "worker_heartbeat",
+    "action_attempt", "charge_action", "ev_system", "observation", "vehicle", "charger", "location",
+    "charger_probe", "path_score", "vendor_link", "user_token", "app_user", "client", "worker_lease",
+    "worker_heartbeat",
 ]
 
 
