@@ -111,7 +111,7 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     active = [s for s in graph.systems if s.status == "ACTIVE"]
     since = min([*starts, *(s.activated_at for s in active if s.activated_at), now]) - timedelta(hours=2)
     tracks = await _tracks(graph, since)
-    pauses = await probe.pauses(list(graph.chargers))
+    pauses = await probe.pauses(graph.chargers.values())
     by_vid = {t.vehicle_id: t for t in tracks}
     changed: list[EvSystem] = []
     for system in active:  # end activations first

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,12 +63,16 @@ def session_tag(plugged_in_at: datetime) -> str:
 
 
 # -- what pairing reads ----------------------------------------------------------------------------
-async def pauses(charger_ids: list[str]) -> Pauses:
-    """The probes' pauses of these chargers, whichever process ran them."""
-    if not charger_ids:
+async def pauses(chargers: Iterable[Charger]) -> Pauses:
+    """The probes' pauses of these chargers in their current plug sessions, whichever process
+    ran them."""
+    sessions = {c.id: c.plugged_in_at for c in chargers if c.plugged_in_at is not None}
+    if not sessions:
         return {}
-    rows = await ChargerProbe.filter(charger_id__in=charger_ids, paused_at__not_isnull=True).order_by("created_at")
-    return {p.charger_id: (p.plugged_in_at, p.paused_at, p.ended_at) for p in rows}  # type: ignore[misc]
+    rows = await ChargerProbe.filter(charger_id__in=list(sessions), plugged_in_at__in=list(sessions.values()),
+                                     paused_at__not_isnull=True)
+    return {p.charger_id: (p.plugged_in_at, p.paused_at, p.ended_at) for p in rows  # type: ignore[misc]
+            if sessions[p.charger_id] == p.plugged_in_at}
 
 
 def pause_of(all_pauses: Pauses, charger: Charger) -> tuple[datetime, datetime | None] | None:
@@ -363,7 +367,8 @@ class ProbeRunner:
     async def run_due(self) -> int:
         """Step every due open probe this worker may take; returns how many it stepped."""
         now = utcnow()
-        due = await ChargerProbe.filter(phase__in=OPEN, next_step_at__lte=now).order_by("next_step_at").limit(50)
+        due = await ChargerProbe.filter(ended_at__isnull=True, phase__in=OPEN, next_step_at__lte=now).order_by(
+            "next_step_at").limit(50)
         ran = 0
         for p in due:
             shard = await column(Charger.filter(id=p.charger_id), "shard")

@@ -90,9 +90,10 @@ async def test_the_pause_window_is_read_from_the_database_for_the_current_sessio
     charger = h.chargers["c1"]
     paused = plugged + timedelta(minutes=10)
     await ChargerProbe.create(user=h.user, charger=charger, plugged_in_at=plugged, paused_at=paused, phase="WATCHING")
-    assert probe.pause_of(await probe.pauses([charger.id]), charger) == (paused, None)
+    assert probe.pause_of(await probe.pauses([charger]), charger) == (paused, None)
     charger.plugged_in_at = plugged + timedelta(hours=1)
-    assert probe.pause_of(await probe.pauses([charger.id]), charger) is None, "another plug session"
+    assert await probe.pauses([charger]) == {}, "another plug session"
+    assert probe.pause_of({charger.id: (plugged, paused, None)}, charger) is None
 
 
 async def test_a_users_stop_during_the_probes_pause_is_not_confirmed_by_it(rt: Runtime) -> None:
