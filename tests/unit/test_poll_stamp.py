@@ -4,8 +4,13 @@ a decision input, and never for a routine poll that changed nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
 
 from app.db.models import Charger, Vehicle
+from app.workers import apply
 from app.workers.apply import poll_stamp
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -49,3 +54,31 @@ def test_a_vehicle_in_its_confirmation_window_is_recorded() -> None:
 def test_a_charger_whose_plug_in_is_being_decided_is_recorded() -> None:
     assert stamp("charger", box(NOW - timedelta(seconds=DECIDING_S)))
     assert stamp("charger", box(NOW - timedelta(seconds=1)))
+
+
+async def test_the_poller_flags_the_poll_a_kick_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.test_push import charger as entry_of
+    from tests.unit.test_push import poller
+
+    flags: list[bool] = []
+
+    async def save(*_: Any, kicked: bool = False) -> None:
+        flags.append(kicked)
+
+    async def read_charger(*_: Any) -> object:
+        return object()
+
+    monkeypatch.setattr(apply, "save", save)
+    monkeypatch.setattr(apply, "charger_changes", lambda *_: ({}, set()))
+    p = poller({"easee": SimpleNamespace(read_charger=read_charger)})
+    entry = entry_of(p, "c1")
+    await p._run(entry)
+    p.kick("c1")
+    await p._run(entry)
+    await p._run(entry)
+    entry.in_flight = True
+    p.kick("c1")  # during a poll: that poll and the next one both count as asked for
+    await p._run(entry)
+    await p._run(entry)
+    await p._run(entry)
+    assert flags == [False, True, False, True, True, False]
