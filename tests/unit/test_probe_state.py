@@ -15,7 +15,7 @@ from app.orchestrator import api, holds
 from app.orchestrator.context import load_target
 from app.orchestrator.engine import step
 from app.runtime import Runtime
-from app.services import probe
+from app.services import probe, probe_readings
 from app.settings import Settings
 from tests.unit.fixtures import Household, household, now, runtime
 
@@ -151,3 +151,19 @@ async def test_the_hold_ends_with_the_probe_and_covers_only_held_assets(rt: Runt
     assert await holds.hold(h.user.id, mine, now(), 1.0, 5.0) is not None
     await ChargeAction.filter(id=resume.id).update(state="CONFIRMED", completed_at=now())
     assert await holds.hold(h.user.id, mine, now(), 1.0, 5.0) is None, "the charger's own data confirmed the resume"
+
+
+async def test_readings_survive_the_database_round_trip(rt: Runtime) -> None:
+    h = await household(2, 1, plugged_in_at=now())
+    t = now()
+    await Vehicle.filter(id=h.vehicles["v1"].id).update(polled_at=t, data_age=t - timedelta(seconds=5),
+                                                         is_plugged_in=True, is_charging=True, charge_rate=7.2)
+    await Vehicle.filter(id=h.vehicles["v2"].id).update(polled_at=t, poll_error="ASLEEP")  # its read failed
+    got = await probe_readings.current([v.id for v in h.vehicles.values()])
+    assert set(got) == {h.vehicles["v1"].id}
+    assert got[h.vehicles["v1"].id].taken_at == t - timedelta(seconds=5)
+    assert await probe_readings.current([h.vehicles["v1"].id], since=t) == {}, "nothing taken after `since`"
+    row = await ChargerProbe.create(user=h.user, charger=h.chargers["c1"], plugged_in_at=t,
+                                    readings=probe_readings.Readings(got, {}, got).dump())
+    again = probe_readings.Readings.of(await ChargerProbe.get(id=row.id))
+    assert again.before == got and again.resumed == got and again.paused == {}
