@@ -16,7 +16,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.db import column
-from app.db.models import ChargeAction, Charger, ChargerProbe, Vehicle, new_id
+from app.db.models import ActionAttempt, ChargeAction, Charger, ChargerProbe, Vehicle, new_id
 from app.domain import pairing as dp
 from app.orchestrator.api import finish
 from app.orchestrator.runner import nudge as nudge_actions
@@ -86,8 +86,8 @@ async def _pausing(rt: Runtime, p: ChargerProbe, charger: Charger | None, same: 
            "the charger stopped charging" if charger is None or not charger.is_charging else
            "an action on the charger or a candidate is pending" if await _user_acts(p) else None)
     if why:
-        p.phase, p.ended_at, p.outcome = "DONE", now, f"probe not started: {why}: not activating"
-        return
+        p.phase, p.next_step_at, p.outcome = "DECIDED", now, f"probe not started: {why}: not activating"
+        return  # nothing to restore: recorded at the next step
     if now < p.created_at + timedelta(seconds=READ_EVERY_S) and not await _all_polled_since(p.candidates,
                                                                                             p.created_at):
         await _poll(rt, p, p.candidates, now)
@@ -148,18 +148,20 @@ async def _watching(rt: Runtime, p: ChargerProbe, same: bool, now: datetime) -> 
 
 async def _resume(rt: Runtime, p: ChargerProbe, pause: ChargeAction | None, now: datetime) -> None:
     """Bring the scheduled resume forward; a pause still in flight is cancelled first (and the
-    resume waits for the charger to report, so it is not confirmed by data from before the pause)."""
+    resume waits for the charger to report, so it is not confirmed by data from before the pause).
+    The phase is saved first: a worker dying here leaves the resume scheduled as it was."""
+    p.phase, p.resumed_at, p.kicked_at = "RESUMING", now, None
+    p.next_step_at = now + timedelta(seconds=STEP_S)
+    await p.save()
     resume_at = now
     if pause is not None and pause.state == "PENDING":
-        sent = (pause.plan or {}).get("current") is not None
+        sent = await ActionAttempt.filter(action_id=pause.id).exists()
         await finish(rt, pause, "CANCELLED", "REQUESTED_CANCELLATION", "The probe ended.")
         if sent:
             resume_at = now + timedelta(seconds=rt.settings.verify_charger_s)
     await ChargeAction.filter(id=p.resume_action_id, state="PENDING", next_step_at__gt=resume_at).update(
         next_step_at=resume_at)
     nudge_actions()
-    p.phase, p.resumed_at, p.kicked_at = "RESUMING", now, None
-    p.next_step_at = now + timedelta(seconds=STEP_S)
     log.info("probe of charger %s: resuming%s", p.charger_id, f" ({p.interrupted})" if p.interrupted else "")
 
 

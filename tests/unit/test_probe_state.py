@@ -15,7 +15,7 @@ from app.orchestrator import api, holds
 from app.orchestrator.context import load_target
 from app.orchestrator.engine import step
 from app.runtime import Runtime
-from app.services import probe, probe_readings
+from app.services import probe, probe_readings, probe_steps
 from app.settings import Settings
 from tests.unit.fixtures import Household, household, now, runtime
 
@@ -167,3 +167,74 @@ async def test_readings_survive_the_database_round_trip(rt: Runtime) -> None:
                                     readings=probe_readings.Readings(got, {}, got).dump())
     again = probe_readings.Readings.of(await ChargerProbe.get(id=row.id))
     assert again.before == got and again.resumed == got and again.paused == {}
+
+
+async def _step(rt: Runtime, probe_id: str, recorder: probe.Recorder) -> ChargerProbe:
+    """One step, from the database alone (as any worker would take it)."""
+    await probe_steps.step(rt, await ChargerProbe.get(id=probe_id), recorder)
+    return await ChargerProbe.get(id=probe_id)
+
+
+async def _report(v: Vehicle, charging: bool) -> None:
+    await Vehicle.filter(id=v.id).update(polled_at=now(), data_age=now(), is_plugged_in=True, is_charging=charging,
+                                         charge_rate=7.0 if charging else 0.0)
+
+
+async def test_the_probe_steps_from_the_database_alone(rt: Runtime) -> None:
+    h = await household(2, 1, plugged_in_at=now() - timedelta(minutes=5))
+    v1, v2 = h.vehicles["v1"], h.vehicles["v2"]
+    for v in (v1, v2):
+        await _report(v, True)
+    recorded: list[tuple[str, str | None]] = []
+
+    async def recorder(user_id: str, charger_id: str, plugged_in_at: object, line: str, chosen: str | None) -> None:
+        recorded.append((line, chosen))
+
+    assert await probe.maybe_start(rt, h.user.id, h.chargers["c1"], _decision(h))
+    p = await ChargerProbe.get(charger_id=h.chargers["c1"].id)
+    for v in (v1, v2):
+        await _report(v, True)  # polled since the probe opened
+    p = await _step(rt, p.id, recorder)
+    assert p.phase == "WATCHING" and p.paused_at is not None
+    pause, resume = await ChargeAction.get(id=p.pause_action_id), await ChargeAction.get(id=p.resume_action_id)
+    assert (pause.kind, pause.origin, pause.state) == ("STOP", "PROBE", "PENDING")
+    assert (resume.kind, resume.origin) == ("START", "PROBE")
+    assert resume.next_step_at is not None and resume.next_step_at >= p.paused_at + timedelta(seconds=20)
+    assert holds.held_assets(resume) == {h.chargers["c1"].id, v1.id, v2.id}
+    assert probe.pause_of(await probe.pauses([h.chargers["c1"]]), h.chargers["c1"]) == (p.paused_at, None)
+
+    await _report(v1, False)  # v1 follows the pause, v2 charges on elsewhere
+    await _report(v2, True)
+    p = await _step(rt, p.id, recorder)
+    assert p.phase == "RESUMING" and p.resumed_at is not None
+    resume = await ChargeAction.get(id=p.resume_action_id)
+    assert resume.next_step_at is not None and resume.next_step_at <= now(), "the resume is brought forward"
+
+    await _report(v1, True)  # and charges again once resumed
+    p = await _step(rt, p.id, recorder)
+    assert p.phase == "DECIDED" and p.chosen_vehicle_id == v1.id
+    p = await _step(rt, p.id, recorder)
+    assert p.phase == "DECIDED" and recorded == [], "recorded only once the charger is restored"
+    await ChargeAction.filter(id=p.resume_action_id).update(state="CONFIRMED", completed_at=now())
+    p = await _step(rt, p.id, recorder)
+    assert p.phase == "DONE" and p.ended_at is not None
+    assert len(recorded) == 1 and recorded[0][1] == v1.id and "only" in recorded[0][0]
+    assert recorded[0][0].endswith(probe.session_tag(p.plugged_in_at))
+
+
+async def test_a_probe_that_cannot_start_says_why(rt: Runtime) -> None:
+    h = await household(2, 1, plugged_in_at=now())
+    recorded: list[str] = []
+
+    async def recorder(user_id: str, charger_id: str, plugged_in_at: object, line: str, chosen: str | None) -> None:
+        recorded.append(line)
+
+    assert await probe.maybe_start(rt, h.user.id, h.chargers["c1"], _decision(h))
+    p = await ChargerProbe.get(charger_id=h.chargers["c1"].id)
+    await ChargeAction.create(user=h.user, target_id=h.vehicles["v1"].id, target_type="VEHICLE", kind="STOP",
+                              deadline=now() + timedelta(minutes=5))  # the user acts meanwhile
+    p = await _step(rt, p.id, recorder)
+    p = await _step(rt, p.id, recorder)
+    assert p.phase == "DONE" and p.paused_at is None and p.pause_action_id is None
+    assert recorded and "an action on the charger or a candidate is pending" in recorded[0]
+    assert not await ChargeAction.filter(origin="PROBE").exists(), "nothing paused"
