@@ -18,8 +18,9 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
-from app import db, metrics
+from app import db, metrics, revocation
 from app.auth import authenticate, bearer
+from app.ocpp.endpoint import ocpp_endpoint
 from app.runtime import Runtime, current
 from app.services.process import ProcessServices
 from app.settings import Settings
@@ -45,6 +46,7 @@ class TandemGraphQL(GraphQL[Context, None]):
         if principal is None or principal.user_id is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.principal = principal
+        revocation.watch_socket(principal, context.request)
         return None
 
 
@@ -54,7 +56,7 @@ async def healthz(_: Request) -> JSONResponse:
 
 
 async def readyz(_: Request) -> JSONResponse:
-    """The database and the broadcast are reachable."""
+    """The database and the broadcast are reachable, and events still reach subscribers."""
     checks: dict[str, bool] = {}
     try:
         await connections.get("default").execute_query("SELECT 1")
@@ -65,6 +67,10 @@ async def readyz(_: Request) -> JSONResponse:
         checks["broadcast"] = await current().bus.ping()
     except Exception:
         checks["broadcast"] = False
+    try:
+        checks["events"] = current().bus.dispatching
+    except Exception:
+        checks["events"] = False
     ok = all(checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
@@ -76,6 +82,8 @@ def _collect() -> None:
         return
     metrics.BUS_QUEUE_DEPTH.set(bus.queue_depth())
     metrics.BUS_SUBSCRIBERS.set(bus.subscriber_count())
+    for kind in ("bad_messages", "dropped_publishes", "markers_sent", "resyncs", "reconnects"):
+        metrics.BUS_COUNTS.labels(kind).set(getattr(bus, kind))
 
 
 def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starlette:
@@ -93,15 +101,18 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         services = ProcessServices(settings, demo=demo, web=True)
         await services.start()
         app.state.runtime = services.runtime
+        app.state.demo = services.demo_info
         try:
             yield
         finally:
-            await services.stop()
+            # Requests had their share (uvicorn's graceful timeout); this is bounded too.
+            await services.stop(settings.shutdown_timeout_s * 2 / 3)
 
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/ocpp/{charge_point_id}", ocpp_endpoint),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.metrics_endpoint(_collect)),

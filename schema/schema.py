@@ -16,15 +16,19 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from app.settings import Settings
+from resolvers.accounts import AccountQueries
 from resolvers.mutations.accounts import AccountMutations
 from resolvers.mutations.actions import ActionMutations
 from resolvers.mutations.linking import LinkMutations
 from resolvers.mutations.locations import LocationMutations
-from resolvers.queries import Query
+from resolvers.mutations.vehicles import VehicleMutations
+from resolvers.queries import Query as CoreQuery
 from resolvers.subscriptions import Subscription
 from schema.errors import ErrorPolicy
 
-Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMutations, ActionMutations))
+Query = merge_types("Query", (CoreQuery, AccountQueries))
+Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMutations, ActionMutations,
+                                    VehicleMutations))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.bench.common import Service, free_port, gql, load, ready, tandem_cmd, temp_sqlite
+from tests.bench.common import BENCH_SECRET_KEYS, Service, free_port, gql, load, ready, tandem_cmd, temp_sqlite
 from tests.e2e.flows import CHARGER_FIELDS, SYSTEM_FIELDS, VEHICLE_FIELDS
 
 #: What the issue names: assets, their capabilities and EV systems (with the charge state an app shows).
@@ -63,7 +63,7 @@ async def sql_per_viewer(db_url: str, sim: str, token: str) -> tuple[int, int, d
     from app.web import create_app
 
     settings = Settings.from_env({}, database_url=db_url, simulator_url=sim, embedded_workers=False,
-                                 log_level="WARNING")
+                                 log_level="WARNING", secret_keys=BENCH_SECRET_KEYS)
     app = create_app(settings)
     counter = Counter()
     db_log = logging.getLogger("tortoise.db_client")

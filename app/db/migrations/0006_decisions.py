@@ -31,7 +31,7 @@ ONE_ACTIVE = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0001_initial')]
+    dependencies = [('models', '0005_vendors')]
 
     initial = False
 
