@@ -114,4 +114,6 @@ async def graph_after(user_id: str, seq: int) -> UserGraph:
 async def action_after(user_id: str, action_id: str, seq: int) -> ActionRow | None:
     """The action with attempts as read after event `seq`, or None when it is not the user's."""
     row = await actions.get(action_id, seq)
-    return row if row is not None and row.user_id == user_id else None  # type: ignore[attr-defined]
+    # Tandem's own actions (a probe's pause and resume) are internal
+    ok = row is not None and row.user_id == user_id and row.origin == "USER"  # type: ignore[attr-defined]
+    return row if ok else None

@@ -49,7 +49,7 @@ class Query:
     @strawberry.field(description="One of the caller's charge actions.")
     async def action(self, info: Info[Context, None], id: strawberry.ID) -> ChargeAction:
         user_id = info.context.require_user()
-        row = await ActionRow.filter(id=str(id), user_id=user_id).prefetch_related("attempts").first()
+        row = await ActionRow.filter(id=str(id), user_id=user_id, origin="USER").prefetch_related("attempts").first()
         if row is None:
             raise NotFoundError("No such action.")
         return action_view(row)

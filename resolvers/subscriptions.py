@@ -105,7 +105,7 @@ class Subscription:
         ctx = info.context
         user_id = ctx.require_user()
         only = str(id) if id else None
-        if only and not await ActionRow.filter(id=only, user_id=user_id).exists():
+        if only and not await ActionRow.filter(id=only, user_id=user_id, origin="USER").exists():
             raise NotFoundError("No such action.")
         async with current().bus.subscribe(user_id, ("action",), only) as sub:
             async for item in sub:
@@ -113,7 +113,7 @@ class Subscription:
                     ids = [item.object_id]
                 else:
                     ids = [only] if only else [
-                        a.id for a in await ActionRow.filter(user_id=user_id, state="PENDING")
+                        a.id for a in await ActionRow.filter(user_id=user_id, state="PENDING", origin="USER")
                     ]
                 views = [action_view(r) for r in [await action_after(user_id, a, item.seq) for a in reversed(ids)]
                          if r is not None]

@@ -127,6 +127,9 @@ class Asset(Model):
     state_updated_at = fields.DatetimeField(null=True)
     #: Last error code from the vendor (None when the last poll worked).
     poll_error = fields.CharField(max_length=50, null=True)
+    #: When a poll last succeeded (a vehicle: its cloud was asked, whatever the age of its data,
+    #: a charger: its recorded state held then). Pairing's "polled since the plug-in" reads it.
+    polled_at = fields.DatetimeField(null=True)
     # Until when the vendor rate-limits reads of this asset (its Retry-After, capped); None when not.
     # A plain comment on purpose: Tortoise turns doc comments into column comments, which SQLite cannot add.
     rate_limited_until = fields.DatetimeField(null=True)
@@ -238,7 +241,12 @@ class Observation(Model):
 
 
 class EvSystem(Model):
-    """A vehicle and a charger of the same user, ACTIVE while plugged into each other."""
+    """A vehicle and a charger of the same user, ACTIVE while plugged into each other.
+
+    At most one ACTIVE system per vehicle and per charger: partial unique indexes made by
+    migration 0002 (`WHERE status = 'ACTIVE'`); an activation that would break it raises
+    IntegrityError.
+    """
 
     id = fields.CharField(max_length=32, primary_key=True, default=new_id)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
@@ -274,6 +282,8 @@ class ChargeAction(Model):
     target_id = fields.CharField(max_length=32, db_index=True)
     target_type = fields.CharField(max_length=10)  # VEHICLE | CHARGER
     kind = fields.CharField(max_length=20)  # START | STOP | SET_MAX_CURRENT
+    #: USER (requested through the API, visible) | PROBE (a probe's pause or resume, internal).
+    origin = fields.CharField(max_length=10, default="USER")
     state = fields.CharField(max_length=12, default="PENDING", db_index=True)
     max_current = fields.FloatField(null=True)
     idempotency_key = fields.CharField(max_length=200, null=True)
@@ -309,6 +319,66 @@ class ActionAttempt(Model):
 
     class Meta:
         table = "action_attempt"
+
+
+class ChargerProbe(Model):
+    """A probe of one charger's plug session: pause it, watch which candidate car stops, resume.
+
+    At most one per plug session (unique charger + plugged_in_at). Every input of its decision is
+    here (readings, times, its pause and resume actions), so any worker can carry it on.
+    `phase`: PAUSING | WATCHING | RESUMING | DONE. `readings`: {"before" | "paused" | "resumed":
+    {vehicle id: VehicleObs as JSON}}.
+    """
+
+    id = fields.CharField(max_length=32, primary_key=True, default=new_id)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="probes", on_delete=fields.CASCADE
+    )
+    charger: fields.ForeignKeyRelation[Charger] = fields.ForeignKeyField(
+        "models.Charger", related_name="probes", on_delete=fields.CASCADE
+    )
+    user_id: str
+    charger_id: str
+    plugged_in_at = fields.DatetimeField()
+    candidates: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    phase = fields.CharField(max_length=12, default="PAUSING")
+    readings: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    #: Set before the pause command goes out (a car may stop as soon as the charger does).
+    paused_at = fields.DatetimeField(null=True)
+    #: When the probe decided to resume: pairing ignores charging evidence from the pause until then.
+    resumed_at = fields.DatetimeField(null=True)
+    pause_action_id = fields.CharField(max_length=32, null=True)
+    resume_action_id = fields.CharField(max_length=32, null=True)
+    #: Why it ended early (a user's action on the charger or a candidate car, an unplug, ...).
+    interrupted = fields.TextField(null=True)
+    outcome = fields.TextField(null=True)
+    chosen_vehicle_id = fields.CharField(max_length=32, null=True)
+    next_step_at = fields.DatetimeField(null=True)
+    #: When the probe last asked for the watched cars to be polled.
+    kicked_at = fields.DatetimeField(null=True)
+    #: When the charger was restored (its resume action ended), None while the probe holds it.
+    ended_at = fields.DatetimeField(null=True, db_index=True)
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "charger_probe"
+        unique_together = (("charger", "plugged_in_at"),)
+
+
+class PathScore(Model):
+    """Recent success rate (EWMA, 0..1) of commands to one asset through one path (`via`)."""
+
+    id = fields.BigIntField(primary_key=True)
+    asset_id = fields.CharField(max_length=32)
+    via = fields.CharField(max_length=10)  # VEHICLE | CHARGER
+    score = fields.FloatField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "path_score"
+        unique_together = (("asset_id", "via"),)
 
 
 class WorkerLease(Model):

@@ -16,6 +16,7 @@ from app.db import column
 from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
 from app.errors import AlreadyLinked, BadInput, NotFoundError, TandemError
 from app.ocpp import stations as ocpp_stations
+from app.orchestrator import routing
 from app.runtime import Runtime
 from app.services import evsystems
 
@@ -163,6 +164,7 @@ async def unlink_asset(rt: Runtime, user_id: str, kind: str, asset_id: str) -> N
         state="CANCELLED", failure_type="NOT_FOUND", failure_detail=f"The {kind} was unlinked."
     )
     await Observation.filter(asset_id=asset_id).delete()
+    await routing.forget(asset_id)
     await row.delete()
     link_id = row.link_id
     if not await Vehicle.filter(link_id=link_id).exists() and not await Charger.filter(link_id=link_id).exists():

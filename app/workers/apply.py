@@ -17,7 +17,12 @@ from app.services.state import charger_data
 #: last_seen alone is written at most this often (it changes on every poll).
 LAST_SEEN_EVERY = timedelta(seconds=60)
 #: Fields whose change is not worth an event on its own.
-_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "session_soc", "est_at", "est_energy"}
+_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "session_soc", "est_at", "est_energy",
+          "polled_at"}
+#: A plugged-in charger's poll time is written on every poll while its plug-in is being decided
+#: (the confirmation window, the probe, and this much more): pairing compares car data with it.
+#: Later it is written with other changes only, and `last_seen` bounds it within LAST_SEEN_EVERY.
+DECIDING_EXTRA_S = 120.0
 
 
 def _diff(row: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -111,20 +116,47 @@ async def _write(kind: str, row: Vehicle | Charger, changes: dict[str, Any], tra
         )
 
 
+def poll_stamp(kind: str, row: Vehicle | Charger, changes: dict[str, Any], now: datetime, *,
+               kicked: bool, deciding_s: float) -> dict[str, Any]:
+    """`{"polled_at": now}` when this successful poll's time is a decision input worth a write;
+    else {} (a routine poll that changed nothing costs no write).
+
+    Written when other fields are written anyway, for a poll someone asked for (`kicked`: a
+    plug-in's confirmation, a probe, an action), for a vehicle during its confirmation window
+    ("polled since the plug-in" tells a quiet car), and for a charger while its plug-in is
+    being decided (`deciding_s` after it)."""
+    if changes or kicked:
+        return {"polled_at": now}
+    if kind == "vehicle":
+        v: Vehicle = row  # type: ignore[assignment]
+        deciding = v.confirm_until is not None and v.confirm_until > now
+    else:
+        c: Charger = row  # type: ignore[assignment]
+        deciding = bool(c.is_plugged_in) and c.plugged_in_at is not None \
+            and now - c.plugged_in_at <= timedelta(seconds=deciding_s)
+    return {"polled_at": now} if deciding else {}
+
+
 def visible(changes: dict[str, Any]) -> bool:
     """Whether a client would see these changes."""
     return bool(set(changes) - _QUIET)
 
 
 async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str, Any],
-               transitions: set[str], now: datetime) -> None:
-    """Write changes (with the vehicle's merged data), record evidence, publish, and run the pairing hook.
+               transitions: set[str], now: datetime, *, kicked: bool = False) -> None:
+    """Write changes (with the vehicle's merged data, and the poll's time: see `poll_stamp`), record
+    evidence, publish, and run the pairing hook.
 
     A vehicle poll also updates the vehicle's SoC estimate; a charger change also moves the vehicle
     it is ACTIVE with (its chargeState follows the charger at once, and `vehicleUpdated` fires).
     """
+    s = rt.settings
+    stamp = poll_stamp(kind, row, changes, now, kicked=kicked,
+                       deciding_s=s.confirm_window_s + 2 * s.probe_s + DECIDING_EXTRA_S)
     if not changes:
-        pairing.polled(row.id, now)
+        if stamp:
+            row.polled_at = now
+            await row.save(update_fields=["polled_at"])
         return
     follower: str | None = None
     async with pairing.user_lock(row.user_id):  # pairing sees a poll's data and its time together
@@ -133,8 +165,7 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
             before = None
         else:
             before = charger_data(row)  # type: ignore[arg-type]
-        await _write(kind, row, changes, transitions, now)
-        pairing.polled(row.id, now)
+        await _write(kind, row, {**changes, **stamp}, transitions, now)
         if before is not None and (transitions or set(changes) - {"last_seen"}):
             follower = await merge.charger_changed(row, before, changes, transitions, now)  # type: ignore[arg-type]
     if visible(changes):

@@ -56,6 +56,7 @@ class Entry:
     failing_logged: bool = False
     last_kick: float = 0.0
     kick_pending: bool = False  # kicked while a poll was in flight: poll again after it
+    kicked: bool = False  # someone asked for the next poll (it records its time: see apply.poll_stamp)
 
 
 @dataclass
@@ -132,6 +133,7 @@ class Poller:
         entry = self.entries.get(asset_id)
         if entry is None or entry.stopped:
             return False
+        entry.kicked = True
         if entry.in_flight:
             entry.kick_pending = True
             return True
@@ -212,7 +214,8 @@ class Poller:
             log.info("%s %s recovered", entry.kind, row.id)
             entry.failing_logged = False
         entry.failures = 0
-        await apply.save(self.rt, entry.kind, row, changes, trans, now)
+        kicked, entry.kicked = entry.kicked, entry.kick_pending  # a kick during this poll asks for the next
+        await apply.save(self.rt, entry.kind, row, changes, trans, now, kicked=kicked)
         return self.interval(entry)
 
     def _backoff(self, entry: Entry) -> float:
