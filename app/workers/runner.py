@@ -26,6 +26,7 @@ class Workers:
         self.poller = Poller(rt, self.leases)
         self.push = PushWatcher(self.poller) if rt.settings.charger_push else None
         self.actions: Any = None
+        self.smart: Any = None
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -41,9 +42,15 @@ class Workers:
 
         self.actions = ActionRunner(self.rt, owns=self.leases.owns)
         await self.actions.start()
+        from app.workers.smart import SmartLoop
+
+        self.smart = SmartLoop(self.rt, owns=self.leases.owns)
+        await self.smart.start()
 
     async def stop(self) -> None:
         """Stop in reverse order and release leases."""
+        if self.smart is not None:
+            await self.smart.stop()
         if self.actions is not None:
             await self.actions.stop()
         if self._listener is not None:
