@@ -18,10 +18,12 @@ from tests.e2e.harness import Stack, make_user, stack
 PLAN = """smartChargingPlan { id state startAt stopAt estimatedFinishAt energyKwh smartCost nonSmartCost currency
   slots { startAt endAt powerKw price } reason }"""
 POLICY = "smartChargingPolicy { isEnabled deadline minimumChargeLimit targetChargeLimit }"
-UPDATE = ("mutation($v: ID!, $e: Boolean, $d: String, $m: Float, $t: Float) { updateSmartChargingPolicy(vehicleId: $v, "
-          f"isEnabled: $e, deadline: $d, minimumChargeLimit: $m, targetChargeLimit: $t) {{ id {POLICY} {PLAN} }} }}")
-TARIFF = ("mutation($l: ID!, $r: [TariffRateInput!]!, $d: Boolean) { setLocationTariff(locationId: $l, currency: \"EUR\", "
-          "rates: $r, repeatDaily: $d) { id tariff { currency repeatDaily rates { startAt endAt price } } } }")
+UPDATE = ("mutation($v: ID!, $e: Boolean, $d: String, $m: Float, $t: Float) { updateSmartChargingPolicy("
+          "vehicleId: $v, isEnabled: $e, deadline: $d, minimumChargeLimit: $m, targetChargeLimit: $t) "
+          f"{{ id {POLICY} {PLAN} }} }}")
+TARIFF = ("mutation($l: ID!, $r: [TariffRateInput!]!, $d: Boolean) { setLocationTariff(locationId: $l, "
+          "currency: \"EUR\", rates: $r, repeatDaily: $d) { id tariff { currency repeatDaily rates { startAt endAt "
+          "price } } } }")
 SESSIONS = ("chargingSessions { id vehicleId chargerId startedAt endedAt energyKwh startBatteryLevel endBatteryLevel "
             "cost nonSmartCost currency isSmart }")
 
