@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Coroutine
+from types import FrameType
 from typing import Any
 
 from app.settings import ConfigError, Settings
@@ -38,10 +41,38 @@ def _serve(args: argparse.Namespace) -> None:
         settings = with_secret_key(settings)
     app = create_app(settings, demo=args.demo)
     print(f"GraphQL: http://{settings.host}:{settings.port}/graphql", flush=True)
+    # In-flight requests get part of the shutdown time, the lifespan (workers, vendors) the rest.
     # No server websocket pings: OCPP charge points prove they live with heartbeats (and many do not
     # answer pings sent more often than their heartbeat); GraphQL clients get graphql-transport-ws pings.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio",
-                ws_ping_interval=None)
+    grace = max(1, round(settings.shutdown_timeout_s / 3))
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            ws="websockets-sansio", timeout_graceful_shutdown=grace, ws_ping_interval=None)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            _exit_anyway_after(settings.shutdown_timeout_s + 3)
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
+
+
+def _exit_anyway_after(seconds: float) -> None:
+    """Once a stop signal came: end the process after `seconds` even if shutdown is stuck
+    (a liveness bound; a clean shutdown ends well before)."""
+    global _watchdog
+    if _watchdog is not None:
+        return
+
+    def exit_now() -> None:
+        print(f"shutdown took over {seconds:.0f} s: exiting", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    _watchdog = threading.Timer(seconds, exit_now)
+    _watchdog.daemon = True
+    _watchdog.start()
+
+
+_watchdog: threading.Timer | None = None
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -57,8 +88,13 @@ def _worker(args: argparse.Namespace) -> None:
         await services.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            _exit_anyway_after(settings.shutdown_timeout_s + 3)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         print(f"worker {services.runtime.worker_id if services.runtime else ''} running", flush=True)
         await stop.wait()
         await services.stop()
@@ -106,7 +142,7 @@ def _generate_secret_key(args: argparse.Namespace) -> None:
 def _simulate(args: argparse.Namespace) -> None:
     from adapters.simulator.app import run
 
-    run(port=args.port or 8001, speed=args.speed, host=args.host)
+    run(port=args.port or 8001, speed=args.speed, host=args.host, keep_alive_s=args.keep_alive)
 
 
 def _export_schema(args: argparse.Namespace) -> None:
@@ -144,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--keep-alive", type=int, default=5, help="close idle connections after this many seconds")
     p.set_defaults(func=_simulate)
     p = sub.add_parser("export-schema", help="write (or --check) schema.graphql")
     p.add_argument("--path", default="schema.graphql")

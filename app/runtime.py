@@ -37,6 +37,7 @@ class Runtime:
                 base,
                 timeout_s=self.settings.vendor_timeout_s,
                 budget=Budget(self.settings.vendor_budget_burst, self.settings.vendor_budget_per_s),
+                max_retry_after_s=self.settings.vendor_retry_after_max_s,
                 **self.adapter_options.get(vendor, {}),
             )
         return self.adapters[vendor]

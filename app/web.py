@@ -56,7 +56,7 @@ async def healthz(_: Request) -> JSONResponse:
 
 
 async def readyz(_: Request) -> JSONResponse:
-    """The database and the broadcast are reachable."""
+    """The database and the broadcast are reachable, and events still reach subscribers."""
     checks: dict[str, bool] = {}
     try:
         await connections.get("default").execute_query("SELECT 1")
@@ -67,6 +67,10 @@ async def readyz(_: Request) -> JSONResponse:
         checks["broadcast"] = await current().bus.ping()
     except Exception:
         checks["broadcast"] = False
+    try:
+        checks["events"] = current().bus.dispatching
+    except Exception:
+        checks["events"] = False
     ok = all(checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
@@ -78,6 +82,8 @@ def _collect() -> None:
         return
     metrics.BUS_QUEUE_DEPTH.set(bus.queue_depth())
     metrics.BUS_SUBSCRIBERS.set(bus.subscriber_count())
+    for kind in ("bad_messages", "dropped_publishes", "markers_sent", "resyncs", "reconnects"):
+        metrics.BUS_COUNTS.labels(kind).set(getattr(bus, kind))
 
 
 def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starlette:
@@ -95,10 +101,12 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         services = ProcessServices(settings, demo=demo, web=True)
         await services.start()
         app.state.runtime = services.runtime
+        app.state.demo = services.demo_info
         try:
             yield
         finally:
-            await services.stop()
+            # Requests had their share (uvicorn's graceful timeout); this is bounded too.
+            await services.stop(settings.shutdown_timeout_s * 2 / 3)
 
     return Starlette(
         routes=[

@@ -6,7 +6,7 @@ that graph, so a whole `viewer` tree costs a fixed number of queries.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -137,6 +137,11 @@ class Location:
         return await smart.tariff(info, str(self.id))
 
 
+def _future(when: datetime | None) -> datetime | None:
+    """`when` if it is still ahead, else None."""
+    return when if when is not None and when > datetime.now(UTC) else None
+
+
 @strawberry.type
 class Vehicle:
     id: strawberry.ID
@@ -156,6 +161,11 @@ class Vehicle:
     def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
         """The EV systems this vehicle is part of."""
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_vehicle(self.row.id)]
+
+    @strawberry.field(description="Until when the vendor rate-limits this vehicle's data (its Retry-After, "
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")
+    def rate_limited_until(self) -> datetime | None:
+        return _future(self.row.rate_limited_until)
 
     @strawberry.field(description="When the car must be ready and how full (updateSmartChargingPolicy).")
     async def smart_charging_policy(
@@ -199,6 +209,11 @@ class Charger:
     def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
         """The EV systems this charger is part of."""
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_charger(self.row.id)]
+
+    @strawberry.field(description="Until when the vendor rate-limits this charger's data (its Retry-After, "
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")
+    def rate_limited_until(self) -> datetime | None:
+        return _future(self.row.rate_limited_until)
 
 
 @strawberry.type(description="A vehicle and a charger of the same user.")

@@ -79,6 +79,15 @@ def bearer(request: HTTPConnection) -> str | None:
     return auth[7:] if auth.lower().startswith("bearer ") else None
 
 
+def limited(sim: Sim, vendor: str, account: str | None, *devices: str) -> tuple[str, str] | None:
+    """(scope, Retry-After header) when the vendor's `limited` fault refuses this request, else None."""
+    faults = sim.faults[vendor]
+    scope = faults.limited_scope(account, devices)
+    if scope is None:
+        return None
+    return scope, str(max(0, math.ceil(faults.limited_retry_after_s)))
+
+
 async def gate(sim: Sim, vendor: str, command: bool, error: Callable[[int, str], Response]) -> Response | None:
     """Apply a vendor's latency, rate limit and random failures; a Response when the request fails."""
     faults = sim.faults[vendor]

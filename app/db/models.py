@@ -127,6 +127,9 @@ class Asset(Model):
     state_updated_at = fields.DatetimeField(null=True)
     #: Last error code from the vendor (None when the last poll worked).
     poll_error = fields.CharField(max_length=50, null=True)
+    # Until when the vendor rate-limits reads of this asset (its Retry-After, capped); None when not.
+    # A plain comment on purpose: Tortoise turns doc comments into column comments, which SQLite cannot add.
+    rate_limited_until = fields.DatetimeField(null=True)
     shard = fields.IntField(default=0, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     # Foreign-key columns, declared on the concrete models below; named here for type checkers.
@@ -166,6 +169,14 @@ class Vehicle(Asset):
     confirm_until = fields.DatetimeField(null=True)
     #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
     id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # Tandem's SoC estimate (app.domain.soc): level (%) at est_at, the ACTIVE charger's session meter
+    # (kWh) then, and the least level that may be shown.
+    est_level = fields.FloatField(null=True)
+    est_at = fields.DatetimeField(null=True)
+    est_energy = fields.FloatField(null=True)
+    est_floor = fields.FloatField(null=True)
+    # When a charger this car was ACTIVE with saw the cable out (older car data must not say plugged in).
+    cable_out_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "vehicle"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import secrets
@@ -24,6 +23,7 @@ from redis.exceptions import RedisError
 
 from adapters import errors as ve
 from adapters.ocpp.hub import StationState
+from app.events.wire import namespace_for
 from app.ocpp import store
 from app.ocpp.central import CentralChargePoint
 from app.ocpp.handshake import HandshakeLimiter
@@ -34,8 +34,10 @@ MAX_REPLY_BYTES = 65536
 
 
 def namespace(settings: Settings) -> str:
-    """Channel prefix of this deployment (its database names it)."""
-    return "tandem:" + hashlib.sha256(settings.database_url.encode()).hexdigest()[:12] + ":"
+    """Channel prefix of this deployment: the broadcast's namespace (`TANDEM_BROADCAST_NAMESPACE`,
+    else derived from the database), so two deployments on one Redis never reach each other's
+    charge points."""
+    return f"tandem.{settings.broadcast_namespace or namespace_for(settings.database_url)}."
 
 
 class OcppHub:

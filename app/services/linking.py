@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from adapters import registry
-from adapters.errors import BadCredentials, UnknownVendor, VendorError
+from adapters.errors import BadCredentials, RateLimited, UnknownVendor, VendorError
 from adapters.types import ChargerInfo, Session, VehicleInfo
 from app.db import column
 from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
@@ -81,6 +81,10 @@ async def link_vendor(
         )
     except BadCredentials:
         raise TandemError("The vendor did not accept these credentials.", "BAD_CREDENTIALS") from None
+    except RateLimited as exc:  # this account's (or the app's) limit at the vendor: fail now, never wait it out
+        log.warning("linking %s: rate limited (%s) for %.0f s", vendor, exc.scope, exc.retry_after)
+        raise TandemError(f"Requests to this vendor are rate-limited; try again in {exc.retry_after:.0f} s.",
+                          "RATE_LIMITED") from None
     except VendorError as exc:
         log.warning("linking %s failed: %s", vendor, exc.code)
         raise TandemError(f"The vendor could not be reached ({exc.code}); try again.", "VENDOR_UNAVAILABLE") from None

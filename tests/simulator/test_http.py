@@ -420,6 +420,25 @@ async def test_smartcar_wake_makes_a_sleeping_car_answer_after_a_few_seconds(cli
     assert (await sim_world(client))["vehicles"][0]["asleep"] is False
 
 
+async def test_a_stale_car_cloud_answers_from_its_last_copy_until_the_fault_is_lifted(
+        client: httpx.AsyncClient) -> None:
+    p = await make_pair(client, car={"pushes_on_change": True, "soc": 0.3, "capacity_kwh": 10})
+    await plug(client, p)
+    first = await sc_get(client, p, "/charge")
+    assert first.json()["isPluggedIn"] is True
+    soc0 = (await sc_get(client, p, "/battery")).json()["percentRemaining"]
+    await faults(client, {"vendor": "smartcar", "stale": [p.vin]})
+    await advance(client, 600)
+    await unplug(client, p)
+    r = await sc_get(client, p, "/charge")
+    assert r.json()["isPluggedIn"] is True and r.headers["sc-data-age"] == first.headers["sc-data-age"]
+    assert (await sc_get(client, p, "/battery")).json()["percentRemaining"] == soc0
+    await faults(client, {"vendor": "smartcar"})
+    r = await sc_get(client, p, "/charge")
+    assert r.json()["isPluggedIn"] is False and r.headers["sc-data-age"] != first.headers["sc-data-age"]
+    assert (await sc_get(client, p, "/battery")).json()["percentRemaining"] > soc0
+
+
 async def test_smartcar_wake_lifts_a_forced_sleep_after_the_delay(client: httpx.AsyncClient) -> None:
     p = await make_pair(client)
     await faults(client, {"vendor": "smartcar", "asleep": [p.vin]})
@@ -666,7 +685,7 @@ async def test_rate_limit_answers_429_with_retry_after(client: httpx.AsyncClient
         assert (await client.get(url, headers=headers)).status_code == 200
     r = await client.get(url, headers=headers)
     if vendor == "smartcar":
-        sc_error(r, 429, "RATE_LIMIT", "VEHICLE", "RETRY_LATER")
+        sc_error(r, 429, "RATE_LIMIT", "SMARTCAR_API", "RETRY_LATER")  # one bucket: the app's quota
     else:
         ea_error(r, 429, "TooManyRequests")
     wait = math.ceil(1 / refill)  # the bucket is empty: one token takes 1/refill simulated seconds

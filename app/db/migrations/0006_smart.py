@@ -7,7 +7,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_ocpp')]
+    dependencies = [('models', '0005_vendors')]
 
     initial = False
 
