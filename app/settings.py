@@ -87,6 +87,11 @@ class Settings:
     ocpp_call_timeout_s: float = 10.0
     ocpp_auth_failures_per_minute: int = 10
     ocpp_id_tag: str = "TANDEM"
+    #: Smart charging re-plans every vehicle with it on this often (s), besides re-planning at once on
+    #: plug-ins, SoC readings, price and policy changes.
+    smart_check_s: float = 60.0
+    #: Length of a plan's slots (s); tariffs are usually hourly or quarter-hourly.
+    smart_slot_s: float = 900.0
     #: `tandem worker` serves Prometheus metrics on this port (0: off; web processes use /metrics).
     metrics_port: int = 0
     #: Fernet keys encrypting vendor secrets at rest, comma-separated: the first encrypts, all decrypt

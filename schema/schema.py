@@ -21,6 +21,7 @@ from resolvers.mutations.accounts import AccountMutations
 from resolvers.mutations.actions import ActionMutations
 from resolvers.mutations.linking import LinkMutations
 from resolvers.mutations.locations import LocationMutations
+from resolvers.mutations.smart import SmartMutations
 from resolvers.mutations.vehicles import VehicleMutations
 from resolvers.queries import Query as CoreQuery
 from resolvers.subscriptions import Subscription
@@ -28,7 +29,7 @@ from schema.errors import ErrorPolicy
 
 Query = merge_types("Query", (CoreQuery, AccountQueries))
 Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMutations, ActionMutations,
-                                    VehicleMutations))
+                                    VehicleMutations, SmartMutations))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

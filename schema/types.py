@@ -7,13 +7,16 @@ that graph, so a whole `viewer` tree costs a fixed number of queries.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app.db import models
 from app.services.graph import UserGraph
+
+if TYPE_CHECKING:
+    from schema.smart import ChargingSession, SmartChargingPlan, SmartChargingPolicy, Tariff
 from schema.enums import (
     ActionKind,
     ActionState,
@@ -127,6 +130,12 @@ class Location:
             longitude=row.longitude, timezone=row.timezone,
         )
 
+    @strawberry.field(description="Energy prices here (setLocationTariff); null when none was given.")
+    async def tariff(self, info: strawberry.Info) -> Annotated[Tariff, strawberry.lazy("schema.smart")] | None:
+        from resolvers import smart
+
+        return await smart.tariff(info, str(self.id))
+
 
 def _future(when: datetime | None) -> datetime | None:
     """`when` if it is still ahead, else None."""
@@ -154,9 +163,33 @@ class Vehicle:
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_vehicle(self.row.id)]
 
     @strawberry.field(description="Until when the vendor rate-limits this vehicle's data (its Retry-After, "
-                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")  # type: ignore[untyped-decorator]
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")
     def rate_limited_until(self) -> datetime | None:
         return _future(self.row.rate_limited_until)
+
+    @strawberry.field(description="When the car must be ready and how full (updateSmartChargingPolicy).")
+    async def smart_charging_policy(
+        self, info: strawberry.Info
+    ) -> Annotated[SmartChargingPolicy, strawberry.lazy("schema.smart")]:
+        from resolvers import smart
+
+        return await smart.policy(info, self.row)
+
+    @strawberry.field(description="The current smart charging plan; null when smart charging never planned.")
+    async def smart_charging_plan(
+        self, info: strawberry.Info
+    ) -> Annotated[SmartChargingPlan, strawberry.lazy("schema.smart")] | None:
+        from resolvers import smart
+
+        return await smart.plan(info, self.row.id)
+
+    @strawberry.field(description="This vehicle's charging sessions, newest first.")
+    async def charging_sessions(
+        self, first: int = 20
+    ) -> list[Annotated[ChargingSession, strawberry.lazy("schema.smart")]]:
+        from resolvers import smart
+
+        return await smart.sessions(self.row.user_id, first, self.row.id)
 
 
 @strawberry.type
@@ -178,7 +211,7 @@ class Charger:
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_charger(self.row.id)]
 
     @strawberry.field(description="Until when the vendor rate-limits this charger's data (its Retry-After, "
-                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")  # type: ignore[untyped-decorator]
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")
     def rate_limited_until(self) -> datetime | None:
         return _future(self.row.rate_limited_until)
 
@@ -283,6 +316,14 @@ class User:
     def locations(self) -> list[Location]:
         """The user's locations."""
         return [Location.of(loc) for loc in self.graph.locations.values()]
+
+    @strawberry.field(description="The user's charging sessions, newest first.")
+    async def charging_sessions(
+        self, first: int = 20
+    ) -> list[Annotated[ChargingSession, strawberry.lazy("schema.smart")]]:
+        from resolvers import smart
+
+        return await smart.sessions(self.graph.user_id, first)
 
     @strawberry.field
     async def tokens(self) -> list[UserToken]:

@@ -455,3 +455,111 @@ class OcppStation(Model):
     charger_id: str | None
     class Meta:
         table = "ocpp_station"
+
+
+class SmartChargingPolicy(Model):
+    """A vehicle's smart charging wishes: when it leaves and how full it must be."""
+
+    vehicle: fields.OneToOneRelation[Vehicle] = fields.OneToOneField(
+        "models.Vehicle", related_name="smart_policy", on_delete=fields.CASCADE, primary_key=True
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="smart_policies", on_delete=fields.CASCADE
+    )
+    is_enabled = fields.BooleanField(default=False)
+    #: Local time "HH:MM" at the charging location.
+    deadline = fields.CharField(max_length=5, default="07:00")
+    minimum_charge_limit = fields.FloatField(default=0.0)
+    #: None: the vehicle's own charge limit, else 80 %.
+    target_charge_limit = fields.FloatField(null=True)
+    #: The plug session (its charger's plug-in time) that `boostCharging` boosts, if any.
+    boost_session = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    vehicle_id: str
+    user_id: str
+
+    class Meta:
+        table = "smart_charging_policy"
+
+
+class Tariff(Model):
+    """Energy prices at a location, as the client gives them: a day-ahead series of rates, or a
+    daily time-of-use pattern (`repeat_daily`: only the times of day count)."""
+
+    location: fields.OneToOneRelation[Location] = fields.OneToOneField(
+        "models.Location", related_name="tariff", on_delete=fields.CASCADE, primary_key=True
+    )
+    currency = fields.CharField(max_length=3)
+    #: [{"startAt": ISO-8601, "endAt": ISO-8601, "price": per kWh}], sorted by start.
+    rates: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    repeat_daily = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+    location_id: str
+
+    class Meta:
+        table = "tariff"
+
+
+class SmartChargingPlan(Model):
+    """The current smart charging plan of a vehicle (one row per vehicle, rewritten on re-plan)."""
+
+    vehicle: fields.OneToOneRelation[Vehicle] = fields.OneToOneField(
+        "models.Vehicle", related_name="smart_plan", on_delete=fields.CASCADE, primary_key=True
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="smart_plans", on_delete=fields.CASCADE
+    )
+    plan_id = fields.CharField(max_length=32, default=new_id)
+    state = fields.CharField(max_length=30, default="DISABLED")
+    #: The plug session this plan is for (the charger's plug-in time) and its deadline.
+    session_plugged_at = fields.DatetimeField(null=True)
+    deadline_at = fields.DatetimeField(null=True)
+    start_at = fields.DatetimeField(null=True)
+    stop_at = fields.DatetimeField(null=True)
+    estimated_finish_at = fields.DatetimeField(null=True)
+    energy_kwh = fields.FloatField(null=True)
+    smart_cost = fields.FloatField(null=True)
+    non_smart_cost = fields.FloatField(null=True)
+    currency = fields.CharField(max_length=3, null=True)
+    #: [{"startAt", "endAt", "powerKw", "price"}]
+    slots: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    reason = fields.TextField(null=True)
+    #: Whether a plan (not boost, not the minimum alone) steered this session.
+    planned = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+    vehicle_id: str
+    user_id: str
+
+    class Meta:
+        table = "smart_charging_plan"
+
+
+class ChargingSession(Model):
+    """One plug-in of a charger (and the vehicle on it, once known), with its energy and cost."""
+
+    id = fields.CharField(max_length=32, primary_key=True, default=new_id)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="charging_sessions", on_delete=fields.CASCADE
+    )
+    charger: fields.ForeignKeyRelation[Charger] = fields.ForeignKeyField(
+        "models.Charger", related_name="sessions", on_delete=fields.CASCADE
+    )
+    vehicle_id = fields.CharField(max_length=32, null=True, db_index=True)
+    started_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)
+    energy_kwh = fields.FloatField(default=0.0)
+    #: The charger's session meter at the last poll (kWh), to count what each poll added.
+    meter_kwh = fields.FloatField(null=True)
+    max_power_kw = fields.FloatField(default=0.0)
+    start_battery_level = fields.FloatField(null=True)
+    end_battery_level = fields.FloatField(null=True)
+    cost = fields.FloatField(null=True)
+    non_smart_cost = fields.FloatField(null=True)
+    currency = fields.CharField(max_length=3, null=True)
+    is_smart = fields.BooleanField(default=False)
+    charger_id: str
+    user_id: str
+
+    class Meta:
+        table = "charging_session"
+        ordering = ["-started_at"]

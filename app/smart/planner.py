@@ -32,6 +32,8 @@ MAX_MARGIN = 0.5
 STEP_S = 60.0
 #: Breaks ties between slots that deliver no energy in the estimate (margin slots): cheapest first.
 EPSILON_KWH = 1e-6
+#: Breaks ties between slots of the same price: the earlier one (finishing early is safer).
+EARLIER = 1e-9
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ def cheapest(prices: list[float], energy: list[float], k: int, forced: int) -> t
     took = [[False] * (k + 1) for _ in range(n + 1)]
     f[0][0] = 0.0
     for i in range(n):
-        p = prices[i]
+        p = prices[i] + i * EARLIER
         row, nxt, nxt_took = f[i], f[i + 1], took[i + 1]
         for j in range(min(i, k) + 1):
             c = row[j]
@@ -200,9 +202,12 @@ def plan(inp: PlanInput) -> Plan:
     """The cheapest plan that reaches the target by the deadline (see the module's description)."""
     n = int((inp.deadline - inp.now).total_seconds() // inp.slot_s)
     target = max(inp.target, inp.minimum)
-    if inp.soc >= target - 1e-6 or n <= 0:
-        reason = None if inp.soc >= target - 1e-6 else "The deadline has passed."
-        return Plan((), inp.soc >= target - 1e-6, 0.0, 0.0, 0.0, None, 0.0, reason)
+    if inp.soc >= target - 1e-6:
+        return Plan((), True, 0.0, 0.0, 0.0, None, 0.0)
+    if n <= 0:  # less than a slot left: charge for what remains of it
+        end = max(inp.deadline, inp.now + timedelta(seconds=1))
+        return Plan((Slot(inp.now, end, inp.charger_kw, 0.0, 0.0),), False, 0.0, 0.0, 0.0, None, 0.0,
+                    f"The target of {target:.0f} % cannot be reached by the deadline; charging at once.")
     prices = slot_prices(inp.now, n, inp.slot_s, inp.prices)
     energy, socs = trajectory(inp.soc, target, n, inp.slot_s, inp.charger_kw, inp.curve, inp.derate,
                               inp.derate_slots)

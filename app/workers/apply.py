@@ -174,3 +174,6 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
         await rt.publish("vehicle", row.user_id, follower)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
         await pairing.after_poll(rt, kind, row, transitions)
+        from app.smart import hooks
+
+        await hooks.after_poll(rt, kind, row, transitions, changes, now)

@@ -28,6 +28,7 @@ class Workers:
         self.push = PushWatcher(self.poller) if rt.settings.charger_push else None
         self.actions: Any = None
         self.probes: Any = None
+        self.smart: Any = None
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -49,9 +50,15 @@ class Workers:
         self.probes = ProbeRunner(self.rt, owns=self.leases.owns,
                                   recorder=functools.partial(pairing.record_probe, self.rt))
         await self.probes.start()
+        from app.workers.smart import SmartLoop
+
+        self.smart = SmartLoop(self.rt, owns=self.leases.owns)
+        await self.smart.start()
 
     async def stop(self) -> None:
         """Stop in reverse order and release leases."""
+        if self.smart is not None:
+            await self.smart.stop()
         if self.probes is not None:
             await self.probes.stop()
         if self.actions is not None:

@@ -70,7 +70,7 @@ def test_dynamic_programme_matches_brute_force(prices: list[float], k: int, forc
     best = min(
         (sum(prices[i] * (energy[j] + 1e-6) for j, i in enumerate(c)), c)
         for c in itertools.combinations(range(n), k) if set(range(forced)) <= set(c))
-    assert cost == pytest.approx(best[0], abs=1e-9)
+    assert cost == pytest.approx(best[0], abs=1e-6)  # up to the earlier-slot tie-break
     assert len(chosen) == k and set(range(forced)) <= set(chosen)
 
 
