@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from app.logs import configure_logging
 from app.settings import ConfigError, Settings
 
 
@@ -28,7 +28,8 @@ def _serve(args: argparse.Namespace) -> None:
     settings = _settings(args, **extra)
     app = create_app(settings, demo=args.demo)
     print(f"GraphQL: http://{settings.host}:{settings.port}/graphql", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio",
+                ws_max_size=settings.max_body_bytes or 16 * 1024 * 1024, log_config=None)
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -113,8 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--check", action="store_true")
     p.set_defaults(func=_export_schema)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        env_settings = Settings.from_env()
+        configure_logging(env_settings.log_level, env_settings.log_format)
+    except ConfigError:
+        configure_logging()  # the command itself reports the bad setting below
     try:
         args.func(args)
     except ConfigError as exc:

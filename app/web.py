@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
+import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -20,6 +24,10 @@ from tortoise import connections
 
 from app import db, metrics
 from app.auth import authenticate, bearer
+from app.edge.middleware import EdgeMiddleware
+from app.edge.ratelimit import RateLimiter, make_storage
+from app.edge.responses import STATUS_CODES, error_body
+from app.edge.sockets import SocketRefused, TandemWebSocketAdapter, TandemWSHandler, UserSlots
 from app.runtime import Runtime, current
 from app.services.process import ProcessServices
 from app.settings import Settings
@@ -30,21 +38,71 @@ log = logging.getLogger("tandem.web")
 
 
 class TandemGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with Tandem's auth on HTTP and in websocket `connection_init`."""
+    """Strawberry's ASGI view with Tandem's auth, limits and JSON answers to malformed requests.
+
+    Bodies are parsed with orjson (invalid UTF-8 and nesting past 1024 levels are errors, not
+    crashes); every refusal Strawberry raises as an HTTP exception is answered as a GraphQL
+    error `{"errors": [{"message", "extensions": {"code"}}]}` with its status.
+    """
+
+    def __init__(self, *args: Any, limiter: RateLimiter, slots: UserSlots, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limiter = limiter
+        self.slots = slots
+        handler = type("Handler", (TandemWSHandler,), {"slots": slots, "limiter": limiter})
+        self.graphql_transport_ws_handler_class = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as e:
+            response = Response(error_body(e.reason, STATUS_CODES.get(e.status_code, "BAD_REQUEST")),
+                                status_code=e.status_code, media_type="application/json")
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            parsed = self.decode_json(data)
+        except ValueError:  # orjson.JSONDecodeError: malformed, invalid UTF-8, nested too deeply
+            raise HTTPException(400, "The request body is not valid JSON (UTF-8, nested at most 1024 levels).") \
+                from None
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
             return Context(principal=None, request=request, response=response)
-        principal = await authenticate(bearer(request.headers.get("authorization")))
-        return Context(principal=principal, request=request, response=response)
+        token = bearer(request.headers.get("authorization"))
+        principal = await authenticate(token)
+        if principal is not None and token:
+            self.limiter.remember_valid(token)
+        return Context(principal=principal, request=request, response=response, token=token)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         params = context.connection_params or {}
         raw = params.get("Authorization", params.get("authorization"))
-        principal = await authenticate(bearer(raw)) if isinstance(raw, str) else None
+        token = bearer(raw) if isinstance(raw, str) else None
+        principal = await authenticate(token)
         if principal is None or principal.user_id is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        if not self.slots.open_socket(principal.user_id):
+            log.info("websocket refused: TOO_MANY_SOCKETS")
+            raise SocketRefused(4429, f"TOO_MANY_SOCKETS: at most {self.slots.max_sockets} per user")
+        context.socket_user = principal.user_id
         context.principal = principal
+        context.token = token
+        if token:
+            self.limiter.remember_valid(token)
         return None
 
 
@@ -81,12 +139,21 @@ def _collect() -> None:
 def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starlette:
     """The ASGI app. Its lifespan sets up the database, broadcast and (embedded) workers."""
     settings = settings or Settings.from_env()
+    limiter = RateLimiter(settings.rate_limit_per_minute,
+                          make_storage(settings.broadcast_url, settings.rate_limit_prefix))
+    slots = UserSlots(settings.max_sockets_per_user, settings.max_subscriptions_per_user)
     graphql = TandemGraphQL(
         build_schema(settings),
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         keep_alive=True,
         keep_alive_interval=15,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_s),
+        max_subscriptions_per_connection=None,
+        limiter=limiter,
+        slots=slots,
     )
+    graphql.websocket_adapter_class = type(  # type: ignore[assignment]
+        "Adapter", (TandemWebSocketAdapter,), {"max_message_bytes": settings.max_body_bytes})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -106,7 +173,8 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
             Route("/readyz", readyz),
             Route("/metrics", metrics.metrics_endpoint(_collect)),
         ],
-        middleware=[Middleware(metrics.MetricsMiddleware)],
+        middleware=[Middleware(metrics.MetricsMiddleware),
+                    Middleware(EdgeMiddleware, limiter=limiter, max_body_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )
 

@@ -27,6 +27,10 @@ class Context:
     graphs: DataLoader[str, UserGraph] = field(default_factory=new_graph_loader)
     #: The websocket `connection_init` payload (set by Strawberry).
     connection_params: dict[str, Any] | None = None
+    #: The bearer token presented (rate-limit key of websocket operations; never logged).
+    token: str | None = None
+    #: The user whose socket slot this websocket holds (released when it closes).
+    socket_user: str | None = None
 
     def require_user(self) -> str:
         """The caller's user id; clients and anonymous callers are refused."""
@@ -50,4 +54,4 @@ class Context:
 
     def fresh(self) -> Context:
         """A copy with new loaders (for each subscription event)."""
-        return Context(principal=self.principal, request=self.request, response=self.response)
+        return Context(principal=self.principal, request=self.request, response=self.response, token=self.token)

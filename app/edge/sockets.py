@@ -1,0 +1,204 @@
+"""Websocket limits: sockets and subscriptions per user, message size, and GraphQL-shaped refusals.
+
+`UserSlots` counts what each user holds in this process. `TandemWSHandler` (Strawberry's
+graphql-transport-ws handler) uses it:
+
+- a socket over `max_sockets` is closed with 4429 and the reason `TOO_MANY_SOCKETS` right after
+  its `connection_init` (a bad token is closed with 4403, as before);
+- a `subscribe` over `max_subscriptions` is answered with an `error` message carrying
+  `extensions.code` `TOO_MANY_SUBSCRIPTIONS` (the socket stays open), and over the rate limit
+  with `RATE_LIMITED`;
+- a syntax error is answered as an `error` message with its code instead of closing the socket;
+- a text message longer than `max_message_bytes` closes the socket with 1009.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
+
+from app.edge.ratelimit import RateLimiter, token_key
+
+log = logging.getLogger("tandem.edge")
+
+
+class SocketRefused(Exception):
+    """`on_ws_connect` refuses the socket with this close code and reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class UserSlots:
+    """Open sockets and subscriptions per user in this process (limits: 0 means none)."""
+
+    max_sockets: int
+    max_subscriptions: int
+    sockets: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    subscriptions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def open_socket(self, user_id: str) -> bool:
+        """Take a socket slot for `user_id`; False when the user already holds the maximum."""
+        if self.max_sockets and self.sockets[user_id] >= self.max_sockets:
+            return False
+        self.sockets[user_id] += 1
+        return True
+
+    def close_socket(self, user_id: str) -> None:
+        """Give a socket slot back."""
+        self._release(self.sockets, user_id)
+
+    def start_subscription(self, user_id: str) -> bool:
+        """Take a subscription slot; False at the maximum."""
+        if self.max_subscriptions and self.subscriptions[user_id] >= self.max_subscriptions:
+            return False
+        self.subscriptions[user_id] += 1
+        return True
+
+    def end_subscription(self, user_id: str) -> None:
+        """Give a subscription slot back."""
+        self._release(self.subscriptions, user_id)
+
+    @staticmethod
+    def _release(counts: dict[str, int], user_id: str) -> None:
+        left = counts.get(user_id, 0) - 1
+        if left > 0:
+            counts[user_id] = left
+        else:
+            counts.pop(user_id, None)
+
+
+def limit_error(message: str, code: str, **extensions: object) -> dict[str, Any]:
+    """A formatted GraphQL error for a websocket `error` message."""
+    return GraphQLError(message, extensions={"code": code, **extensions}).formatted  # type: ignore[return-value]
+
+
+class TandemWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's websocket adapter with a message size cap and text frames for bytes encoders."""
+
+    max_message_bytes = 0
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if self.max_message_bytes and len(text) > self.max_message_bytes:
+                    await self.ws.close(code=1009, reason="Message too big")
+                    return
+                try:
+                    yield self.view.decode_json(text)
+                except ValueError as e:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from e
+        except KeyError as e:
+            raise NonTextMessageReceived from e
+        except WebSocketDisconnect:
+            pass
+
+    async def send_json(self, message: Any) -> None:
+        encoded = self.view.encode_json(message)
+        await super().send_json(message) if isinstance(encoded, str) else await self._send_text(encoded)
+
+    async def _send_text(self, encoded: bytes) -> None:
+        from strawberry.http.exceptions import WebSocketDisconnected
+
+        try:
+            await self.ws.send_text(encoded.decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
+class TandemWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
+    """graphql-transport-ws with per-user socket and subscription caps (see the module doc)."""
+
+    slots: UserSlots
+    limiter: RateLimiter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counted: set[str] = set()
+
+    @property
+    def _user(self) -> str | None:
+        """The user holding this socket's slot (set by the view's `on_ws_connect`)."""
+        user = getattr(self.context, "socket_user", None)
+        return user if isinstance(user, str) else None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except SocketRefused as refused:
+            await self.websocket.close(code=refused.code, reason=refused.reason)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        user = self._user
+        if user is None or not self.connection_acknowledged:
+            await super().handle_subscribe(message)
+            return
+        op_id = message.get("id")
+        if not isinstance(op_id, str) or op_id in self.operations:
+            await super().handle_subscribe(message)
+            return
+        token = getattr(self.context, "token", None)
+        if self.limiter.enabled and token:
+            verdict = await self.limiter.hit(token_key(token))
+            if not verdict.allowed:
+                await self._refuse(op_id, limit_error("Too many requests; retry later.", "RATE_LIMITED",
+                                                      retryAfter=verdict.retry_after_s))
+                return
+        if not self.slots.start_subscription(user):
+            log.info("subscription refused: TOO_MANY_SUBSCRIPTIONS")
+            await self._refuse(op_id, limit_error("Subscription limit reached.", "TOO_MANY_SUBSCRIPTIONS",
+                                                  maxSubscriptions=self.slots.max_subscriptions))
+            return
+        self._counted.add(op_id)
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            if op_id not in self.operations:
+                self._release(op_id)
+
+    async def _refuse(self, op_id: str, error: dict[str, Any]) -> None:
+        await self.websocket.send_json({"id": op_id, "type": "error", "payload": [error]})
+
+    def _release(self, op_id: str) -> None:
+        if op_id in self._counted and self._user is not None:
+            self._counted.discard(op_id)
+            self.slots.end_subscription(self._user)
+
+    def forget_id(self, id: str) -> None:
+        super().forget_id(id)
+        self._release(id)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        await super().cleanup_operation(operation_id)
+        self._release(operation_id)
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            for op_id in list(self._counted):
+                self._release(op_id)
+            user = self._user
+            if user is not None:
+                self.slots.close_socket(user)
+                self.context.socket_user = None
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        # Syntax and operation errors are answered as `error` messages with a code, not by closing.
+        return None
