@@ -30,8 +30,8 @@ SECRET_KEYS = ("password", "passwd", "secret", "token", "credential", "authoriza
 _KEY_RE = "|".join(re.escape(k) for k in SECRET_KEYS)
 #: `password: "x"`, `"password": "x"`, `password=x`, `'password': 'x'` and a bare credentials object.
 _TEXT_PATTERNS = [
-    re.compile(rf"""(?i)(["']?\w*(?:{_KEY_RE})\w*["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\{{[^}}]*\}}|[^\s,}})]+)"""),
     re.compile(r"(?i)(bearer\s+)(\S+)"),
+    re.compile(rf"""(?i)(["']?\w*(?:{_KEY_RE})\w*["']?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\{{[^}}]*\}}|[^\s,}})]+)"""),
     re.compile(r"()(tdm_(?:ut|cs)_[A-Za-z0-9_\-]+)"),
 ]
 

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,8 +19,12 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from tortoise import connections
 
 from app import db, metrics
@@ -32,6 +37,7 @@ from app.runtime import Runtime, current
 from app.services.process import ProcessServices
 from app.settings import Settings
 from resolvers.context import Context
+from schema.errors import strip_suggestions
 from schema.schema import build_schema
 
 log = logging.getLogger("tandem.web")
@@ -63,6 +69,33 @@ class TandemGraphQL(GraphQL[Context, None]):
                                 status_code=e.status_code, media_type="application/json")
         await response(scope, receive, send)
 
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: Context,
+                             root_value: None, request_data: GraphQLRequestData) -> ExecutionResult:
+        """One operation over plain HTTP: queries (GET, POST) and mutations (POST); subscriptions need a websocket."""
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                context_value=context, operation_name=request_data.operation_name,
+                allowed_operation_types=allowed, operation_extensions=request_data.extensions)
+        except CannotGetOperationTypeError as e:
+            raise HTTPException(400, e.as_http_error_reason()) from e
+        except InvalidOperationTypeError as e:
+            reason = e.as_http_error_reason(request_adapter.method)
+            if e.operation_type == OperationType.SUBSCRIPTION:
+                reason = "Subscriptions need the websocket (graphql-transport-ws) at /graphql."
+            raise HTTPException(400, reason) from e
+        except MissingQueryError as e:
+            raise HTTPException(400, "No GraphQL query found in the request.") from e
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """The JSON answer; callers without a valid token get no "Did you mean ...?" hints."""
+        data = await super().process_result(request, result)
+        if getattr(request.state, "anonymous", True) and data.get("errors"):
+            for err in data["errors"]:
+                err["message"] = strip_suggestions(err["message"])
+        return data
+
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
 
@@ -86,6 +119,7 @@ class TandemGraphQL(GraphQL[Context, None]):
         principal = await authenticate(token)
         if principal is not None and token:
             self.limiter.remember_valid(token)
+        request.state.anonymous = principal is None
         return Context(principal=principal, request=request, response=response, token=token)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -104,6 +138,15 @@ class TandemGraphQL(GraphQL[Context, None]):
         if token:
             self.limiter.remember_valid(token)
         return None
+
+
+async def http_error(_: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (unknown path, wrong method) as JSON errors with a code."""
+    status = getattr(exc, "status_code", 500)
+    detail = str(getattr(exc, "detail", "")) or "Error."
+    headers = getattr(exc, "headers", None)
+    return Response(error_body(detail, STATUS_CODES.get(status, "BAD_REQUEST")), status_code=status,
+                    media_type="application/json", headers=headers)
 
 
 async def healthz(_: Request) -> JSONResponse:
@@ -175,6 +218,7 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         ],
         middleware=[Middleware(metrics.MetricsMiddleware),
                     Middleware(EdgeMiddleware, limiter=limiter, max_body_bytes=settings.max_body_bytes)],
+        exception_handlers={StarletteHTTPException: http_error},
         lifespan=lifespan,
     )
 

@@ -9,11 +9,11 @@
 - during execution, an argument graphql-core could not coerce → `BAD_USER_INPUT`;
 - anything else → `INTERNAL_SERVER_ERROR`.
 
-`process(errors, anonymous)` applies it in place: client errors are logged at INFO in one
+`process(errors)` applies it in place: client errors are logged at INFO in one
 line (code, operation path, request id; the message only for domain errors, because
 graphql-core messages may echo argument values), unexpected ones at ERROR once with their
-traceback and request id and answered as "Internal server error." with `requestId`. For
-anonymous callers "Did you mean ...?" suggestions are removed.
+traceback and request id and answered as "Internal server error." with `requestId`.
+`strip_suggestions` removes "Did you mean ...?" from answers to callers without a token.
 """
 
 from __future__ import annotations
@@ -65,16 +65,25 @@ def _root_cause(error: GraphQLError) -> BaseException | None:
     return cause
 
 
-def process(errors: list[GraphQLError], *, anonymous: bool, operation: str | None = None) -> None:
-    """Code, log and (when unexpected) mask each error in place; safe to call twice."""
+def strip_suggestions(message: str) -> str:
+    """`message` without graphql-core's "Did you mean ...?" hint (not shown to callers without a token)."""
+    return _SUGGESTION.sub("", message)
+
+
+def process(errors: list[GraphQLError], *, operation: str | None = None) -> None:
+    """Code, log and (when unexpected) mask each error in place; once per request.
+
+    Validation errors are shared between requests by the validation cache, so nothing
+    caller-specific is written into them (suggestions are stripped when answering).
+    """
+    rid = REQUEST_ID.get()
     for error in errors:
-        if getattr(error, _DONE, False):
+        if getattr(error, _DONE, None) == rid:
             continue
-        setattr(error, _DONE, True)
+        setattr(error, _DONE, rid)
         code = classify(error)
         where = ".".join(str(p) for p in error.path) if error.path else "-"
         if code == INTERNAL:
-            rid = REQUEST_ID.get()
             cause = _root_cause(error)
             log.error("unexpected error in %s (operation %s)", where, operation or "-",
                       exc_info=(type(cause), cause, cause.__traceback__) if cause is not None else None)
@@ -82,9 +91,8 @@ def process(errors: list[GraphQLError], *, anonymous: bool, operation: str | Non
             error.extensions = {"code": INTERNAL, "requestId": rid}
             error.original_error = None
             continue
-        error.extensions = {**(error.extensions or {}), "code": code}
-        if anonymous:
-            error.message = _SUGGESTION.sub("", error.message)
+        if (error.extensions or {}).get("code") != code:
+            error.extensions = {**(error.extensions or {}), "code": code}
         if isinstance(error.original_error, TandemError):
             log.info("client error %s at %s (operation %s): %s", code, where, operation or "-", error.message)
         else:

@@ -62,7 +62,7 @@ class TandemSchema(strawberry.Schema):
                     execution_context.operation_type.value if execution_context.graphql_document else None)
             except RuntimeError:
                 operation = None
-        errors.process(errors_, anonymous=_anonymous(execution_context), operation=operation)
+        errors.process(errors_, operation=operation)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
