@@ -91,9 +91,10 @@ class TandemGraphQL(GraphQL[Context, None]):
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         """The JSON answer; callers without a valid token get no "Did you mean ...?" hints."""
         data = await super().process_result(request, result)
-        if getattr(request.state, "anonymous", True) and data.get("errors"):
-            for err in data["errors"]:
-                err["message"] = strip_suggestions(err["message"])
+        errors: list[dict[str, Any]] = data.get("errors") or []  # type: ignore[assignment]
+        if getattr(request.state, "anonymous", True):
+            for err in errors:
+                err["message"] = strip_suggestions(str(err["message"]))
         return data
 
     def decode_json(self, data: str | bytes) -> object:

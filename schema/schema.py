@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -51,6 +52,20 @@ class IntrospectionPolicy(SchemaExtension):
         yield
 
 
+class SafeParserCache(ParserCache):
+    """ParserCache that leaves a syntax error to Strawberry's own parse step, which answers it as an error.
+
+    Strawberry's ParserCache raises from its hook; over HTTP that is caught, but on a websocket it
+    escapes the operation and the client gets a bare `complete` instead of a coded error.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        ec = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            ec.graphql_document = self.cached_parse_document(ec.query, **ec.parse_options)
+        yield
+
+
 class TandemSchema(strawberry.Schema):
     """Strawberry's schema with Tandem's error policy (`schema.errors.process`) instead of its logging."""
 
@@ -81,7 +96,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list[Any] = [
         partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=s.max_tokens),
-        partial(ParserCache, maxsize=256),
+        partial(SafeParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
     ]
     if not s.anonymous_introspection:

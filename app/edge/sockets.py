@@ -14,6 +14,8 @@ graphql-transport-ws handler) uses it:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 from collections import defaultdict
 from collections.abc import AsyncGenerator
@@ -24,12 +26,16 @@ from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 
 from app.edge.ratelimit import RateLimiter, token_key
+from app.logs import REQUEST_ID
 
 log = logging.getLogger("tandem.edge")
+
+#: The operation a websocket operation task runs (each task has its own context).
+_OPERATION: contextvars.ContextVar[Operation[Any, None] | None] = contextvars.ContextVar("ws_operation", default=None)
 
 
 class SocketRefused(Exception):
@@ -173,6 +179,21 @@ class TandemWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
 
     async def _refuse(self, op_id: str, error: dict[str, Any]) -> None:
         await self.websocket.send_json({"id": op_id, "type": "error", "payload": [error]})
+
+    async def run_operation(self, operation: Operation[Any, None]) -> None:
+        """Strawberry's operation task; a crash is answered with a coded `error` message (see below)."""
+        _OPERATION.set(operation)
+        await super().run_operation(operation)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        """Log a crashed operation once and answer it `INTERNAL_SERVER_ERROR` with the request id."""
+        log.error("websocket operation failed", exc_info=error)
+        operation = _OPERATION.get()
+        if operation is not None:
+            with contextlib.suppress(Exception):
+                message: Any = {"id": operation.id, "type": "error", "payload": [
+                    limit_error("Internal server error.", "INTERNAL_SERVER_ERROR", requestId=REQUEST_ID.get())]}
+                await operation.send_operation_message(message)
 
     def _release(self, op_id: str) -> None:
         if op_id in self._counted and self._user is not None:
