@@ -72,6 +72,8 @@ class Settings:
     max_body_bytes: int = 262_144
     #: Largest JSON argument (e.g. linkVendor credentials), serialised bytes.
     max_json_input_bytes: int = 16_384
+    #: Longest String argument (characters).
+    max_string_chars: int = 4_096
     #: Cost budget per operation (each field 1, lists count 10 items unless `first` says).
     max_query_cost: int = 5_000
     max_sockets_per_user: int = 10
@@ -114,8 +116,8 @@ class Settings:
             raise ConfigError("TANDEM_POLL_JITTER must be in [0, 1)")
         if self.shards < 1:
             raise ConfigError("TANDEM_SHARDS must be >= 1")
-        for name in ("rate_limit_per_minute", "max_body_bytes", "max_json_input_bytes", "max_query_cost",
-                     "max_sockets_per_user", "max_subscriptions_per_user"):
+        for name in ("rate_limit_per_minute", "max_body_bytes", "max_json_input_bytes", "max_string_chars",
+                     "max_query_cost", "max_sockets_per_user", "max_subscriptions_per_user"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"TANDEM_{name.upper()} must be >= 0 (0: no limit)")
         if self.ws_init_timeout_s <= 0:

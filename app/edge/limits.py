@@ -28,10 +28,13 @@ from graphql import (
     GraphQLOutputType,
     InlineFragmentNode,
     IntValueNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
+    get_named_type,
 )
 from strawberry.scalars import JSON
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
@@ -39,6 +42,8 @@ from strawberry.types.scalar import ScalarDefinition
 
 from app.errors import BadInput
 
+#: The longest ID an object can have (the database key length): a longer one is `BAD_USER_INPUT`.
+MAX_ID_CHARS = 32
 #: Assumed length of a list whose size the query does not give.
 LIST_SIZE = 10
 _MAX_WALK = 64
@@ -133,10 +138,24 @@ def _depth(value: object, limit: int) -> int:
     return deepest
 
 
+def _check_strings(value: object) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            check_text(item, "A JSON string", 0)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def bounded_json(max_bytes: int, max_depth: int = 32) -> ScalarDefinition:
     """The `JSON` scalar with a size and nesting cap on inputs (0 bytes: no size cap)."""
 
     def parse_value(value: object) -> object:
+        _check_strings(value)
         if _depth(value, max_depth) > max_depth:
             raise BadInput(f"A JSON input may nest at most {max_depth} levels.")
         if max_bytes:
@@ -149,6 +168,71 @@ def bounded_json(max_bytes: int, max_depth: int = 32) -> ScalarDefinition:
         return value
 
     return dataclasses.replace(DEFAULT_SCALAR_REGISTRY[JSON], parse_value=parse_value)
+
+
+def check_text(value: str, what: str, max_chars: int) -> str:
+    """`value` if it is storable text of at most `max_chars` characters (0: any length); else `BadInput`.
+
+    NUL characters and lone surrogates are refused: PostgreSQL cannot store the first, UTF-8
+    cannot encode the second, and both would otherwise fail deep in the database layer.
+    """
+    if max_chars and len(value) > max_chars:
+        raise BadInput(f"{what} may be at most {max_chars} characters.")
+    if "\x00" in value:
+        raise BadInput(f"{what} may not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{what} is not valid Unicode text.") from None
+    return value
+
+
+def _text_limit(type_: Any, max_chars: int) -> tuple[str, int]:
+    named = get_named_type(type_) if type_ is not None else None
+    return ("An ID", MAX_ID_CHARS) if named is not None and named.name == "ID" else ("A string", max_chars)
+
+
+def text_rule(max_chars: int) -> type[ValidationRule]:
+    """A validation rule applying `check_text` to every string literal (IDs: at most `MAX_ID_CHARS`)."""
+
+    class TextLimit(ValidationRule):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+            what, limit = _text_limit(self.context.get_input_type(), max_chars)
+            try:
+                check_text(node.value, what, limit)
+            except BadInput as exc:
+                self.report_error(GraphQLError(exc.message, node, extensions={"code": "BAD_USER_INPUT"}))
+
+    return TextLimit
+
+
+def check_variables(document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None,
+                    max_chars: int) -> None:
+    """`check_text` on every string in `variables` (IDs by their declared type); `BadInput` on the first bad one."""
+    if not variables:
+        return
+    for op in document.definitions:
+        if not isinstance(op, OperationDefinitionNode):
+            continue
+        if operation_name is not None and (op.name is None or op.name.value != operation_name):
+            continue
+        for definition in op.variable_definitions or ():
+            value = variables.get(definition.variable.name.value)
+            if value is None:
+                continue
+            type_node: Any = definition.type
+            while not isinstance(type_node, NamedTypeNode):
+                type_node = type_node.type
+            what, limit = ("An ID", MAX_ID_CHARS) if type_node.name.value == "ID" else ("A string", max_chars)
+            stack = [value]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, str):
+                    check_text(item, what, limit)
+                elif isinstance(item, dict):
+                    stack.extend(item.values())
+                elif isinstance(item, list):
+                    stack.extend(item)
 
 
 def uses_introspection(document: DocumentNode, operation_name: str | None) -> bool:

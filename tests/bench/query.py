@@ -1,10 +1,11 @@
 """Benchmark: the `viewer` query against a bare `{ __typename }` on the same server, same run.
 
-    python -m tests.bench.query [--requests 2000] [--concurrency 16]
+    python -m tests.bench.query [--requests 2000] [--concurrency 16] [--rounds 5]
 
 Starts `tandem serve --demo` in a subprocess (SQLite in a temp dir unless TANDEM_BENCH_DATABASE_URL
-is set), links a second vehicle and charger (2 + 2 assets, 4 EV systems), then drives both queries
-from concurrent HTTP clients. Prints requests/s, p50/p99 and the ratio, and the number of SQL
+is set), links a second vehicle and charger (2 + 2 assets, 4 EV systems), then drives the queries
+from concurrent HTTP clients in interleaved rounds. Prints requests/s, p50/p99, requests per
+server CPU-second (steadier than wall-clock rates on a shared machine), the ratios, and the number of SQL
 queries one `viewer` request runs at 2 + 2 and at 4 + 4 assets (it must not grow).
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from tests.bench.common import Service, free_port, gql, load, ready, tandem_cmd, temp_sqlite
+from tests.bench.common import Load, Service, cpu_seconds, free_port, gql, load, ready, tandem_cmd, temp_sqlite
 from tests.e2e.flows import CHARGER_FIELDS, SYSTEM_FIELDS, VEHICLE_FIELDS
 
 #: What the issue names: assets, their capabilities and EV systems (with the charge state an app shows).
@@ -86,7 +87,13 @@ async def sql_per_viewer(db_url: str, sim: str, token: str) -> tuple[int, int, d
     return small, large, sizes
 
 
-async def main(requests: int, concurrency: int) -> None:
+def merge(loads: list[Load]) -> Load:
+    """Several runs of one query as one."""
+    return Load(sum(x.requests for x in loads), sum(x.seconds for x in loads),
+                [ms for x in loads for ms in x.latencies_ms], sum(x.errors for x in loads))
+
+
+async def main(requests: int, concurrency: int, rounds: int = 5) -> None:
     """Run the benchmark and print its figures."""
     db_url, port = temp_sqlite(), free_port()
     server = await Service.start(tandem_cmd("serve", "--demo", "--port", str(port)),
@@ -111,18 +118,27 @@ async def main(requests: int, concurrency: int) -> None:
 
             for body in ({"query": TYPENAME}, {"query": VIEWER}, {"query": VIEWER_FULL}):  # warm-up
                 await load(call(body), 100, concurrency)
-            bare = await load(call({"query": TYPENAME}), requests, concurrency)
-            viewer = await load(call({"query": VIEWER}), requests, concurrency)
-            full = await load(call({"query": VIEWER_FULL}), requests, concurrency)
+            # Interleaved rounds: on a shared machine the load of others changes over a run, and
+            # measuring one query after the other would hand each a different machine.
+            runs: dict[str, list[Load]] = {"__typename": [], "viewer": [], "viewer full": []}
+            cpu = dict.fromkeys(runs, 0.0)
+            per_round = max(1, requests // rounds)
+            for _ in range(rounds):
+                for name, body in (("__typename", TYPENAME), ("viewer", VIEWER), ("viewer full", VIEWER_FULL)):
+                    before = cpu_seconds(server.proc.pid)
+                    runs[name].append(await load(call({"query": body}), per_round, concurrency))
+                    cpu[name] += cpu_seconds(server.proc.pid) - before
+            bare, viewer, full = (merge(runs[n]) for n in ("__typename", "viewer", "viewer full"))
         small, large, sizes = await sql_per_viewer(db_url, sim, token)
         print(f"tests.bench.query: {requests} requests per query, {concurrency} concurrent clients, "
               f"one uvicorn worker, {db_url.split(':')[0]}")
         print(f"assets: {shape}")
-        print(bare.line("__typename"))
-        print(viewer.line("viewer"))
-        print(full.line("viewer full"))
-        print(f"ratio viewer/__typename: {viewer.rps / bare.rps:.2f} (goal >= 0.5); "
-              f"full tree: {full.rps / bare.rps:.2f}")
+        per_cpu = {n: len(runs[n]) * per_round / cpu[n] if cpu[n] else float("nan") for n in runs}
+        for name, result in (("__typename", bare), ("viewer", viewer), ("viewer full", full)):
+            print(f"{result.line(name)}   {per_cpu[name]:7.0f} req per server CPU-second")
+        print(f"ratio viewer/__typename: {viewer.rps / bare.rps:.2f} (goal >= 0.5), per server CPU-second "
+              f"{per_cpu['viewer'] / per_cpu['__typename']:.2f}; full tree: {full.rps / bare.rps:.2f}, "
+              f"{per_cpu['viewer full'] / per_cpu['__typename']:.2f}")
         print(f"SQL statements per viewer request: {small} at 2+2 assets, {large} at {sizes}")
         print(f"server peak RSS: {server.peak_rss_mb():.0f} MB")
     finally:
@@ -133,5 +149,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the three queries")
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.concurrency))
+    asyncio.run(main(args.requests, args.concurrency, args.rounds))

@@ -63,6 +63,28 @@ async def test_literal_arguments_of_the_wrong_type_fail_validation(st: Stack) ->
         assert code_of(await post(st, {"query": query}, token=token)) == "GRAPHQL_VALIDATION_FAILED", query
 
 
+async def test_ids_and_strings_that_cannot_be_stored_are_bad_user_input(st: Stack) -> None:
+    _, token = await make_user(st)
+    long_id = "0" * 33
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (f'{{ action(id: "{long_id}") {{ id }} }}', {}),
+        ("query($i: ID!) { action(id: $i) { id } }", {"i": long_id}),
+        ("mutation($i: ID!) { cancelAction(id: $i) { id } }", {"i": long_id}),
+        ("mutation($i: ID!) { unlinkVehicle(id: $i) }", {"i": long_id}),
+        ("mutation($v: ID) { startCharging(vehicleId: $v) { id } }", {"v": long_id}),
+        ("mutation($n: String!) { createLocation(name: $n, latitude: 1, longitude: 2) { id } }", {"n": "a\x00b"}),
+        ('mutation { createLocation(name: "a\\u0000b", latitude: 1, longitude: 2) { id } }', {}),
+        ("mutation($n: String!) { createLocation(name: $n, latitude: 1, longitude: 2) { id } }", {"n": "x" * 5000}),
+        ("mutation($c: JSON!) { linkVendor(vendor: \"easee\", credentials: $c) { vendor } }",
+         {"c": {"userName": "u\x00", "password": "p"}}),
+    ]
+    for query, variables in cases:
+        r = await post(st, {"query": query, "variables": variables}, token=token)
+        assert r.status_code == 200 and code_of(r) == "BAD_USER_INPUT", (query, r.text)
+    r = await post(st, {"query": f'{{ action(id: "{"0" * 32}") {{ id }} }}'}, token=token)
+    assert code_of(r) == "NOT_FOUND"
+
+
 async def test_set_charger_location_without_location_id_clears_it(st: Stack) -> None:
     _, token = await make_user(st)
     cid = (await link(st, token, "easee", [box("EHEDGE001")]))["chargers"][0]["id"]

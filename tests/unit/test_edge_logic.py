@@ -165,3 +165,25 @@ async def test_rate_limiter_counts_unknown_tokens_per_address() -> None:
     assert limiter.key_for("tdm_ut_real", "10.0.0.1") == token_key("tdm_ut_real")
     assert (await limiter.hit(limiter.key_for("tdm_ut_real", "10.0.0.1"))).allowed
     assert (await RateLimiter(0, MemoryStorage()).hit("a:x")).allowed
+
+
+@pytest.mark.parametrize(("value", "ok"), [("plain", True), ("x" * 10, True), ("x" * 11, False), ("a\x00b", False),
+                                          ("\ud800", False), ("æøå ✓", True)])
+def test_check_text(value: str, ok: bool) -> None:
+    from app.edge.limits import check_text
+
+    if ok:
+        assert check_text(value, "A string", 10) == value
+    else:
+        with pytest.raises(BadInput):
+            check_text(value, "A string", 10)
+
+
+def test_check_variables_limits_ids_by_their_declared_type() -> None:
+    from app.edge.limits import MAX_ID_CHARS, check_variables
+
+    doc = parse("query($i: ID!, $s: String, $l: [ID!]) { vehicle(id: $i) { id } }")
+    check_variables(doc, None, {"i": "0" * MAX_ID_CHARS, "s": "0" * 100}, 100)
+    for bad in ({"i": "0" * (MAX_ID_CHARS + 1)}, {"s": "0" * 101}, {"l": ["ok", "x" * 40]}, {"s": "\x00"}):
+        with pytest.raises(BadInput):
+            check_variables(doc, None, bad, 100)
