@@ -33,7 +33,8 @@ from app.auth import authenticate, bearer
 from app.edge.middleware import EdgeMiddleware
 from app.edge.ratelimit import RateLimiter, make_storage
 from app.edge.responses import STATUS_CODES, error_body
-from app.edge.sockets import SocketRefused, TandemWebSocketAdapter, TandemWSHandler, UserSlots
+from app.edge.slots import UserSlots
+from app.edge.sockets import SocketLimits, SocketRefused, TandemWebSocketAdapter, TandemWSHandler
 from app.runtime import Runtime, current
 from app.services.process import ProcessServices
 from app.settings import Settings
@@ -52,11 +53,11 @@ class TandemGraphQL(GraphQL[Context, None]):
     error `{"errors": [{"message", "extensions": {"code"}}]}` with its status.
     """
 
-    def __init__(self, *args: Any, limiter: RateLimiter, slots: UserSlots, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, limiter: RateLimiter, limits: SocketLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = limiter
-        self.slots = slots
-        handler = type("Handler", (TandemWSHandler,), {"slots": slots, "limiter": limiter})
+        self.limits = limits
+        handler = type("Handler", (TandemWSHandler,), {"limits": limits, "limiter": limiter})
         self.graphql_transport_ws_handler_class = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -131,10 +132,11 @@ class TandemGraphQL(GraphQL[Context, None]):
         principal = await authenticate(token)
         if principal is None or principal.user_id is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
-        if not self.slots.open_socket(principal.user_id):
+        slot = await self.limits.store.acquire("sockets", principal.user_id, self.limits.max_sockets)
+        if slot is None:
             log.info("websocket refused: TOO_MANY_SOCKETS")
-            raise SocketRefused(4429, f"TOO_MANY_SOCKETS: at most {self.slots.max_sockets} per user")
-        context.socket_user = principal.user_id
+            raise SocketRefused(4429, f"TOO_MANY_SOCKETS: at most {self.limits.max_sockets} per user")
+        context.socket_user, context.socket_slot = principal.user_id, slot
         context.principal = principal
         context.token = token
         if token:
@@ -199,7 +201,8 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
     settings = settings or Settings.from_env()
     limiter = RateLimiter(settings.rate_limit_per_minute,
                           make_storage(settings.broadcast_url, settings.rate_limit_prefix))
-    slots = UserSlots(settings.max_sockets_per_user, settings.max_subscriptions_per_user)
+    limits = SocketLimits(UserSlots(settings.broadcast_url, settings.rate_limit_prefix + ":slots"),
+                          settings.max_sockets_per_user, settings.max_subscriptions_per_user)
     graphql = TandemGraphQL(
         build_schema(settings),
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -208,7 +211,7 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_s),
         max_subscriptions_per_connection=None,
         limiter=limiter,
-        slots=slots,
+        limits=limits,
     )
     graphql.websocket_adapter_class = type(  # type: ignore[assignment]
         "Adapter", (TandemWebSocketAdapter,), {"max_message_bytes": settings.max_body_bytes})
@@ -222,6 +225,7 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         try:
             yield
         finally:
+            await limits.store.close()
             await services.stop()
 
     return Starlette(

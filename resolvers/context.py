@@ -29,8 +29,9 @@ class Context:
     connection_params: dict[str, Any] | None = None
     #: The bearer token presented (rate-limit key of websocket operations; never logged).
     token: str | None = None
-    #: The user whose socket slot this websocket holds (released when it closes).
+    #: The user whose socket slot this websocket holds, and the slot (released when it closes).
     socket_user: str | None = None
+    socket_slot: str | None = None
 
     def require_user(self) -> str:
         """The caller's user id; clients and anonymous callers are refused."""

@@ -1,7 +1,7 @@
 """Websocket limits: sockets and subscriptions per user, message size, and GraphQL-shaped refusals.
 
-`UserSlots` counts what each user holds in this process. `TandemWSHandler` (Strawberry's
-graphql-transport-ws handler) uses it:
+`SocketLimits` holds the caps and the slot counts (`app.edge.slots.UserSlots`: shared through
+Redis when there is one). `TandemWSHandler` (Strawberry's graphql-transport-ws handler) uses them:
 
 - a socket over `max_sockets` is closed with 4429 and the reason `TOO_MANY_SOCKETS` right after
   its `connection_init` (a bad token is closed with 4403, as before);
@@ -14,12 +14,12 @@ graphql-transport-ws handler) uses it:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
-from collections import defaultdict
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError
@@ -30,6 +30,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 
 from app.edge.ratelimit import RateLimiter, token_key
+from app.edge.slots import UserSlots
 from app.logs import REQUEST_ID
 
 log = logging.getLogger("tandem.edge")
@@ -47,44 +48,13 @@ class SocketRefused(Exception):
         self.reason = reason
 
 
-@dataclass
-class UserSlots:
-    """Open sockets and subscriptions per user in this process (limits: 0 means none)."""
+@dataclass(frozen=True)
+class SocketLimits:
+    """Per-user caps (0: none) and the shared slot counts they are checked against."""
 
+    store: UserSlots
     max_sockets: int
     max_subscriptions: int
-    sockets: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    subscriptions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    def open_socket(self, user_id: str) -> bool:
-        """Take a socket slot for `user_id`; False when the user already holds the maximum."""
-        if self.max_sockets and self.sockets[user_id] >= self.max_sockets:
-            return False
-        self.sockets[user_id] += 1
-        return True
-
-    def close_socket(self, user_id: str) -> None:
-        """Give a socket slot back."""
-        self._release(self.sockets, user_id)
-
-    def start_subscription(self, user_id: str) -> bool:
-        """Take a subscription slot; False at the maximum."""
-        if self.max_subscriptions and self.subscriptions[user_id] >= self.max_subscriptions:
-            return False
-        self.subscriptions[user_id] += 1
-        return True
-
-    def end_subscription(self, user_id: str) -> None:
-        """Give a subscription slot back."""
-        self._release(self.subscriptions, user_id)
-
-    @staticmethod
-    def _release(counts: dict[str, int], user_id: str) -> None:
-        left = counts.get(user_id, 0) - 1
-        if left > 0:
-            counts[user_id] = left
-        else:
-            counts.pop(user_id, None)
 
 
 def limit_error(message: str, code: str, **extensions: object) -> dict[str, Any]:
@@ -130,12 +100,13 @@ class TandemWebSocketAdapter(ASGIWebSocketAdapter):
 class TandemWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
     """graphql-transport-ws with per-user socket and subscription caps (see the module doc)."""
 
-    slots: UserSlots
+    limits: SocketLimits
     limiter: RateLimiter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._counted: set[str] = set()
+        self._counted: dict[str, str] = {}  # operation id -> subscription slot
+        self._releases: set[asyncio.Task[None]] = set()
 
     @property
     def _user(self) -> str | None:
@@ -165,12 +136,13 @@ class TandemWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
                 await self._refuse(op_id, limit_error("Too many requests; retry later.", "RATE_LIMITED",
                                                       retryAfter=verdict.retry_after_s))
                 return
-        if not self.slots.start_subscription(user):
+        slot = await self.limits.store.acquire("subscriptions", user, self.limits.max_subscriptions)
+        if slot is None:
             log.info("subscription refused: TOO_MANY_SUBSCRIPTIONS")
             await self._refuse(op_id, limit_error("Subscription limit reached.", "TOO_MANY_SUBSCRIPTIONS",
-                                                  maxSubscriptions=self.slots.max_subscriptions))
+                                                  maxSubscriptions=self.limits.max_subscriptions))
             return
-        self._counted.add(op_id)
+        self._counted[op_id] = slot
         try:
             await super().handle_subscribe(message)
         finally:
@@ -196,9 +168,12 @@ class TandemWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
                 await operation.send_operation_message(message)
 
     def _release(self, op_id: str) -> None:
-        if op_id in self._counted and self._user is not None:
-            self._counted.discard(op_id)
-            self.slots.end_subscription(self._user)
+        slot = self._counted.pop(op_id, None)
+        user = self._user
+        if slot is not None and user is not None:
+            task = asyncio.ensure_future(self.limits.store.release("subscriptions", user, slot))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
 
     def forget_id(self, id: str) -> None:
         super().forget_id(id)
@@ -214,9 +189,9 @@ class TandemWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
         finally:
             for op_id in list(self._counted):
                 self._release(op_id)
-            user = self._user
-            if user is not None:
-                self.slots.close_socket(user)
+            user, slot = self._user, getattr(self.context, "socket_slot", None)
+            if user is not None and slot is not None:
+                await self.limits.store.release("sockets", user, slot)
                 self.context.socket_user = None
 
     @staticmethod

@@ -9,7 +9,7 @@ from graphql import GraphQLError, GraphQLSyntaxError, Source, parse
 
 from app.edge.limits import LIST_SIZE, bounded_json, operation_cost, uses_introspection
 from app.edge.ratelimit import RateLimiter, address_key, token_key
-from app.edge.sockets import UserSlots
+from app.edge.slots import UserSlots
 from app.errors import BadInput, NotFoundError
 from app.logs import REDACTED, RedactingFilter, redact, redact_text
 from schema import errors
@@ -140,17 +140,16 @@ def test_bounded_json_refuses_large_and_deep_values() -> None:
         scalar.parse_value(deep)
 
 
-def test_user_slots_cap_and_release() -> None:
-    slots = UserSlots(max_sockets=2, max_subscriptions=1)
-    assert slots.open_socket("u") and slots.open_socket("u") and not slots.open_socket("u")
-    assert slots.open_socket("other")
-    slots.close_socket("u")
-    assert slots.open_socket("u")
-    assert slots.start_subscription("u") and not slots.start_subscription("u")
-    slots.end_subscription("u")
-    assert slots.start_subscription("u")
-    unlimited = UserSlots(0, 0)
-    assert all(unlimited.open_socket("u") for _ in range(100))
+async def test_user_slots_cap_and_release() -> None:
+    slots = UserSlots()
+    a, b = await slots.acquire("sockets", "u", 2), await slots.acquire("sockets", "u", 2)
+    assert a and b and await slots.acquire("sockets", "u", 2) is None
+    assert await slots.acquire("sockets", "other", 2)
+    assert await slots.acquire("subscriptions", "u", 1)  # another kind, another count
+    await slots.release("sockets", "u", a)
+    await slots.release("sockets", "u", a)  # twice: no effect
+    assert await slots.acquire("sockets", "u", 2) and slots.held("sockets", "u") == 2
+    assert all([await slots.acquire("sockets", "v", 0) for _ in range(100)])
 
 
 async def test_rate_limiter_counts_unknown_tokens_per_address() -> None:
