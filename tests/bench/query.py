@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -58,13 +60,41 @@ class Counter(logging.Handler):
         self.count += 1
 
 
-async def sql_per_viewer(db_url: str, sim: str, token: str) -> tuple[int, int, dict[str, int]]:
-    """SQL statements of one viewer request in-process, at the current assets and after adding 2 + 2 more."""
+async def app_cpu_ms(app: Any, token: str, query: str, rounds: int = 5, per_round: int = 300) -> float:
+    """CPU milliseconds (this process, its threads included) the ASGI app spends on one request,
+    called directly without a server or client: best of `rounds`."""
+    body = json.dumps({"query": query}).encode()
+    headers = [(b"host", b"tandem"), (b"content-type", b"application/json"),
+               (b"authorization", f"Bearer {token}".encode()), (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
+             "root_path": "", "headers": headers, "client": ("127.0.0.1", 1), "server": ("tandem", 80)}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            assert b'"errors"' not in message["body"], message["body"][:200]
+
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        for _ in range(per_round):
+            await app(dict(scope), receive, send)
+        best = min(best, (time.process_time() - start) / per_round * 1000)
+    return best
+
+
+async def sql_per_viewer(db_url: str, sim: str, token: str
+                         ) -> tuple[int, int, dict[str, int], dict[str, float]]:
+    """SQL statements of one viewer request in-process, at the current assets and after adding 2 + 2 more,
+    and the app's CPU per request (`app_cpu_ms`) at the current assets."""
     from app.settings import Settings
     from app.web import create_app
 
     settings = Settings.from_env({}, database_url=db_url, simulator_url=sim, embedded_workers=False,
-                                 log_level="WARNING")
+                                 log_level="WARNING", rate_limit_per_minute=0)
     app = create_app(settings)
     counter = Counter()
     db_log = logging.getLogger("tortoise.db_client")
@@ -82,9 +112,10 @@ async def sql_per_viewer(db_url: str, sim: str, token: str) -> tuple[int, int, d
             return counter.count, {k: len(v[k]) for k in ("vehicles", "chargers", "evSystems")}
 
         small, _ = await count()
+        cpu = {name: await app_cpu_ms(app, token, q) for name, q in (("__typename", TYPENAME), ("viewer", VIEWER))}
         await link_more(http, "/graphql", sim, token, 2, "X")
         large, sizes = await count()
-    return small, large, sizes
+    return small, large, sizes, cpu
 
 
 def merge(loads: list[Load]) -> Load:
@@ -129,7 +160,7 @@ async def main(requests: int, concurrency: int, rounds: int = 5) -> None:
                     runs[name].append(await load(call({"query": body}), per_round, concurrency))
                     cpu[name] += cpu_seconds(server.proc.pid) - before
             bare, viewer, full = (merge(runs[n]) for n in ("__typename", "viewer", "viewer full"))
-        small, large, sizes = await sql_per_viewer(db_url, sim, token)
+        small, large, sizes, app_cpu = await sql_per_viewer(db_url, sim, token)
         print(f"tests.bench.query: {requests} requests per query, {concurrency} concurrent clients, "
               f"one uvicorn worker, {db_url.split(':')[0]}")
         print(f"assets: {shape}")
@@ -139,6 +170,8 @@ async def main(requests: int, concurrency: int, rounds: int = 5) -> None:
         print(f"ratio viewer/__typename: {viewer.rps / bare.rps:.2f} (goal >= 0.5), per server CPU-second "
               f"{per_cpu['viewer'] / per_cpu['__typename']:.2f}; full tree: {full.rps / bare.rps:.2f}, "
               f"{per_cpu['viewer full'] / per_cpu['__typename']:.2f}")
+        print(f"app CPU per request (in process, no server or client, best of 5 x 300): "
+              f"__typename {app_cpu['__typename']:.3f} ms, viewer {app_cpu['viewer']:.3f} ms")
         print(f"SQL statements per viewer request: {small} at 2+2 assets, {large} at {sizes}")
         print(f"server peak RSS: {server.peak_rss_mb():.0f} MB")
     finally:
