@@ -5,8 +5,9 @@ A pure ASGI middleware, in this order for every HTTP request and websocket hands
 1. a request id (`X-Request-Id` on the answer, `REQUEST_ID` for logs and error extensions);
 2. on `/graphql`, the rate limit (`RateLimiter`): 429 `RATE_LIMITED` with `Retry-After`
    (a websocket handshake is answered the same way, before it is accepted);
-3. on `/graphql` POST, the body cap: a `Content-Length` over `max_body_bytes` is refused before
-   anything is read, a longer streamed body as soon as it passes the cap: 413 `PAYLOAD_TOO_LARGE`;
+3. on `/graphql`, the body cap: a `Content-Length` over `max_body_bytes` is refused before
+   anything is read, a longer streamed body as soon as it passes the cap, a longer query string
+   (GET) at once: 413 `PAYLOAD_TOO_LARGE`;
 4. anything the app raises before answering becomes a JSON 500 `INTERNAL_SERVER_ERROR` carrying
    the request id, logged once with its traceback.
 """
@@ -119,6 +120,10 @@ class EdgeMiddleware:
             if wait:
                 await send_error(send_with_id, 429, "Too many requests; retry later.",
                                  headers={"retry-after": str(wait)}, retryAfter=wait)
+                return
+            limit = self.max_body_bytes
+            if scope["path"] in LIMITED_PATHS and limit and len(scope.get("query_string", b"")) > limit:
+                await send_error(send_with_id, 413, f"The query string is longer than {limit} bytes.", maxBytes=limit)
                 return
             if scope["path"] in LIMITED_PATHS and scope["method"] == "POST":
                 replay = await self._capped(scope, receive, send_with_id)

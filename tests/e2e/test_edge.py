@@ -174,6 +174,14 @@ async def test_bodies_over_the_cap_get_413_before_they_are_parsed(st: Stack) -> 
     assert len(ok.headers["x-request-id"]) == 16
 
 
+async def test_a_query_string_over_the_cap_gets_413(tmp_path: Path) -> None:
+    async with edge(tmp_path, max_body_bytes=10_000) as st:
+        r = await st.http.get(f"{st.url}/graphql", params={"query": "{ __typename } # " + "x" * 20_000})
+        assert r.status_code == 413 and code_of(r) == "PAYLOAD_TOO_LARGE"
+        r = await st.http.get(f"{st.url}/graphql", params={"query": "{ __typename }"})
+        assert r.json() == {"data": {"__typename": "Query"}}
+
+
 async def test_big_credentials_are_refused_and_not_stored(st: Stack) -> None:
     from app.db.models import VendorLink
 
