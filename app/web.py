@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -174,19 +173,6 @@ async def readyz(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
-def tune_gc() -> None:
-    """Fewer, cheaper garbage collections for a long-running server.
-
-    Everything alive after start-up (modules, the schema, ORM metadata: ~90,000 objects) is
-    frozen out of the collector's scans, and the youngest generation is collected every 20,000
-    allocations instead of 700. A `viewer` request allocates thousands of short-lived objects, so
-    the defaults ran full scans of the start-up heap every few requests (a third of its CPU).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
-
-
 def _collect() -> None:
     try:
         bus = current().bus
@@ -221,7 +207,6 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         services = ProcessServices(settings, demo=demo, web=True)
         await services.start()
         app.state.runtime = services.runtime
-        tune_gc()
         try:
             yield
         finally:
