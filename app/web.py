@@ -27,13 +27,14 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from tortoise import connections
 
-from app import db, metrics
+from app import db, metrics, revocation
 from app.auth import authenticate, bearer
 from app.edge.middleware import EdgeMiddleware
 from app.edge.ratelimit import RateLimiter, make_storage
 from app.edge.responses import STATUS_CODES, error_body
 from app.edge.slots import UserSlots
 from app.edge.sockets import SocketLimits, SocketRefused, TandemWebSocketAdapter, TandemWSHandler
+from app.ocpp.endpoint import ocpp_endpoint
 from app.runtime import Runtime, current
 from app.services.process import ProcessServices
 from app.settings import Settings
@@ -140,6 +141,7 @@ class TandemGraphQL(GraphQL[Context, None]):
         context.token = token
         if token:
             self.limiter.remember_valid(token)
+        revocation.watch_socket(principal, context.request)
         return None
 
 
@@ -158,7 +160,7 @@ async def healthz(_: Request) -> JSONResponse:
 
 
 async def readyz(_: Request) -> JSONResponse:
-    """The database and the broadcast are reachable."""
+    """The database and the broadcast are reachable, and events still reach subscribers."""
     checks: dict[str, bool] = {}
     try:
         await connections.get("default").execute_query("SELECT 1")
@@ -169,6 +171,10 @@ async def readyz(_: Request) -> JSONResponse:
         checks["broadcast"] = await current().bus.ping()
     except Exception:
         checks["broadcast"] = False
+    try:
+        checks["events"] = current().bus.dispatching
+    except Exception:
+        checks["events"] = False
     ok = all(checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
@@ -180,6 +186,8 @@ def _collect() -> None:
         return
     metrics.BUS_QUEUE_DEPTH.set(bus.queue_depth())
     metrics.BUS_SUBSCRIBERS.set(bus.subscriber_count())
+    for kind in ("bad_messages", "dropped_publishes", "markers_sent", "resyncs", "reconnects"):
+        metrics.BUS_COUNTS.labels(kind).set(getattr(bus, kind))
 
 
 def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starlette:
@@ -207,16 +215,19 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Starl
         services = ProcessServices(settings, demo=demo, web=True)
         await services.start()
         app.state.runtime = services.runtime
+        app.state.demo = services.demo_info
         try:
             yield
         finally:
             await limits.store.close()
-            await services.stop()
+            # Requests had their share (uvicorn's graceful timeout); this is bounded too.
+            await services.stop(settings.shutdown_timeout_s * 2 / 3)
 
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/ocpp/{charge_point_id}", ocpp_endpoint),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.metrics_endpoint(_collect)),

@@ -16,16 +16,20 @@ from strawberry.types import ExecutionContext
 
 from app.edge.limits import bounded_json, cost_rule, text_rule
 from app.settings import Settings
+from resolvers.accounts import AccountQueries
 from resolvers.mutations.accounts import AccountMutations
 from resolvers.mutations.actions import ActionMutations
 from resolvers.mutations.linking import LinkMutations
 from resolvers.mutations.locations import LocationMutations
-from resolvers.queries import Query
+from resolvers.mutations.vehicles import VehicleMutations
+from resolvers.queries import Query as CoreQuery
 from resolvers.subscriptions import Subscription
 from schema import errors
 from schema.extensions import OperationCache, OperationPolicy
 
-Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMutations, ActionMutations))
+Query = merge_types("Query", (CoreQuery, AccountQueries))
+Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMutations, ActionMutations,
+                                    VehicleMutations))
 
 
 class TandemSchema(strawberry.Schema):

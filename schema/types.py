@@ -6,7 +6,7 @@ that graph, so a whole `viewer` tree costs a fixed number of queries.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
@@ -128,6 +128,11 @@ class Location:
         )
 
 
+def _future(when: datetime | None) -> datetime | None:
+    """`when` if it is still ahead, else None."""
+    return when if when is not None and when > datetime.now(UTC) else None
+
+
 @strawberry.type
 class Vehicle:
     id: strawberry.ID
@@ -138,6 +143,8 @@ class Vehicle:
     charge_state: VehicleChargeState
     location: VehicleLocation
     capabilities: VehicleCapabilities
+    id_tags: list[str] = strawberry.field(description="RFID cards or ISO 15118 ids that name this vehicle at "
+                                                      "OCPP chargers (setVehicleIdTags).")
     row: strawberry.Private[models.Vehicle]
     graph: strawberry.Private[UserGraph]
 
@@ -145,6 +152,11 @@ class Vehicle:
     def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
         """The EV systems this vehicle is part of."""
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_vehicle(self.row.id)]
+
+    @strawberry.field(description="Until when the vendor rate-limits this vehicle's data (its Retry-After, "
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")  # type: ignore[untyped-decorator]
+    def rate_limited_until(self) -> datetime | None:
+        return _future(self.row.rate_limited_until)
 
 
 @strawberry.type
@@ -164,6 +176,11 @@ class Charger:
     def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
         """The EV systems this charger is part of."""
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_charger(self.row.id)]
+
+    @strawberry.field(description="Until when the vendor rate-limits this charger's data (its Retry-After, "
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")  # type: ignore[untyped-decorator]
+    def rate_limited_until(self) -> datetime | None:
+        return _future(self.row.rate_limited_until)
 
 
 @strawberry.type(description="A vehicle and a charger of the same user.")
@@ -273,6 +290,33 @@ class User:
         """The user's locations."""
         return [Location.of(loc) for loc in self.graph.locations.values()]
 
+    @strawberry.field
+    async def tokens(self) -> list[UserToken]:
+        """The user's tokens, newest first: metadata only, never the token itself."""
+        rows = await models.UserToken.filter(user_id=str(self.id)).order_by("-created_at", "id")
+        return [UserToken.of(r) for r in rows]
+
+
+@strawberry.type(description="A user token's metadata. The token itself is shown once, at creation.")
+class UserToken:
+    id: strawberry.ID
+    created_at: datetime
+    expires_at: datetime | None = strawberry.field(description="Null: never expires.")
+    last_used_at: datetime | None = strawberry.field(description="Approximate (to about a minute).")
+    revoked_at: datetime | None
+    is_active: bool = strawberry.field(description="Neither revoked nor expired.")
+
+    @staticmethod
+    def of(row: models.UserToken) -> UserToken:
+        """Build from a row."""
+        from app.auth import utcnow
+
+        active = row.revoked_at is None and (row.expires_at is None or row.expires_at > utcnow())
+        return UserToken(
+            id=strawberry.ID(row.id), created_at=row.created_at, expires_at=row.expires_at,
+            last_used_at=row.last_used_at, revoked_at=row.revoked_at, is_active=active,
+        )
+
 
 @strawberry.type
 class CreatedUser:
@@ -284,6 +328,16 @@ class CreatedUser:
 class CreatedUserToken:
     user_id: strawberry.ID
     token: str
+    id: strawberry.ID = strawberry.field(description="The token's id (for `revokeUserToken` and listings).")
+    expires_at: datetime | None = strawberry.field(description="Null: never expires.")
+
+
+@strawberry.type(description="A new client secret. Shown once: only its hash is stored.")
+class RotatedClientSecret:
+    client_secret: str
+    previous_secret_valid_until: datetime | None = strawberry.field(
+        description="Until when the replaced secret still works (null: it stopped at once)."
+    )
 
 
 @strawberry.type(description="What linking a vendor account found.")

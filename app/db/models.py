@@ -1,7 +1,8 @@
 """Database models (Tortoise ORM). The database is the source of truth; events are hints.
 
-Ids are opaque strings (uuid4 hex). Vendor secrets live only in `VendorLink.credentials`
-and are never logged or returned; Tandem's own tokens are stored as SHA-256 hashes.
+Ids are opaque strings (uuid4 hex). Vendor secrets live only in `VendorLink.credentials` and
+`VendorLink.access_token`, encrypted at rest (app/db/fields.py), and are never logged or returned;
+Tandem's own tokens are stored as SHA-256 hashes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+from app.db.fields import EncryptedJSONField, EncryptedTextField
 
 
 def new_id() -> str:
@@ -25,6 +28,10 @@ class Client(Model):
     name = fields.CharField(max_length=200)
     secret_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: After `rotateClientSecret` with a grace period: the replaced secret's hash, valid until then.
+    previous_secret_hash = fields.CharField(max_length=64, null=True, db_index=True)
+    previous_secret_until = fields.DatetimeField(null=True)
+    secret_rotated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "client"
@@ -54,6 +61,12 @@ class UserToken(Model):
     )
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: None: never expires.
+    expires_at = fields.DatetimeField(null=True)
+    #: Approximate (updated at most once a minute per process).
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    user_id: str
 
     class Meta:
         table = "user_token"
@@ -69,14 +82,18 @@ class VendorLink(Model):
     vendor = fields.CharField(max_length=50)
     #: Hash of the vendor account identity, to find a re-link of the same account.
     account_key = fields.CharField(max_length=64)
-    credentials: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
-    access_token = fields.TextField(default="")
+    #: Encrypted at rest (the column holds `{"fernet": token}`).
+    credentials: fields.JSONField[dict[str, Any]] = EncryptedJSONField(default=dict)
+    #: The vendor session token, encrypted at rest.
+    access_token = EncryptedTextField(default="")
     status = fields.CharField(max_length=20, default="OK")  # OK | REVOKED
     created_at = fields.DatetimeField(auto_now_add=True)
+    user_id: str
 
     class Meta:
         table = "vendor_link"
-        unique_together = (("user", "vendor", "account_key"),)
+        #: One user per vendor account: a second user linking it is refused (DEVICE_ALREADY_LINKED).
+        unique_together = (("user", "vendor", "account_key"), ("vendor", "account_key"))
 
 
 class Location(Model):
@@ -110,6 +127,9 @@ class Asset(Model):
     state_updated_at = fields.DatetimeField(null=True)
     #: Last error code from the vendor (None when the last poll worked).
     poll_error = fields.CharField(max_length=50, null=True)
+    # Until when the vendor rate-limits reads of this asset (its Retry-After, capped); None when not.
+    # A plain comment on purpose: Tortoise turns doc comments into column comments, which SQLite cannot add.
+    rate_limited_until = fields.DatetimeField(null=True)
     shard = fields.IntField(default=0, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     # Foreign-key columns, declared on the concrete models below; named here for type checkers.
@@ -147,6 +167,16 @@ class Vehicle(Asset):
     data_age = fields.DatetimeField(null=True)
     #: Polling faster until this time (after a charger plug-in, to confirm pairing).
     confirm_until = fields.DatetimeField(null=True)
+    #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
+    id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # Tandem's SoC estimate (app.domain.soc): level (%) at est_at, the ACTIVE charger's session meter
+    # (kWh) then, and the least level that may be shown.
+    est_level = fields.FloatField(null=True)
+    est_at = fields.DatetimeField(null=True)
+    est_energy = fields.FloatField(null=True)
+    est_floor = fields.FloatField(null=True)
+    # When a charger this car was ACTIVE with saw the cable out (older car data must not say plugged in).
+    cable_out_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "vehicle"
@@ -178,6 +208,10 @@ class Charger(Asset):
     plugged_in_at = fields.DatetimeField(null=True)
     unplugged_at = fields.DatetimeField(null=True)
     charging_changed_at = fields.DatetimeField(null=True)
+    #: The idTag the current session was started with, and the car's SoC (%) as the charger
+    #: reports it (OCPP chargers; None where the charger does not say).
+    session_id_tag = fields.CharField(max_length=20, null=True)
+    session_soc = fields.FloatField(null=True)
 
     class Meta:
         table = "charger"
@@ -296,3 +330,58 @@ class WorkerHeartbeat(Model):
 
     class Meta:
         table = "worker_heartbeat"
+
+
+class OcppStation(Model):
+    """An OCPP 1.6J charge point linked to a charger, and what it last reported.
+
+    The web process holding the charge point's websocket writes it; any process reads it (the
+    `ocpp` adapter builds the charger's snapshot from it). Times are Tandem's receipt times, or
+    the charge point's own timestamps clamped to receipt.
+    """
+
+    charge_point_id = fields.CharField(max_length=48, primary_key=True)
+    charger: fields.ForeignKeyNullableRelation[Charger] = fields.ForeignKeyField(
+        "models.Charger", related_name="ocpp_station", null=True, on_delete=fields.CASCADE
+    )
+    #: scrypt hash of the Basic-auth password ("scrypt$n$r$p$salt$hash", hex).
+    password_hash = fields.CharField(max_length=200)
+    #: The web process holding the websocket (None: not connected anywhere).
+    connected_node = fields.CharField(max_length=100, null=True)
+    connected_at = fields.DatetimeField(null=True)
+    last_message_at = fields.DatetimeField(null=True)
+    heartbeat_s = fields.IntField(default=300)
+    vendor_name = fields.CharField(max_length=50, null=True)
+    model_name = fields.CharField(max_length=50, null=True)
+    serial = fields.CharField(max_length=50, null=True)
+    firmware = fields.CharField(max_length=50, null=True)
+    #: Connector 1's status (Available, Preparing, Charging, ...) and its (clamped) timestamp.
+    status = fields.CharField(max_length=20, null=True)
+    status_at = fields.DatetimeField(null=True)
+    #: The charge point's own timestamp of that status (its clock), to order its messages.
+    status_claimed_at = fields.DatetimeField(null=True)
+    error_code = fields.CharField(max_length=40, null=True)
+    #: Configuration read at connect: feature profiles, rate unit ("A"/"W"), remote-start auth.
+    features: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    rate_unit = fields.CharField(max_length=1, null=True)
+    authorize_remote = fields.BooleanField(null=True)
+    transaction_id = fields.IntField(null=True)
+    tx_id_tag = fields.CharField(max_length=20, null=True)
+    tx_started_at = fields.DatetimeField(null=True)
+    tx_meter_start_wh = fields.FloatField(null=True)
+    #: The last idTag the charge point presented (Authorize / StartTransaction).
+    last_id_tag = fields.CharField(max_length=20, null=True)
+    last_id_tag_at = fields.DatetimeField(null=True)
+    power_w = fields.FloatField(null=True)
+    energy_wh = fields.FloatField(null=True)
+    soc = fields.FloatField(null=True)
+    meter_at = fields.DatetimeField(null=True)
+    #: Limit Tandem set (A) with a TxDefaultProfile, and whether a TxProfile pauses the session.
+    limit_a = fields.FloatField(null=True)
+    paused = fields.BooleanField(default=False)
+    #: The effective limit the charge point reported (GetCompositeSchedule), in A.
+    reported_limit_a = fields.FloatField(null=True)
+    next_tx_id = fields.IntField(default=1)
+    charger_id: str | None
+    class Meta:
+        table = "ocpp_station"

@@ -14,7 +14,7 @@ from app.db import column
 from app.db.models import Charger, EvSystem, Observation, Vehicle
 from app.domain import pairing as dp
 from app.runtime import Runtime
-from app.services import probe
+from app.services import merge, probe
 from app.services.graph import UserGraph, load_graph
 
 log = logging.getLogger("tandem.pairing")
@@ -127,6 +127,7 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
             system.status, system.activated_at = "ESTABLISHED", None
             system.evidence = [f"deactivated: {reason}"]
             changed.append(system)
+            await merge.pair_changed(system, now)
     current = {s.charger_id: s.vehicle_id for s in graph.systems if s.status == "ACTIVE"}
     decisions = dp.decide([_charger_track(graph, c) for c in graph.chargers.values()], tracks, current, now, settings)
     for d in decisions:
@@ -184,6 +185,8 @@ async def _save(rt: Runtime, user_id: str, changed: list[EvSystem]) -> None:
                 continue
         else:
             await system.save(update_fields=["status", "activated_at", "evidence", "updated_at"])
+        if system.status == "ACTIVE":  # only activations reach here ACTIVE
+            await merge.pair_changed(system, utcnow())  # the vehicle's SoC estimate follows the pair
         await rt.publish("evSystem", user_id, system.id)
         if system.status == "ACTIVE" or any(e.startswith("deactivated") for e in system.evidence):
             await rt.publish("vehicle", user_id, system.vehicle_id)

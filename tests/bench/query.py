@@ -20,7 +20,18 @@ from typing import Any
 
 import httpx
 
-from tests.bench.common import Load, Service, cpu_seconds, free_port, gql, load, ready, tandem_cmd, temp_sqlite
+from tests.bench.common import (
+    BENCH_SECRET_KEYS,
+    Load,
+    Service,
+    cpu_seconds,
+    free_port,
+    gql,
+    load,
+    ready,
+    tandem_cmd,
+    temp_sqlite,
+)
 from tests.e2e.flows import CHARGER_FIELDS, SYSTEM_FIELDS, VEHICLE_FIELDS
 
 #: What the issue names: assets, their capabilities and EV systems (with the charge state an app shows).
@@ -94,7 +105,7 @@ async def sql_per_viewer(db_url: str, sim: str, token: str
     from app.web import create_app
 
     settings = Settings.from_env({}, database_url=db_url, simulator_url=sim, embedded_workers=False,
-                                 log_level="WARNING", rate_limit_per_minute=0)
+                                 log_level="WARNING", rate_limit_per_minute=0, secret_keys=BENCH_SECRET_KEYS)
     app = create_app(settings)
     counter = Counter()
     db_log = logging.getLogger("tortoise.db_client")
