@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -14,6 +13,7 @@ from collections.abc import Coroutine
 from types import FrameType
 from typing import Any
 
+from app.logs import configure_logging
 from app.settings import ConfigError, Settings
 
 
@@ -46,7 +46,8 @@ def _serve(args: argparse.Namespace) -> None:
     # answer pings sent more often than their heartbeat); GraphQL clients get graphql-transport-ws pings.
     grace = max(1, round(settings.shutdown_timeout_s / 3))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            ws="websockets-sansio", timeout_graceful_shutdown=grace, ws_ping_interval=None)
+                            ws="websockets-sansio", timeout_graceful_shutdown=grace, ws_ping_interval=None,
+                            ws_max_size=settings.max_body_bytes or 16 * 1024 * 1024, log_config=None)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -187,8 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--check", action="store_true")
     p.set_defaults(func=_export_schema)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        env_settings = Settings.from_env()
+        configure_logging(env_settings.log_level, env_settings.log_format)
+    except ConfigError:
+        configure_logging()  # the command itself reports the bad setting below
     try:
         args.func(args)
     except ConfigError as exc:

@@ -80,6 +80,26 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 2000
     log_level: str = "INFO"
+    #: "text" (one line per record) or "json" (one JSON object per line, via structlog).
+    log_format: str = "text"
+    #: Edge limits (0: no limit). Requests per minute per token, or per address without a valid token.
+    rate_limit_per_minute: int = 600
+    #: Key prefix of the shared rate-limit counters in Redis.
+    rate_limit_prefix: str = "tandem:ratelimit"
+    #: Largest HTTP request body and websocket message (bytes); over it: 413 / close 1009.
+    max_body_bytes: int = 262_144
+    #: Largest JSON argument (e.g. linkVendor credentials), serialised bytes.
+    max_json_input_bytes: int = 16_384
+    #: Longest String argument (characters).
+    max_string_chars: int = 4_096
+    #: Cost budget per operation (each field 1, lists count 10 items unless `first` says).
+    max_query_cost: int = 5_000
+    max_sockets_per_user: int = 10
+    max_subscriptions_per_user: int = 50
+    #: A websocket that sends no `connection_init` within this is closed with 4408.
+    ws_init_timeout_s: float = 5.0
+    #: Answer `__schema` / `__type` to callers without a valid token.
+    anonymous_introspection: bool = False
     #: OCPP 1.6J central system: the heartbeat interval given at BootNotification (s), how long a
     #: charge point may take to answer a Call (s), failed handshakes allowed per charge point id
     #: and per address each minute, and the idTag of remote starts when the charger knows no card.
@@ -142,6 +162,14 @@ class Settings:
             raise ConfigError("TANDEM_BROADCAST_MAX_MESSAGE_BYTES must be >= 256")
         if self.shards < 1:
             raise ConfigError("TANDEM_SHARDS must be >= 1")
+        for name in ("rate_limit_per_minute", "max_body_bytes", "max_json_input_bytes", "max_string_chars",
+                     "max_query_cost", "max_sockets_per_user", "max_subscriptions_per_user"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"TANDEM_{name.upper()} must be >= 0 (0: no limit)")
+        if self.ws_init_timeout_s <= 0:
+            raise ConfigError("TANDEM_WS_INIT_TIMEOUT_S must be > 0")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("TANDEM_LOG_FORMAT must be text or json")
         if self.user_token_ttl_s < 0:
             raise ConfigError("TANDEM_USER_TOKEN_TTL_S must be >= 0 (0: tokens never expire)")
 

@@ -27,6 +27,11 @@ class Context:
     graphs: DataLoader[str, UserGraph] = field(default_factory=new_graph_loader)
     #: The websocket `connection_init` payload (set by Strawberry).
     connection_params: dict[str, Any] | None = None
+    #: The bearer token presented (rate-limit key of websocket operations; never logged).
+    token: str | None = None
+    #: The user whose socket slot this websocket holds, and the slot (released when it closes).
+    socket_user: str | None = None
+    socket_slot: str | None = None
     #: Other per-request DataLoaders by name (`loader`).
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
@@ -58,4 +63,4 @@ class Context:
 
     def fresh(self) -> Context:
         """A copy with new loaders (for each subscription event)."""
-        return Context(principal=self.principal, request=self.request, response=self.response)
+        return Context(principal=self.principal, request=self.request, response=self.response, token=self.token)

@@ -290,8 +290,14 @@ class ChargeAction:
 @strawberry.type
 class User:
     id: strawberry.ID
-    external_id: str
     graph: strawberry.Private[UserGraph]
+
+    @strawberry.field
+    async def external_id(self) -> str:
+        """The client's own id for this user (read only when asked for)."""
+        from app.db.models import User as UserRow
+
+        return (await UserRow.get(id=str(self.id))).external_id
 
     @strawberry.field
     def vehicles(self) -> list[Vehicle]:

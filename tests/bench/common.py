@@ -82,8 +82,8 @@ class Service:
     async def start(cls, args: list[str], env: dict[str, str]) -> Service:
         """Start `args` with `env` added to this environment."""
         proc = await asyncio.create_subprocess_exec(
-            *args, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", "TANDEM_SECRET_KEYS": BENCH_SECRET_KEYS,
-                                  **env},
+            *args, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", "TANDEM_RATE_LIMIT_PER_MINUTE": "0",
+                                  "TANDEM_SECRET_KEYS": BENCH_SECRET_KEYS, **env},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         return cls(proc)
 
