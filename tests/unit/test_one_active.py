@@ -19,7 +19,7 @@ from app.services import pairing
 from app.settings import Settings
 from tests.unit.fixtures import household, now, runtime
 
-migration = importlib.import_module("app.db.migrations.0002_decisions")
+migration = importlib.import_module("app.db.migrations.0006_decisions")
 
 
 @pytest.fixture
