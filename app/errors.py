@@ -47,6 +47,12 @@ class IdempotencyKeyReused(TandemError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class AlreadyLinked(TandemError):
+    """The vendor account, or one of its devices, is linked by another user."""
+
+    code = "DEVICE_ALREADY_LINKED"
+
+
 #: Codes kept visible by error masking; anything else is masked as INTERNAL_SERVER_ERROR.
 def should_mask(error: GraphQLError) -> bool:
     """Mask unexpected exceptions, keep domain errors and GraphQL validation errors."""

@@ -9,13 +9,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.checks import is_number
-from adapters.simulator.common import Sim, bearer, body_of, device_gate, gate, iso
+from adapters.simulator.common import Sim, bearer, body_of, device_gate, gate, iso, limited
+from adapters.simulator.faults import DEVICE
 from adapters.simulator.world import Car
 
 Answer = tuple[int, Any, dict[str, str]]
 _ERRORS = {
     400: ("VALIDATION", "PARAMETER", None), 401: ("AUTHENTICATION", None, "REAUTHENTICATE"),
-    404: ("RESOURCE_NOT_FOUND", "PATH", None), 429: ("RATE_LIMIT", "VEHICLE", "RETRY_LATER"),
+    404: ("RESOURCE_NOT_FOUND", "PATH", None), 429: ("RATE_LIMIT", "SMARTCAR_API", "RETRY_LATER"),
     500: ("SERVER", "INTERNAL", "RETRY_LATER"), 501: ("COMPATIBILITY", "VEHICLE_NOT_CAPABLE", None),
 }
 
@@ -39,6 +40,14 @@ def vehicle_limit(status: int, description: str) -> JSONResponse:
     return error(status, description, "VEHICLE")
 
 
+def limit_error(scope: str, retry_after: str) -> JSONResponse:
+    """A 429 of the `limited` fault: RATE_LIMIT:VEHICLE for one vehicle, else the app's quota
+    (RATE_LIMIT:SMARTCAR_API; Smartcar has no per-account limit, an account's cars share the app's)."""
+    resp = error(429, "rate limited", "VEHICLE" if scope == DEVICE else "SMARTCAR_API")
+    resp.headers["retry-after"] = retry_after
+    return resp
+
+
 def routes(sim: Sim) -> list[Route]:
     """The vehicle cloud's routes."""
     world = sim.world
@@ -48,8 +57,10 @@ def routes(sim: Sim) -> list[Route]:
         if acct is None or acct.vendor != "smartcar" or acct.username in sim.faults["smartcar"].revoked:
             return error(401, "invalid or revoked access token")
         car = world.cars.get(request.path_params.get("vid", ""))
-        if car is None or car.account != acct.username:
+        if car is None or car.id not in acct.devices:  # its own or shared with it
             return error(404, "no such vehicle")
+        if (lim := limited(sim, "smartcar", acct.username, car.vin, car.id)) is not None:
+            return limit_error(*lim)
         return device_gate(sim, "smartcar", vehicle_limit, car.vin, car.id) or car
 
     def data(car: Car, path: str, t: float) -> Answer:
@@ -74,7 +85,7 @@ def routes(sim: Sim) -> list[Route]:
             return 409, error_body(409, "ASLEEP", "vehicle asleep"), {}
         if path in ("/battery", "/charge", "/charge/limit") and not car.has_charge_state:
             return 501, error_body(501), {}
-        view, at = world.car_view(car, t)
+        view, at = (car.cache, car.cache_at) if car.vin in faults.stale and car.cache else world.car_view(car, t)
         hdr = {"sc-data-age": iso(at)}
         if path == "/battery":
             rng = view["soc"] * car.capacity_kwh * car.efficiency_km_per_kwh
@@ -178,7 +189,10 @@ def routes(sim: Sim) -> list[Route]:
         body = await body_of(request)
         if not isinstance(body, dict):
             return error(400, "body must be a JSON object")
-        tok = world.login("smartcar", body.get("username"), body.get("password"), sim.faults["smartcar"].revoked)
+        user = body.get("username")
+        if (lim := limited(sim, "smartcar", user if isinstance(user, str) else None)) is not None:
+            return limit_error(*lim)
+        tok = world.login("smartcar", user, body.get("password"), sim.faults["smartcar"].revoked)
         if tok is None:
             return error(401, "invalid credentials")
         return JSONResponse({"access_token": tok, "token_type": "Bearer", "expires_in": 7200})
@@ -189,6 +203,8 @@ def routes(sim: Sim) -> list[Route]:
         acct = world.account_of(bearer(request))
         if acct is None or acct.vendor != "smartcar" or acct.username in sim.faults["smartcar"].revoked:
             return error(401, "invalid or revoked access token")
+        if (lim := limited(sim, "smartcar", acct.username)) is not None:
+            return limit_error(*lim)
         return JSONResponse({"vehicles": acct.devices, "paging": {"count": len(acct.devices), "offset": 0}})
 
     return [

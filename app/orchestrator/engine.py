@@ -25,7 +25,7 @@ from adapters import errors as ve
 from adapters.types import Session
 from app.db.models import ActionAttempt, ChargeAction, Charger, Vehicle, VendorLink
 from app.errors import NotFoundError
-from app.orchestrator import routing
+from app.orchestrator import holds, routing
 from app.orchestrator.api import finish, utcnow
 from app.orchestrator.context import Target, achieved, target_of
 from app.orchestrator.plan import InFlight, Plan, Refusal, backoff_s
@@ -67,6 +67,14 @@ async def step(rt: Runtime, action: ChargeAction) -> None:
         await finish(rt, action, "FAILED", "NOT_FOUND", "The target was unlinked.")
         return
     s = Step(rt, action, target, plan, utcnow())
+    if action.origin == "USER" and s.now < action.deadline:  # Tandem's own probe first: its pause proves nothing
+        held = await holds.hold(action.user_id, target, s.now,  # type: ignore[attr-defined]
+                                rt.settings.action_check_s, rt.settings.verify_vehicle_s)
+        if held is not None:
+            if held.refresh:
+                await _kick(rt, target)
+            await _save(s, held.until)
+            return
     if plan.sending:
         await _orphaned(s)
     if achieved(action, target):
@@ -122,13 +130,15 @@ async def _score(target: Target, via: str, ok: bool) -> None:
     """Count a command's result for its path's success rate."""
     row = target.vehicle if via == "VEHICLE" else target.charger
     if row is not None:
-        routing.record(row.id, row.vendor, via, ok)
+        await routing.record(row.id, row.vendor, via, ok)
 
 
 async def _rates(target: Target) -> dict[str, float]:
-    """Recent success rate per via for this target's assets."""
-    return {via: routing.score(row.id, via) for via, row in (("VEHICLE", target.vehicle), ("CHARGER", target.charger))
-            if row is not None}
+    """Recent success rate per via for this target's assets (from the database, so every worker
+    agrees and a restart forgets nothing)."""
+    rows = [(via, row) for via, row in (("VEHICLE", target.vehicle), ("CHARGER", target.charger)) if row is not None]
+    known = await routing.scores(row.id for _, row in rows)
+    return {via: known.get((row.id, via), routing.PRIOR) for via, row in rows}
 
 
 def _verify_s(rt: Runtime, via: str) -> float:
@@ -226,7 +236,8 @@ async def _send_next(s: Step) -> None:
     first = _first(s, blocked, rates)
     asset_of = {"VEHICLE": target.vehicle.id if target.vehicle else "",
                 "CHARGER": target.charger.id if target.charger else ""}
-    for path in routing.order(paths, asset_of, tries, set(), first=first):
+    scored = {(asset_of[via], via): rate for via, rate in rates.items()}
+    for path in routing.order(paths, asset_of, tries, set(), first=first, rates=scored):
         if plan.commands >= settings.action_max_commands:
             break
         if not plan.path(path.via).ready(utcnow()) or _waits_for_charger(s, path.via):
