@@ -147,6 +147,11 @@ class Vehicle(Asset):
     data_age = fields.DatetimeField(null=True)
     #: Polling faster until this time (after a charger plug-in, to confirm pairing).
     confirm_until = fields.DatetimeField(null=True)
+    #: Seconds from a charger's plug-in to this car's cloud first reporting it, at its recent
+    #: activations (newest last): evidence of how promptly its cloud reports a cable.
+    report_lags: fields.JSONField[list[float]] = fields.JSONField(default=list)
+    #: How far its cloud's clock was seen running ahead of ours (seconds; taken off its times).
+    clock_ahead_s = fields.FloatField(default=0.0)
 
     class Meta:
         table = "vehicle"

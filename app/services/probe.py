@@ -21,6 +21,7 @@ from adapters import errors as ve
 from adapters.types import Session
 from app.db.models import Charger, EvSystem, Vehicle, VendorLink
 from app.domain import pairing as dp
+from app.domain import vendortime
 from app.runtime import Runtime
 
 log = logging.getLogger("tandem.probe")
@@ -72,8 +73,9 @@ async def _read(rt: Runtime, cars: list[Vehicle]) -> dict[str, dp.VehicleObs]:
             snap = await rt.adapter(car.vendor).read_vehicle(await _session(car), car.vendor_id)
         except ve.VendorError:
             continue
-        out[car.id] = dp.VehicleObs(datetime.now(UTC), snap.data_age, snap.is_plugged_in, snap.is_charging,
-                                    snap.charge_rate_kw)
+        at = datetime.now(UTC)
+        claim = vendortime.received(snap.data_age, at, car.clock_ahead_s or 0.0)
+        out[car.id] = dp.VehicleObs(at, claim.at, snap.is_plugged_in, snap.is_charging, snap.charge_rate_kw)
     return out
 
 

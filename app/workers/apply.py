@@ -10,13 +10,14 @@ from typing import Any
 
 from adapters.types import ChargerSnapshot, VehicleSnapshot
 from app.db.models import Charger, Observation, Vehicle
+from app.domain import vendortime
 from app.runtime import Runtime
 from app.services import pairing
 
 #: last_seen alone is written at most this often (it changes on every poll).
 LAST_SEEN_EVERY = timedelta(seconds=60)
 #: Fields whose change is not worth an event on its own.
-_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at"}
+_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "clock_ahead_s"}
 
 
 def _diff(row: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -45,12 +46,15 @@ def _reachability(row: Vehicle | Charger, reachable: bool, now: datetime) -> dic
 
 
 def vehicle_changes(row: Vehicle, snap: VehicleSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:
-    """Changed fields and transitions of a vehicle poll."""
+    """Changed fields and transitions of a vehicle poll received at `now` (the vendor's data time
+    is translated to our clock and clamped to `now`: app.domain.vendortime)."""
+    claim = vendortime.received(snap.data_age, now, row.clock_ahead_s or 0.0)
     values: dict[str, Any] = {
         "battery_level": snap.battery_level, "range_km": snap.range_km, "is_plugged_in": snap.is_plugged_in,
         "is_charging": snap.is_charging, "is_fully_charged": snap.is_fully_charged,
         "charge_limit": snap.charge_limit, "charge_rate": snap.charge_rate_kw, "max_current": snap.max_current,
-        "latitude": snap.latitude, "longitude": snap.longitude, "data_age": snap.data_age,
+        "latitude": snap.latitude, "longitude": snap.longitude, "data_age": claim.at,
+        "clock_ahead_s": claim.ahead_s,
     }
     if snap.battery_capacity_kwh is not None:
         values["battery_capacity"] = snap.battery_capacity_kwh
@@ -117,6 +121,8 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
     """Write changes, record evidence, publish, and run the pairing hook."""
     if not changes:
         pairing.polled(row.id, now)
+        if pairing.awaited(row.id):  # a decision waited for this poll, though it changed nothing
+            await pairing.after_poll(rt, kind, row, set())
         return
     async with pairing.user_lock(row.user_id):  # pairing sees a poll's data and its time together
         await _write(kind, row, changes, transitions, now)

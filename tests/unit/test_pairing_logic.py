@@ -425,16 +425,56 @@ def test_a_rate_match_does_not_pass_over_a_silent_vehicle() -> None:
     assert late.vehicle_id is None and late.needs_probe
 
 
-def test_a_rate_match_passes_over_a_car_whose_cloud_was_asked_after_the_plug_in() -> None:
-    """v2 was polled after the plug-in and its cloud had nothing new (a car plugged in wakes and
-    reports): the unique rate match singles v1 out. Asked before the plug-in, or never: wait."""
+def test_a_rate_match_passes_over_a_car_whose_prompt_cloud_was_asked_well_after_the_plug_in() -> None:
+    """v2's cloud is known to report a cable within 5 s (learnt from its past plug-ins) and, asked
+    well after that since the plug-in, had nothing new: the unique rate match singles v1 out.
+    Asked too soon after the plug-in, before it, or never: wait."""
     c = charger(charging=True, changed=10, power=11.0)
     match = car("v1", obs(40, True, charging=True, rate=10.6))
-    for polled, chosen in ((at(20), "v1"), (at(-5), None), (None, None)):
-        quiet = VehicleTrack("v2", observations=(obs(-600, False),), polled_at=polled)
+    due = 2 * 5 + S.quiet_margin_s
+    for polled, chosen in ((at(due), "v1"), (at(due - 1), None), (at(-5), None), (None, None)):
+        quiet = VehicleTrack("v2", observations=(obs(-600, False),), polled_at=polled, report_lag_s=5)
         d = decide([c], [match, quiet])["c1"]
         assert d.vehicle_id == chosen, polled
         assert ("by strong evidence" in text(d)) is (chosen is not None)
+
+
+@pytest.mark.parametrize("lag", [None, 150.0])
+def test_silence_from_a_cloud_that_may_lag_is_not_absence(lag: float | None) -> None:
+    """The issue's household: A (no location, prompt cloud) charges at a public charger at 11 kW;
+    B (at home, cloud lagging minutes) is on the charger, also 11 kW, and silent so far. A's rate
+    match must not pass over B, however often B's cloud is asked: its lag is not known, or known
+    to be long."""
+    c = charger(charging=True, changed=2, power=11.0, location=HOME)
+    a = VehicleTrack("A", has_location=False, observations=(obs(-900, False), obs(3, True, charging=True, rate=10.5)),
+                     polled_at=at(4), report_lag_s=1.0)
+    b = VehicleTrack("B", observations=(obs(-900, False, loc=HOME),), polled_at=at(100), report_lag_s=lag)
+    for now in (5, 60, 100):
+        d = decide([c], [a, b], now=now)["c1"]
+        assert d.vehicle_id is None, d.evidence
+        assert "silence is not absence" in text(d) or "asking again" in text(d)
+
+
+def test_the_car_at_the_chargers_location_is_singled_out_over_a_fit_that_cannot_tell_where_it_is() -> None:
+    """Same household, once B confirms: both are plugged in and charging at the charger's rate; B
+    reports a location at the charger, A cannot report one. B is singled out, A never."""
+    c = charger(charging=True, changed=2, power=11.0, location=HOME)
+    a = VehicleTrack("A", has_location=False, observations=(obs(-900, False), obs(3, True, charging=True, rate=10.5)))
+    b = VehicleTrack("B", observations=(obs(-900, False, loc=HOME), obs(150, True, charging=True, rate=10.4,
+                                                                        loc=north_of(HOME, 15))))
+    d = decide([c], [a, b], now=160)["c1"]
+    assert d.vehicle_id == "B"
+    assert "cannot report a location" in text(d)
+
+
+def test_nearness_does_not_pass_over_another_car_near_the_charger_or_a_silent_one() -> None:
+    """Cars share garages: a second fit near the charger, or a silent car, keeps it ambiguous."""
+    c = charger(location=HOME)
+    b = car("B", obs(30, True, loc=north_of(HOME, 10)))
+    twin = car("T", obs(31, True, loc=north_of(HOME, 20)))
+    silent = VehicleTrack("S", has_location=False, observations=(obs(-900, False),))
+    assert decide([c], [b, twin])["c1"].vehicle_id is None
+    assert decide([c], [b, silent])["c1"].vehicle_id is None
 
 
 def test_strong_evidence_never_passes_over_a_car_that_cannot_tell() -> None:
@@ -695,6 +735,65 @@ def test_still_plugged_in_at_home_stays_active() -> None:
     assert dp.should_deactivate(charger(location=HOME), car("v1"), at(60), S) is None
 
 
+def test_a_rival_that_fits_as_well_ends_an_activation() -> None:
+    """A·C was believed (A singled out while B was silent); B's lagging cloud now reports plugged in
+    since the plug-in, at the charger's location, and A cannot tell where it is: the belief ends."""
+    c = charger(charging=True, changed=2, power=11.0, location=HOME)
+    a = VehicleTrack("A", has_location=False, observations=(obs(3, True, charging=True, rate=10.5),))
+    b = VehicleTrack("B", observations=(obs(-900, False, loc=HOME), obs(150, True, charging=True, rate=10.4, loc=HOME)))
+    reason = dp.should_deactivate(c, a, at(10), S, rivals=[b])
+    assert reason is not None and "B reported plugged in after the plug-in too" in reason
+    assert dp.should_deactivate(c, a, at(10), S, rivals=[]) is None
+
+
+def test_a_rival_that_was_seen_unplugged_during_the_session_or_cannot_tell_where_it_is_ends_nothing() -> None:
+    c = charger(charging=True, changed=2, power=11.0, location=HOME)
+    a = car("A", obs(3, True, charging=True, rate=10.5, loc=north_of(HOME, 10)))
+    later = car("B", obs(-900, False), obs(600, False), obs(900, True, charging=True, rate=10.6))
+    blind = VehicleTrack("B", has_location=False, observations=(obs(150, True, charging=True, rate=10.4),))
+    other_rate = car("B", obs(150, True, charging=True, rate=7.0))
+    for rival in (later, blind, other_rate):
+        assert dp.should_deactivate(c, a, at(10), S, rivals=[rival]) is None, rival
+
+
+def test_a_decision_waits_for_every_charger_to_be_seen_after_the_vehicle_data() -> None:
+    """The crossed race: A (lagging) on C1, B (prompt) on C2 0.6 s later. C1 was seen plugged,
+    C2 not yet (its last poll is from before B's answer). B's rate matches C1 and no other open
+    charger, A is quiet by all the data Tandem has: on that partial view B·C1 would be chosen.
+    It is not taken; C2 is named to be polled."""
+    c1 = replace(charger("c1", 0, charging=True, changed=0, power=11.0), seen_at=at(2))
+    c2 = replace(charger("c2", None, plugged=False), seen_at=at(-3))
+    a = VehicleTrack("A", observations=(obs(-600, False),), polled_at=at(60), report_lag_s=1.0)
+    b = car("B", VehicleObs(observed_at=at(1.5), data_age=at(0.6), is_plugged_in=True, is_charging=True,
+                            charge_rate_kw=10.5))
+    d = decide([c1, c2], [a, b], now=61)["c1"]
+    assert d.vehicle_id is None and d.stale_chargers == ("c2",)
+    assert "waiting for a poll of c2" in text(d)
+    # C2 polled after B's answer: it shows B's cable, the rate no longer tells, nothing is decided
+    c2_now = replace(charger("c2", 2, charging=True, changed=2, power=11.0), seen_at=at(3))
+    ds = decide([replace(c1, seen_at=at(3)), c2_now], [a, b], now=62)
+    assert ds["c1"].vehicle_id is None and ds["c2"].vehicle_id is None
+    assert not ds["c1"].stale_chargers
+
+
+def test_a_fresh_view_of_every_charger_lets_the_decision_through() -> None:
+    c = replace(charger("c1", 0), seen_at=at(40))
+    other = replace(charger("c2", None, plugged=False), seen_at=at(40))
+    d = decide([c, other], [car("v1", obs(30, True, lag=5))])["c1"]
+    assert d.vehicle_id == "v1" and not d.stale_chargers
+
+
+def test_a_vendor_clock_running_behind_does_not_make_a_plug_in_here_look_older() -> None:
+    """The car's cloud stamps its data 10 min early: its plug-in here looks 10 min before the
+    charger's. Received after the plug-in, it is no plug-in elsewhere."""
+    behind = VehicleObs(observed_at=at(20), data_age=at(20 - 600), is_plugged_in=True)
+    d = decide([charger()], [car("v1", obs(-900, False), behind)])["c1"]
+    assert "already plugged in" not in text(d)
+    received_before = VehicleObs(observed_at=at(-400), data_age=at(-1000), is_plugged_in=True)
+    d2 = decide([charger()], [car("v1", received_before, obs(30, True))])["c1"]
+    assert "already plugged in" in text(d2)
+
+
 # --- property: honest worlds never produce a false activation --------------------------------
 
 
@@ -880,3 +979,11 @@ def test_a_car_that_cannot_report_its_plug_state_is_still_excluded_when_far_away
     near = dp.VehicleObs(observed_at=at(20), data_age=at(15), is_plugged_in=None, lat=HOME[0], lon=HOME[1])
     d = dp.decide([charger("c1", 0, location=HOME)], [car("v1", near, charge_state=False)], {}, at(60), S)[0]
     assert d.vehicle_id == "v1"
+
+
+def test_a_cable_report_lag_is_measured_from_the_earliest_the_cable_can_have_gone_in() -> None:
+    s = replace(S, plug_uncertainty_s=12.0)
+    c = charger("c1", 0)
+    v = car("v1", obs(-600, False), obs(3, True, lag=2), obs(30, True))
+    assert dp.cable_report_lag(c, v, s) == pytest.approx(17.0)  # answer at 5 s, cable in from -12 s
+    assert dp.cable_report_lag(c, car("v1", obs(-600, False)), s) is None
