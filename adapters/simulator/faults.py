@@ -10,7 +10,8 @@ from typing import Any
 from adapters.simulator import checks
 
 FAULT_FIELDS = {"vendor", "failure_rate", "command_failure_rate", "latency_ms", "offline", "rate_limit",
-                "revoked", "asleep"}
+                "revoked", "asleep", "stale", "clock_skew_s"}
+MAX_SKEW_S = 86400.0
 
 
 @dataclass
@@ -24,6 +25,10 @@ class Faults:
     offline: set[str] = field(default_factory=set)
     revoked: set[str] = field(default_factory=set)
     asleep: set[str] = field(default_factory=set)
+    #: vins whose cloud copy goes stale: no refresh, no push, the last copy served as it was.
+    stale: set[str] = field(default_factory=set)
+    #: How far the cloud's clock runs ahead of true time (seconds; negative: behind).
+    clock_skew_s: float = 0.0
     capacity: float = 0.0  # 0: no rate limit
     refill_per_s: float = 0.0
     tokens: float = 0.0
@@ -46,10 +51,14 @@ class Faults:
             f.offline = set(off)
         else:
             raise ValueError("offline must be a list of ids or true")
-        for name in ("revoked", "asleep"):
+        for name in ("revoked", "asleep", "stale"):
             value = [] if body.get(name) is None else body[name]
             checks.strings(name, value)
             setattr(f, name, set(value))
+        skew = body.get("clock_skew_s", 0)
+        if not checks.is_number(skew) or abs(skew) > MAX_SKEW_S:
+            raise ValueError(f"clock_skew_s must be a number of seconds within ±{MAX_SKEW_S:.0f}")
+        f.clock_skew_s = float(skew)
         rl = body.get("rate_limit")
         if rl is not None:
             f.capacity, f.refill_per_s = _rate_limit(rl)

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.checks import is_number
-from adapters.simulator.common import Sim, bearer, body_of, gate, iso
+from adapters.simulator.common import Sim, bearer, body_of, gate
 from adapters.simulator.world import Car
 
 Answer = tuple[int, Any, dict[str, str]]
@@ -69,8 +69,8 @@ def routes(sim: Sim) -> list[Route]:
             return 409, error_body(409, "ASLEEP", "vehicle asleep"), {}
         if path in ("/battery", "/charge", "/charge/limit") and not car.has_charge_state:
             return 501, error_body(501), {}
-        view, at = world.car_view(car, t)
-        hdr = {"sc-data-age": iso(at)}
+        view, at = world.car_view(car, t, stale=car.vin in faults.stale)
+        hdr = {"sc-data-age": sim.stamp("smartcar", at + car.clock_skew_s)}
         if path == "/battery":
             rng = view["soc"] * car.capacity_kwh * car.efficiency_km_per_kwh
             return 200, {"percentRemaining": round(view["soc"], 4), "range": round(rng, 1)}, hdr

@@ -31,6 +31,8 @@ _awaited: set[str] = set()
 REPORT_LAGS_KEPT = 5
 REPORT_LAGS_NEEDED = 3
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A vendor clock seen running further ahead than this is not trusted to date its data.
+CLOCK_TOLERANCE_S = 2.0
 
 
 def polled(asset_id: str, at: datetime) -> None:
@@ -100,8 +102,13 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
                                    observed_at__gte=since).order_by("observed_at", "id")
     by_vehicle: dict[str, list[dp.VehicleObs]] = {vid: [] for vid in graph.vehicles}
     for o in obs:
-        by_vehicle[o.asset_id].append(dp.VehicleObs(o.observed_at, o.data_age, o.is_plugged_in, o.is_charging,
-                                                    o.charge_rate, o.latitude, o.longitude))
+        ahead = (graph.vehicles[o.asset_id].clock_ahead_s or 0.0) > CLOCK_TOLERANCE_S
+        previous = by_vehicle[o.asset_id]
+        # A clock seen running ahead is not trusted to date a copy: it was made after we received
+        # the one before it (a cloud serves its latest copy), and that is all we know.
+        age = (previous[-1].observed_at if previous else EPOCH) if ahead else o.data_age
+        previous.append(dp.VehicleObs(o.observed_at, age, o.is_plugged_in, o.is_charging,
+                                      o.charge_rate, o.latitude, o.longitude))
     return [dp.VehicleTrack(v.id, "chargeState" in v.capabilities, "location" in v.capabilities,
                             tuple(by_vehicle[v.id]), _label(v), _polled.get(v.id), report_lag(v.report_lags))
             for v in graph.vehicles.values()]
