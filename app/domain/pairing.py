@@ -176,7 +176,7 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
         far = _out_of_reach(c, v.name, timeline, s)
         if far:
             return _Verdict("out", notes=[far])
-        return _silent(c, v, s)
+        return _silent(c, v, timeline, s)
     last = fresh[-1]
     if last.is_plugged_in is False:
         return _Verdict("out", notes=[f"{v.name} reported unplugged with data from {_t(last.taken_at)}: excluded"])
@@ -193,15 +193,19 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
     return _Verdict("out", notes=[reason]) if reason else verdict
 
 
-def _silent(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> _Verdict:
+def _silent(c: ChargerTrack, v: VehicleTrack, timeline: list[VehicleObs], s: PairingSettings) -> _Verdict:
     """A car with no data newer than the plug-in: quiet when its cloud is known to report a cable
-    within `report_lag_s` and was asked well after that since the plug-in; else it may simply not
-    have reported yet."""
+    within `report_lag_s`, was asked well after that since the plug-in, and its last word was
+    "unplugged"; else it may simply not have reported yet (or its "plugged in" from around the
+    plug-in may be this very cable)."""
     assert c.plugged_in_at is not None
     lag = v.report_lag_s
     if lag is None:
         return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
                                           "(its cloud may lag: silence is not absence)"])
+    if not timeline or timeline[-1].is_plugged_in is not False:
+        return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
+                                          "(and its last report was not \"unplugged\")"])
     due = c.plugged_in_at + timedelta(seconds=2 * lag + s.quiet_margin_s)
     if v.polled_at is not None and v.polled_at >= due:
         return _Verdict("unknown", quiet=True, notes=[

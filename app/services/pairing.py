@@ -169,7 +169,9 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
                                       rivals=rivals, other_chargers=others)
         if reason:
             system.status, system.activated_at = "ESTABLISHED", None
-            system.evidence = [f"deactivated: {reason}"]
+            # tagged with the plug session (when one goes on) so later decisions keep saying why
+            tag = f" {probe.session_tag(track.plugged_in_at)}" if track.plugged and track.plugged_in_at else ""
+            system.evidence = [f"deactivated: {reason}{tag}"]
             changed.append(system)
     current = {s.charger_id: s.vehicle_id for s in graph.systems if s.status == "ACTIVE"}
     decisions = dp.decide(list(charger_tracks.values()), tracks, current, now, settings)

@@ -294,7 +294,7 @@ class Bench:
                     await asyncio.sleep(h.gap_s if h.gap_s is not None else random.uniform(0.2, 2.0))
                 await self.plug(h, vin, serial)
             if h.then:
-                wait = min(until - 300 * scale, time.monotonic() + 60 * scale + 30) - time.monotonic()
+                wait = min(until - 450 * scale - 10, time.monotonic() + 60 * scale + 30) - time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(h.activated.wait(), max(0.0, wait))
                 (out_vin, how), (in_vin, serial) = h.then
@@ -385,7 +385,8 @@ async def main(per_scenario: int, scale: float, verbose: bool = False, push: boo
         # Let every charger be polled unplugged a few times, then plug over ~one vehicle poll.
         start = time.monotonic() + max(3.0, 3 * charger_poll_s)
         spread = 300 * scale
-        until = start + spread + 300 * scale * 1.5 + 10
+        swaps = 60 * scale + 31 if any(h.then for h in households) else 0.0  # swap households wait for A·C
+        until = start + spread + swaps + 300 * scale * 1.5 + 10
         print(f"{len(households)} households linked; plugging over {spread:.0f} s, "
               f"watching until {until - time.monotonic():.0f} s from now", flush=True)
         offsets = plug_offsets([h.kind for h in households], spread)

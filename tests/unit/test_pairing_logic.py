@@ -987,3 +987,74 @@ def test_a_cable_report_lag_is_measured_from_the_earliest_the_cable_can_have_gon
     v = car("v1", obs(-600, False), obs(3, True, lag=2), obs(30, True))
     assert dp.cable_report_lag(c, v, s) == pytest.approx(17.0)  # answer at 5 s, cable in from -12 s
     assert dp.cable_report_lag(c, car("v1", obs(-600, False)), s) is None
+
+
+# --- property: prompt and lagging clouds, cars charging elsewhere at the same rate ---------------
+
+
+def _cloud_world(rng: random.Random) -> World:
+    """One charger at home (a Location or none), 2-3 cars, all 11 kW. At most one car is on the
+    charger (plugged in at P; or a guest car is), the others idle at home since long ago, or
+    plugged in elsewhere at the same rate within seconds of P (located far away, or unable to
+    report a location), or elsewhere since long ago. Each car's cloud either pushes every change
+    within 5 s (its `report_lag_s` known as 5, or not known) or refreshes only every 240 s (its
+    lag not known, or known as 260). Honest data: every answer describes the car as it was."""
+    located = rng.random() < 0.7
+    plug = rng.uniform(0, 60)
+    now = plug + rng.uniform(1, 900)
+    vids = [f"v{i}" for i in range(rng.randint(2, 3))]
+    occupant = rng.choice([*vids, None])
+    kinds = {vid: "charger" if vid == occupant else rng.choice(["idle", "elsewhere_now", "elsewhere_long"])
+             for vid in vids}
+    vehicles: list[VehicleTrack] = []
+    for vid in vids:
+        kind = kinds[vid]
+        has_loc = kind == "charger" or rng.random() < 0.5
+        pos = north_of(HOME, rng.uniform(0, 30)) if kind in ("charger", "idle") else north_of(HOME, 30_000)
+        when = {"charger": plug, "elsewhere_now": plug + rng.uniform(-10, 10), "elsewhere_long": -3000.0,
+                "idle": None}[kind]
+
+        def state(t: float, when: float | None = when) -> tuple[bool, float]:
+            on = when is not None and t >= when
+            return on, (10.5 if on and t >= when + 1 else 0.0)  # type: ignore[operator]
+
+        push = rng.random() < 0.6
+        if push:
+            times = [-3600.0] + ([when + rng.uniform(0.1, 1.0), when + 1.5] if when is not None else [])
+            lag_known = 5.0 if rng.random() < 0.5 else None
+        else:
+            phase = rng.uniform(0, 240)
+            times = [-3600.0] + [phase + k * 240 for k in range(-2, 8) if phase + k * 240 > -3600]
+            lag_known = 260.0 if rng.random() < 0.5 else None
+        observations = []
+        for t in sorted(times):
+            received = t + (rng.uniform(0, 5) if push else rng.uniform(0, 20))
+            if received > now:
+                continue
+            on, rate = state(t)
+            observations.append(VehicleObs(observed_at=at(received), data_age=at(t), is_plugged_in=on,
+                                           is_charging=rate > 0, charge_rate_kw=rate or None,
+                                           lat=pos[0] if has_loc else None, lon=pos[1] if has_loc else None))
+        vehicles.append(VehicleTrack(vid, has_location=has_loc, observations=tuple(observations),
+                                     polled_at=at(now - rng.uniform(0, 3)), report_lag_s=lag_known))
+    # A guest car in the charger just as a car of the user that cannot be located (or a charger
+    # without a Location) starts charging
+    # elsewhere at the same rate is indistinguishable from that car on the charger (README, known
+    # gaps): guests come only while no such car plugs in elsewhere.
+    coincident = any(kinds[v.vehicle_id] == "elsewhere_now" and not (v.has_location and located) for v in vehicles)
+    guest = occupant is None and not coincident and rng.random() < 0.5
+    busy = occupant is not None or guest
+    c = ChargerTrack("c1", busy, at(plug) if busy else None, busy and now >= plug + 1,
+                     at(plug + 1) if busy and now >= plug + 1 else None, 11.0 if busy and now >= plug + 1 else None,
+                     HOME if located else None, seen_at=at(now))
+    truth: dict[str, str | None] = {vid: "c1" if vid == occupant else None for vid in vids}
+    return World([c], vehicles, truth, {}, at(now))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_cloud_worlds_never_activate_a_wrong_pair(seed: int) -> None:
+    """Silence from a cloud not known to be prompt never counts, a location only singles out over
+    cars that cannot report one: no false activation, whatever the clouds' lags."""
+    rng = random.Random(3000 + seed)
+    for _ in range(300):
+        _check(_cloud_world(rng), truthful=True)
