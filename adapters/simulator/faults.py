@@ -10,7 +10,7 @@ from typing import Any
 from adapters.simulator import checks
 
 FAULT_FIELDS = {"vendor", "failure_rate", "command_failure_rate", "latency_ms", "offline", "rate_limit",
-                "revoked", "asleep", "stale", "clock_skew_s"}
+                "revoked", "asleep", "stale", "frozen", "clock_skew_s"}
 MAX_SKEW_S = 86400.0
 
 
@@ -27,6 +27,8 @@ class Faults:
     asleep: set[str] = field(default_factory=set)
     #: vins whose cloud copy goes stale: no refresh, no push, the last copy served as it was.
     stale: set[str] = field(default_factory=set)
+    #: vins whose cloud serves its last copy stamped as fresh (a cache that re-stamps old data).
+    frozen: set[str] = field(default_factory=set)
     #: How far the cloud's clock runs ahead of true time (seconds; negative: behind).
     clock_skew_s: float = 0.0
     capacity: float = 0.0  # 0: no rate limit
@@ -51,7 +53,7 @@ class Faults:
             f.offline = set(off)
         else:
             raise ValueError("offline must be a list of ids or true")
-        for name in ("revoked", "asleep", "stale"):
+        for name in ("revoked", "asleep", "stale", "frozen"):
             value = [] if body.get(name) is None else body[name]
             checks.strings(name, value)
             setattr(f, name, set(value))

@@ -69,7 +69,7 @@ def routes(sim: Sim) -> list[Route]:
             return 409, error_body(409, "ASLEEP", "vehicle asleep"), {}
         if path in ("/battery", "/charge", "/charge/limit") and not car.has_charge_state:
             return 501, error_body(501), {}
-        view, at = world.car_view(car, t, stale=car.vin in faults.stale)
+        view, at = world.car_view(car, t, stale=car.vin in faults.stale, frozen=car.vin in faults.frozen)
         hdr = {"sc-data-age": sim.stamp("smartcar", at + car.clock_skew_s)}
         if path == "/battery":
             rng = view["soc"] * car.capacity_kwh * car.efficiency_km_per_kwh

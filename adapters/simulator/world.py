@@ -392,20 +392,23 @@ class World:
             car.awake_at = t + delay
         car.last_activity = max(car.last_activity, car.awake_at, t)
 
-    def car_view(self, car: Car, t: float, stale: bool = False) -> tuple[dict[str, Any], float]:
+    def car_view(self, car: Car, t: float, stale: bool = False, frozen: bool = False) -> tuple[dict[str, Any], float]:
         """The vehicle cloud's cached copy of the car, and when it was taken.
 
         The cloud refreshes at every `vehicle_refresh_s` boundary (computed lazily here): the copy
         describes the car at the latest boundary, not at the moment it is read. The cable state is
         taken from that moment; SoC and the rest are the present values (close enough at a lag).
-        A car that pushes on change refreshes as soon as something changed. A `stale` cloud (a
-        fault) neither refreshes nor pushes: it serves its last copy as it was.
+        A car that pushes on change refreshes as soon as something changed, and at every read while
+        it charges. A `stale` cloud (a
+        fault) neither refreshes nor pushes: it serves its last copy as it was; a `frozen` one
+        serves its last copy stamped as taken now.
         """
         self.settle_car(car, t)
-        if stale and car.cache:
-            return car.cache, car.cache_at
+        if (stale or frozen) and car.cache:
+            return car.cache, t if frozen else car.cache_at
         boundary = car.phase + ((t - car.phase) // car.vehicle_refresh_s) * car.vehicle_refresh_s
-        if (car.pushes_on_change and car.dirty) or not car.cache:
+        # a pushing car also streams while it charges (its state of charge changes all the time)
+        if (car.pushes_on_change and (car.dirty or car.power_kw > 0)) or not car.cache:
             self._snapshot(car, t)
         elif boundary > car.cache_at:
             self._snapshot(car, boundary)

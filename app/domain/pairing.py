@@ -8,8 +8,9 @@ Decided from both devices' data, tuned never to activate the wrong pair (late be
 - a car is singled out when every other vehicle of the user is excluded by its own data, or
   when its charge rate matches this charger and no other open one (strong evidence) and every
   other vehicle is *quiet*: its cloud is known to report a cable within `report_lag_s` (learnt
-  from its past plug-ins) and, asked well after that since the plug-in, had nothing newer to
-  say. Silence from a cloud that may lag is not evidence of absence: strong evidence never
+  from its past plug-ins), still refreshes its copy at its usual rhythm, and, asked well after
+  that since the plug-in, had nothing newer to say than "unplugged". Silence from a cloud that
+  may lag, or may have gone stale, is not evidence of absence: strong evidence never
   passes over a car whose lag is not known, not yet asked long enough after the plug-in, over
   another fit, or over a car that cannot report;
 - among several fits, one reporting a location near the charger is singled out over fits that
@@ -207,12 +208,27 @@ def _silent(c: ChargerTrack, v: VehicleTrack, timeline: list[VehicleObs], s: Pai
         return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
                                           "(and its last report was not \"unplugged\")"])
     due = c.plugged_in_at + timedelta(seconds=2 * lag + s.quiet_margin_s)
-    if v.polled_at is not None and v.polled_at >= due:
+    if v.polled_at is not None and v.polled_at >= due and not _gone_stale(v.polled_at, timeline, s):
         return _Verdict("unknown", quiet=True, notes=[
             f"{v.name} has no data newer than the plug-in (its cloud, known to report within {lag:.0f} s, "
             f"had nothing newer at {_t(v.polled_at)})"])
+    if v.polled_at is not None and v.polled_at >= due:
+        return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
+                                          "(its cloud has not refreshed as usual: it may be stale)"])
     return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
                                       f"(its cloud reports within {lag:.0f} s: asking again)"])
+
+
+def _gone_stale(asked: datetime, timeline: list[VehicleObs], s: PairingSettings) -> bool:
+    """Whether the car's cloud may have stopped refreshing: its newest copy, at the time it was
+    asked, is older than half again the longest gap between its earlier copies (plus the
+    margin), or there are too few copies to know its rhythm. A stale cloud's silence says
+    nothing, however promptly it used to report."""
+    ages = [o.taken_at for o in timeline]
+    gaps = [(b - a).total_seconds() for a, b in zip(ages, ages[1:], strict=False)]
+    if len(gaps) < 2:
+        return True
+    return (asked - ages[-1]).total_seconds() > 1.5 * max(gaps) + s.quiet_margin_s
 
 
 def _plugged_in_before(name: str, timeline: list[VehicleObs], start: datetime, s: PairingSettings) -> str | None:

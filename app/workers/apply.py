@@ -68,6 +68,18 @@ def vehicle_changes(row: Vehicle, snap: VehicleSnapshot, now: datetime) -> tuple
     return changes, trans
 
 
+#: A drop of the session's energy by more than this (kWh) while plugged in is a new session.
+SESSION_RESET_KWH = 0.05
+
+
+def replugged(row: Charger, snap: ChargerSnapshot) -> bool:
+    """Whether the charger's session energy fell while it stayed plugged in: the cable was pulled
+    and put in again (another car, say) between two polls, which the plug state alone hides."""
+    was, now = row.session_energy, snap.session_energy_kwh
+    return bool(row.is_plugged_in and snap.is_plugged_in and was is not None and now is not None
+                and now < was - SESSION_RESET_KWH)
+
+
 def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:
     """Changed fields and transitions of a charger poll (timestamps of transitions set here)."""
     values: dict[str, Any] = {
@@ -78,6 +90,8 @@ def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple
     }
     changes = _diff(row, values)
     trans = _transitions(row.is_plugged_in, snap.is_plugged_in, row.is_charging, snap.is_charging)
+    if replugged(row, snap):  # a car swapped faster than the polls: a new plug session all the same
+        trans |= {"unplugged", "plugged_in"}
     if "plugged_in" in trans:
         changes["plugged_in_at"] = now
     if "unplugged" in trans:

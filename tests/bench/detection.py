@@ -1,7 +1,7 @@
 """Benchmark: how fast and how correctly plug-ins are detected.
 
     python -m tests.bench.detection [--households 6] [--scale 0.1] [--seed 1] [--no-push]
-                                    [--only all|classic|adversarial]
+                                    [--only all|classic|adversarial|KIND,KIND...] [--verbose]
 
 Runs the standalone simulator and `tandem serve` (embedded workers) as subprocesses, creates
 users through GraphQL, links their simulated cars and chargers, opens one websocket per user
@@ -60,7 +60,7 @@ from tests.e2e.harness import WsClient
 SECRET = "tdm_cs_bench-detection-client-secret"
 LINK = ("mutation($v: String!, $c: JSON!) { linkVendor(vendor: $v, credentials: $c) "
         "{ vehicles { id information { vin } } chargers { id information { serialNumber } } } }")
-SYSTEMS = "subscription { evSystemUpdated { id status vehicle { id } charger { id } } }"
+SYSTEMS = "subscription { evSystemUpdated { id status evidence vehicle { id } charger { id } } }"
 VEHICLES = "subscription { vehicleUpdated { id chargeState { isPluggedIn } } }"
 SCENARIOS = ("single", "lagging", "two-cars", "two-by-two", "public", "guest", "vehicle-only")
 ADVERSARIAL = ("elsewhere", "race", "guest-race", "swap", "drive-away", "skew-ahead", "skew-behind")
@@ -93,6 +93,7 @@ class Household:
     cables: list[tuple[float, str, str | None]] = field(default_factory=list)  # (when, vin, serial or None)
     plug_ins: int = 0  # cables put into one of the user's chargers
     activated: asyncio.Event = field(default_factory=asyncio.Event)  # an expected pair went ACTIVE
+    evidence: dict[Pair, list[tuple[float, str, list[str]]]] = field(default_factory=dict)  # (when, status, why)
     seen_plugged: float | None = None  # vehicle-only: seconds after plug
 
     def together(self, vin: str, serial: str, since: float, until: float) -> bool:
@@ -244,6 +245,7 @@ class Bench:
             if "evSystemUpdated" in data:
                 s = data["evSystemUpdated"]
                 pair = (s["vehicle"]["id"], s["charger"]["id"])
+                h.evidence.setdefault(pair, []).append((at - (h.plugged_at or at), s["status"], s["evidence"]))
                 if s["status"] != "ACTIVE":
                     continue
                 vin, serial = vin_of[pair[0]], serial_of[pair[1]]
@@ -304,6 +306,19 @@ class Bench:
             await watcher
 
 
+def explain(h: Household, slow_s: float) -> None:
+    """Print the evidence history of a household whose detection was missed, slow or false."""
+    late = [p for p, t in h.detected.items() if t > slow_s]
+    if not (h.false_pairs or h.expected - set(h.detected) or late):
+        return
+    names = {**{vid: f"car:{vin[-4:]}" for vin, vid in h.vehicles.items()},
+             **{cid: f"charger:{serial[-4:]}" for serial, cid in h.chargers.items()}}
+    print(f"  -- {h.kind}: cables {[(round(t - h.plugged_at, 1), v[-4:], s and s[-4:]) for t, v, s in h.cables]}")
+    for pair, history in h.evidence.items():
+        for at, status, why in history:
+            print(f"     {at:7.1f} s {names[pair[0]]} {names[pair[1]]} {status}: {' | '.join(why[-6:])}")
+
+
 def report(households: list[Household], scale: float, charger_poll_s: float, verbose: bool = False) -> None:
     """Print the figures."""
     paired = [t for h in households if h.kind in ("single", "two-cars", "two-by-two") for t in h.detected.values()]
@@ -345,6 +360,8 @@ def report(households: list[Household], scale: float, charger_poll_s: float, ver
         if h.false_pairs or h.expected - set(h.detected):
             print(f"  {h.kind}: false {sorted(h.false_pairs)} crossed {sorted(h.crossed_pairs)} "
                   f"missed {sorted(h.expected - set(h.detected))}")
+        if verbose:
+            explain(h, slow_s=60 * scale)
 
 
 
@@ -405,10 +422,13 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-push", action="store_true", help="no charger push: detection by polling alone")
     parser.add_argument("--verbose", action="store_true", help="print every measured time")
-    parser.add_argument("--only", choices=("all", "classic", "adversarial"), default="all",
-                        help="which households: all, the classic set, or the adversarial set")
+    parser.add_argument("--only", default="all",
+                        help="which households: all, classic, adversarial, or a comma-separated list of kinds")
     args = parser.parse_args()
     random.seed(args.seed)
-    chosen = {"all": SCENARIOS + ADVERSARIAL, "classic": SCENARIOS, "adversarial": ADVERSARIAL}[args.only]
+    sets = {"all": SCENARIOS + ADVERSARIAL, "classic": SCENARIOS, "adversarial": ADVERSARIAL}
+    chosen = sets.get(args.only) or tuple(k for k in args.only.split(",") if k in SCENARIOS + ADVERSARIAL)
+    if not chosen:
+        parser.error(f"--only: all, classic, adversarial or kinds from {', '.join(SCENARIOS + ADVERSARIAL)}")
     print(f"seed {args.seed}, households: {args.only}", flush=True)
     asyncio.run(main(args.households, args.scale, args.verbose, push=not args.no_push, kinds=chosen))

@@ -46,10 +46,15 @@ async def evidence_of(st: Stack, token: str, pair: Pair) -> list[str]:
 
 
 async def until_evidence(st: Stack, token: str, pair: Pair, words: str, timeout: float = 20) -> list[str]:
+    seen: list[str] = []
+
     async def found() -> list[str] | None:
-        ev = await evidence_of(st, token, pair)
-        return ev if any(words in e for e in ev) else None
-    return list(await wait_for(found, timeout=timeout, every=0.3))
+        seen[:] = await evidence_of(st, token, pair)
+        return seen if any(words in e for e in seen) else None
+    try:
+        return list(await wait_for(found, timeout=timeout, every=0.3))
+    except TimeoutError:
+        raise AssertionError(f"no {words!r} in the evidence: {seen}") from None
 
 
 async def plug_together(st: Stack, *plugs: tuple[str, str]) -> None:
@@ -90,6 +95,12 @@ async def test_a_rate_match_never_passes_over_a_lagging_car_and_the_car_at_home_
     assert (await systems_by_pair(st, token))[pa]["status"] == "ESTABLISHED"
 
 
+async def reports_unplugged(st: Stack, token: str, vid: str) -> bool:
+    """Whether the vehicle's own data says it is unplugged."""
+    v = next(x for x in (await viewer(st, token))["vehicles"] if x["id"] == vid)
+    return v["chargeState"]["isPluggedIn"] is False
+
+
 async def _train(st: Stack, token: str, vin: str, serial: str, pair: Pair, times: int) -> None:
     """Plug `vin` into `serial` and out again `times` times, each time until ACTIVE and back: the
     car's cloud shows how promptly it reports a cable."""
@@ -99,30 +110,50 @@ async def _train(st: Stack, token: str, vin: str, serial: str, pair: Pair, times
             await watch.until_active(pair, timeout=30)
             await st.sim("/sim/unplug", {"vin": vin})
             await until_established(st, token, pair, timeout=15)
+            await wait_for(lambda: reports_unplugged(st, token, pair[0]), timeout=15)
             watch.activations.clear()
         watch.check()
 
 
-async def test_a_belief_ends_with_evidence_when_a_silent_cars_data_arrives(st: Stack) -> None:
-    """B's cloud has reported every cable at once (three plug-ins), so its silence counts; then it
-    goes stale (it serves its last copy) just as B is plugged into C and A into P. A·C may then be
-    believed on A's rate match; the moment B's cloud reports again (plugged in, at C's location),
-    the belief is ended with evidence naming B, and B·C is ACTIVE."""
+async def test_a_prompt_cloud_gone_stale_is_not_passed_over_by_its_silence(st: Stack) -> None:
+    """B's cloud has reported every cable at once (three plug-ins), so its silence would count;
+    then it goes stale (stops refreshing, serves its last copy) just as B is plugged into C and A
+    into P. Its copy no longer refreshes at its usual rhythm, so A's rate match does not pass
+    over it: A·C is never ACTIVE; once B's cloud reports again, B·C is."""
     token, pa, pb = await _household_of_the_issue(
         st, car("ISSB00000000002", pushes_on_change=True, max_charge_kw=11))
     await _train(st, token, "ISSB00000000002", "EH710001", pb, times=3)
     await st.sim("/sim/faults", {"vendor": "smartcar", "stale": ["ISSB00000000002"]})
-    async with Watch(st, token, allowed={pa, pb}) as watch:
+    async with Watch(st, token, allowed={pb}) as watch:
         await plug_together(st, ("ISSA00000000001", "EHPUB71001"), ("ISSB00000000002", "EH710001"))
-        await watch.until_active(pa, timeout=60)  # the residual risk of a prompt cloud gone silent
+        await until_evidence(st, token, pa, "it may be stale", timeout=60)
         await st.sim("/sim/faults", {"vendor": "smartcar"})
         await watch.until_active(pb, timeout=30)
-        ended = [s for s in watch.events if (s["vehicle"]["id"], s["charger"]["id"]) == pa
-                 and s["status"] == "ESTABLISHED" and s["evidence"]]
-        assert any("deactivated" in e and "no longer certain" in e for s in ended for e in s["evidence"]), ended
+        await asyncio.sleep(2)
+        watch.check()
+    watch.once(pb)
+
+
+async def test_a_belief_ends_with_evidence_when_data_contradicts_it(st: Stack) -> None:
+    """A (no location) is plugged into C while B, at home, is plugged into a socket Tandem does
+    not know (a second charger in the garage) at the same rate. B, at C's location, is believed
+    to be on C (nothing else tells them apart). When B is unplugged and driven away, B·C ends at
+    once with that evidence, and A, plugged in since the plug-in and never seen unplugged, is
+    then activated: every activation is re-checked on every datum."""
+    token, pa, pb = await _household_of_the_issue(
+        st, car("ISSB00000000003", pushes_on_change=True, max_charge_kw=11))
+    await public_charger(st, "EHGAR71001")  # the garage socket
+    async with Watch(st, token, allowed={pa, pb}) as watch:
+        await plug_together(st, ("ISSA00000000001", "EH710001"), ("ISSB00000000003", "EHGAR71001"))
+        await watch.until_active(pb, timeout=30)
+        await st.sim("/sim/move", {"vin": "ISSB00000000003", "latitude": HOME[0] + 0.2, "longitude": HOME[1]})
+        await watch.until_active(pa, timeout=30)
+        ended = [s for s in watch.events if (s["vehicle"]["id"], s["charger"]["id"]) == pb
+                 and s["status"] == "ESTABLISHED"]
+        assert any(e.startswith("deactivated") for s in ended for e in s["evidence"]), ended
         watch.check()
     final = await systems_by_pair(st, token)
-    assert final[pa]["status"] == "ESTABLISHED" and final[pb]["status"] == "ACTIVE"
+    assert final[pa]["status"] == "ACTIVE" and final[pb]["status"] == "ESTABLISHED"
 
 
 async def test_plug_ins_a_moment_apart_with_mixed_cloud_lags_never_cross(st: Stack) -> None:

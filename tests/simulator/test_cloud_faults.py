@@ -83,3 +83,23 @@ async def test_a_cars_own_clock_skew_adds_to_the_vendors(client: httpx.AsyncClie
     r = await client.post("/sim/accounts", json={"vendor": "smartcar", "devices": [
         {"kind": "vehicle", "clock_skew_s": 10 ** 6}]})
     assert r.status_code == 400 and "clock_skew_s" in r.text
+
+
+async def test_a_frozen_cloud_restamps_its_last_copy(client: httpx.AsyncClient, world: World) -> None:
+    p = await make_pair(client, car={"pushes_on_change": True, "vehicle_refresh_s": 60})
+    assert (await sc_get(client, p, "/charge")).json()["isPluggedIn"] is False
+    await faults(client, {"vendor": "smartcar", "frozen": [p.vin]})
+    await plug(client, p)
+    await advance(client, 30)
+    r = await sc_get(client, p, "/charge")
+    assert r.json()["isPluggedIn"] is False and r.headers["sc-data-age"] == iso(world.clock.now())
+
+
+async def test_a_pushing_car_streams_while_it_charges(client: httpx.AsyncClient, world: World) -> None:
+    p = await make_pair(client, car={"pushes_on_change": True, "vehicle_refresh_s": 600})
+    await plug(client, p)
+    first = await sc_get(client, p, "/charge")
+    await advance(client, 30)
+    again = await sc_get(client, p, "/charge")
+    assert again.json()["state"] == "CHARGING"
+    assert again.headers["sc-data-age"] == iso(world.clock.now()) != first.headers["sc-data-age"]
