@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from itertools import pairwise
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -225,7 +226,7 @@ def _gone_stale(asked: datetime, timeline: list[VehicleObs], s: PairingSettings)
     margin), or there are too few copies to know its rhythm. A stale cloud's silence says
     nothing, however promptly it used to report."""
     ages = [o.taken_at for o in timeline]
-    gaps = [(b - a).total_seconds() for a, b in zip(ages, ages[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(ages)]
     if len(gaps) < 2:
         return True
     return (asked - ages[-1]).total_seconds() > 1.5 * max(gaps) + s.quiet_margin_s
