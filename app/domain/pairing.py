@@ -348,22 +348,42 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     if blind:
         assigned[blind[0]] = blind[1]
     assigned = _one_each(assigned)
-    stale = _stale_chargers(chargers, free) if assigned else ()
+    stale = _stale_chargers(chargers, assigned, vehicles, s)
     held = dict(assigned) if stale else {}
     if stale:
         assigned = {}
     return [_decision(c, verdicts, assigned, vehicles, len(plugged_open), now, s, held, stale) for c in open_chargers]
 
 
-def _stale_chargers(chargers: list[ChargerTrack], free: list[VehicleTrack]) -> tuple[str, ...]:
-    """The chargers last seen before the newest vehicle answer a decision would rest on: that
-    answer may reflect a cable one of them has yet to show (two cars plugged in seconds apart).
-    A decision is not taken on such a partial view."""
-    received = [o.observed_at for v in free for o in v.observations]
-    if not received:
+def _stale_chargers(chargers: list[ChargerTrack], assigned: dict[str, str], vehicles: list[VehicleTrack],
+                    s: PairingSettings) -> tuple[str, ...]:
+    """The chargers last seen before a chosen car's plug-in was first received: that car may be
+    on one of them, whose cable the next poll would show (two cars plugged in seconds apart). A
+    decision is not taken on such a partial view. (A car that cannot report a cable: its
+    charger's plug-in stands in for it.)"""
+    by_id = {c.charger_id: c for c in chargers}
+    cars = {v.vehicle_id: v for v in vehicles}
+    anchors = [_anchor(by_id[cid], cars[vid], s) for cid, vid in assigned.items()]
+    if not anchors:
         return ()
-    newest = max(received)
-    return tuple(c.charger_id for c in chargers if not c.confirmed_after(newest))
+    latest = max(anchors)
+    return tuple(c.charger_id for c in chargers if not c.confirmed_after(latest))
+
+
+def _anchor(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> datetime:
+    """When the first answer saying the car is plugged in (with data from this plug session) was
+    received; the charger's plug-in when there is none."""
+    assert c.plugged_in_at is not None
+    return _first_plugged_answer(c, v, s) or c.plugged_in_at
+
+
+def _first_plugged_answer(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> datetime | None:
+    """When the car's cloud first answered "plugged in" with data from after the earliest the
+    charger's cable can have gone in; None: not yet."""
+    assert c.plugged_in_at is not None
+    start = c.plugged_in_at - timedelta(seconds=s.plug_uncertainty_s)
+    answers = [o.observed_at for o in v.observations if o.is_plugged_in and o.taken_at > start]
+    return min(answers) if answers else None
 
 
 def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigned: dict[str, str],
@@ -525,9 +545,9 @@ def cable_report_lag(c: ChargerTrack, v: VehicleTrack, s: PairingSettings | None
     s = s or PairingSettings()
     if c.plugged_in_at is None:
         return None
+    first = _first_plugged_answer(c, v, s)
     start = c.plugged_in_at - timedelta(seconds=s.plug_uncertainty_s)
-    answers = [o.observed_at for o in v.observations if o.is_plugged_in and o.taken_at > start]
-    return max(0.0, (min(answers) - start).total_seconds()) if answers else None
+    return max(0.0, (first - start).total_seconds()) if first else None
 
 
 def probe_watch(candidates: Iterable[str], before: dict[str, VehicleObs]) -> list[str]:

@@ -142,8 +142,9 @@ async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
         from app.workers.kick import request_poll
 
         _awaited.update(stale)
-        for cid in sorted(stale):
-            await request_poll(rt, "charger", cid)
+        # a charger whose polls fail (rate limited, unreachable) keeps its back-off: no kick
+        for cid in sorted(await column(Charger.filter(id__in=list(stale), poll_error=None), "id")):
+            await request_poll(rt, "charger", str(cid))
     return decisions
 
 
