@@ -16,9 +16,9 @@ Decided from both devices' data, tuned never to activate the wrong pair (late be
 - among several fits, one reporting a location near the charger is singled out over fits that
   cannot report a location at all (and nearness alone never passes over a silent car, nor over
   another car near the charger: cars share garages);
-- a decision rests on vehicle data received at some time: every charger of the user must have
-  been seen at least that recently (a car's fresh data may reflect a cable the charger's next
-  poll has yet to show); otherwise it waits, naming the chargers to poll;
+- a decision rests on the chosen car's report of its cable: every charger of the user must have
+  been seen since that report was received (the car may be on a charger whose next poll has
+  yet to show it); otherwise it waits, naming the chargers to poll;
 - a car whose last known location is too far from the charger to have reached it by the
   plug-in (at `max_speed_kmh`) is excluded without waiting for it to report;
 - several chargers are solved jointly, on positive evidence only: any charger may hold a guest
