@@ -149,9 +149,10 @@ class Vehicle(Asset):
     confirm_until = fields.DatetimeField(null=True)
     #: Seconds from a charger's plug-in to this car's cloud first reporting it, at its recent
     #: activations (newest last): evidence of how promptly its cloud reports a cable.
-    report_lags: fields.JSONField[list[float]] = fields.JSONField(default=list)
+    #: (None until the first; nullable so that existing rows need no value.)
+    report_lags: fields.JSONField[list[float] | None] = fields.JSONField(null=True)
     #: How far its cloud's clock was seen running ahead of ours (seconds; taken off its times).
-    clock_ahead_s = fields.FloatField(default=0.0)
+    clock_ahead_s = fields.FloatField(null=True)
 
     class Meta:
         table = "vehicle"

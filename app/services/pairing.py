@@ -198,7 +198,7 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
                 changed.append(system)
     await _save(rt, user_id, changed)
     for vid, lag in learnt.items():
-        lags = [*graph.vehicles[vid].report_lags, round(lag, 1)][-REPORT_LAGS_KEPT:]
+        lags = [*(graph.vehicles[vid].report_lags or []), round(lag, 1)][-REPORT_LAGS_KEPT:]
         await Vehicle.filter(id=vid).update(report_lags=lags)
     return decisions
 

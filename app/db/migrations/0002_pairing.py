@@ -8,6 +8,6 @@ class Migration(migrations.Migration):
     dependencies = [("models", "0001_initial")]
 
     operations = [
-        ops.AddField(model_name="Vehicle", name="report_lags", field=fields.JSONField(default=list)),
-        ops.AddField(model_name="Vehicle", name="clock_ahead_s", field=fields.FloatField(default=0.0)),
+        ops.AddField(model_name="Vehicle", name="report_lags", field=fields.JSONField(null=True)),
+        ops.AddField(model_name="Vehicle", name="clock_ahead_s", field=fields.FloatField(null=True)),
     ]
