@@ -221,15 +221,14 @@ def _silent(c: ChargerTrack, v: VehicleTrack, timeline: list[VehicleObs], s: Pai
 
 
 def _gone_stale(asked: datetime, timeline: list[VehicleObs], s: PairingSettings) -> bool:
-    """Whether the car's cloud may have stopped refreshing: its newest copy, at the time it was
-    asked, is older than half again the longest gap between its earlier copies (plus the
-    margin), or there are too few copies to know its rhythm. A stale cloud's silence says
-    nothing, however promptly it used to report."""
-    ages = [o.taken_at for o in timeline]
-    gaps = [(b - a).total_seconds() for a, b in pairwise(ages)]
-    if len(gaps) < 2:
+    """Whether the car's cloud may have stopped refreshing: its newest copy, when the cloud was
+    last asked, is older than half again the oldest any copy was when first received (plus the
+    margin), or there are too few copies to know how fresh it keeps them. A stale cloud's silence
+    says nothing, however promptly it used to report."""
+    usual = [(o.observed_at - o.taken_at).total_seconds() for o in timeline]
+    if len(usual) < 2:
         return True
-    return (asked - ages[-1]).total_seconds() > 1.5 * max(gaps) + s.quiet_margin_s
+    return (asked - timeline[-1].taken_at).total_seconds() > 1.5 * max(usual) + s.quiet_margin_s
 
 
 def _plugged_in_before(name: str, timeline: list[VehicleObs], start: datetime, s: PairingSettings) -> str | None:

@@ -109,8 +109,10 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
         age = (previous[-1].observed_at if previous else EPOCH) if ahead else o.data_age
         previous.append(dp.VehicleObs(o.observed_at, age, o.is_plugged_in, o.is_charging,
                                       o.charge_rate, o.latitude, o.longitude))
+    # silence is never trusted from a cloud whose clock runs ahead: its copies cannot be dated
     return [dp.VehicleTrack(v.id, "chargeState" in v.capabilities, "location" in v.capabilities,
-                            tuple(by_vehicle[v.id]), _label(v), _polled.get(v.id), report_lag(v.report_lags))
+                            tuple(by_vehicle[v.id]), _label(v), _polled.get(v.id),
+                            None if (v.clock_ahead_s or 0.0) > CLOCK_TOLERANCE_S else report_lag(v.report_lags))
             for v in graph.vehicles.values()]
 
 

@@ -432,7 +432,8 @@ def test_a_rate_match_passes_over_a_car_whose_prompt_cloud_was_asked_well_after_
     c = charger(charging=True, changed=10, power=11.0)
     match = car("v1", obs(40, True, charging=True, rate=10.6))
     due = 2 * 5 + S.quiet_margin_s
-    copies = tuple(obs(t, False) for t in (-1500, -1200, -900, -600, -300))  # refreshed every 300 s
+    # refreshed every 300 s, polled as rarely: a copy is up to 290 s old when first received
+    copies = tuple(obs(t, False, lag=290) for t in (-1500, -1200, -900, -600, -300))
     for polled, chosen in ((at(due), "v1"), (at(due - 1), None), (at(-5), None), (None, None)):
         quiet = VehicleTrack("v2", observations=copies, polled_at=polled, report_lag_s=5)
         d = decide([c], [match, quiet])["c1"]
@@ -441,12 +442,13 @@ def test_a_rate_match_passes_over_a_car_whose_prompt_cloud_was_asked_well_after_
 
 
 def test_a_prompt_cloud_that_stopped_refreshing_is_not_quiet() -> None:
-    """v2's cloud refreshed every 300 s, then stopped 900 s before it was asked: it may be stale
-    (serving an old copy while its car is on the cable), so its silence counts for nothing."""
+    """v2's cloud kept its copies within 20 s of fresh, then stopped refreshing: asked 60 s after
+    its last copy it may be stale (serving an old copy while its car is on the cable), so its
+    silence counts for nothing."""
     c = charger(charging=True, changed=10, power=11.0)
     match = car("v1", obs(40, True, charging=True, rate=10.6))
-    stale = VehicleTrack("v2", observations=tuple(obs(t, False) for t in (-1800, -1500, -1200, -900)),
-                         polled_at=at(100), report_lag_s=5)
+    copies = tuple(obs(t, False, lag=20) for t in (-300, -200, -100, -40))
+    stale = VehicleTrack("v2", observations=copies, polled_at=at(20), report_lag_s=5)
     d = decide([c], [match, stale])["c1"]
     assert d.vehicle_id is None and "it may be stale" in text(d)
     few = VehicleTrack("v2", observations=(obs(-60, False),), polled_at=at(100), report_lag_s=5)
@@ -777,16 +779,16 @@ def test_a_decision_waits_for_every_charger_to_be_seen_after_the_vehicle_data() 
     It is not taken; C2 is named to be polled."""
     c1 = replace(charger("c1", 0, charging=True, changed=0, power=11.0), seen_at=at(2))
     c2 = replace(charger("c2", None, plugged=False), seen_at=at(-3))
-    a = VehicleTrack("A", observations=tuple(obs(t, False) for t in (-100, -60, -20)), polled_at=at(40),
+    a = VehicleTrack("A", observations=tuple(obs(t, False, lag=30) for t in (-100, -60, -20)), polled_at=at(30),
                      report_lag_s=1.0)
     b = car("B", VehicleObs(observed_at=at(1.5), data_age=at(0.6), is_plugged_in=True, is_charging=True,
                             charge_rate_kw=10.5))
-    d = decide([c1, c2], [a, b], now=41)["c1"]
+    d = decide([c1, c2], [a, b], now=31)["c1"]
     assert d.vehicle_id is None and d.stale_chargers == ("c2",)
     assert "waiting for a poll of c2" in text(d)
     # C2 polled after B's answer: it shows B's cable, the rate no longer tells, nothing is decided
     c2_now = replace(charger("c2", 2, charging=True, changed=2, power=11.0), seen_at=at(3))
-    ds = decide([replace(c1, seen_at=at(3)), c2_now], [a, b], now=42)
+    ds = decide([replace(c1, seen_at=at(3)), c2_now], [a, b], now=32)
     assert ds["c1"].vehicle_id is None and ds["c2"].vehicle_id is None
     assert not ds["c1"].stale_chargers
 
