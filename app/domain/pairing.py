@@ -33,7 +33,6 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import pairwise
 
 
 @dataclass(frozen=True)
