@@ -31,14 +31,22 @@ class Asleep(VendorError):
     code = "ASLEEP"
 
 
+#: Scopes of a rate limit: the whole app's quota at the vendor, one vendor account, one device;
+#: LOCAL is Tandem's own request budget for the vendor (nothing was sent, the vendor said nothing).
+APP, ACCOUNT, DEVICE, LOCAL = "APP", "ACCOUNT", "DEVICE", "LOCAL"
+
+
 class RateLimited(VendorError):
-    """The vendor asked us to slow down; retry after `retry_after` seconds."""
+    """The vendor asked us to slow down; retry after `retry_after` seconds (already capped to
+    what Tandem honours). `scope` says what the limit covers: APP (every request to this vendor),
+    ACCOUNT (one vendor account) or DEVICE (one vehicle or charger); nothing outside it waits."""
 
     code = "RATE_LIMITED"
 
-    def __init__(self, detail: str = "", retry_after: float = 60.0) -> None:
+    def __init__(self, detail: str = "", retry_after: float = 60.0, scope: str = ACCOUNT) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.scope = scope
 
 
 class Unreachable(VendorError):

@@ -54,7 +54,9 @@ def build(name: str, base_url: str, **kwargs: Any) -> Any:
 
 
 from adapters.easee import EaseeAdapter  # noqa: E402
+from adapters.ocpp import OcppAdapter  # noqa: E402
 from adapters.smartcar import SmartcarAdapter  # noqa: E402
 
 register(VendorSpec("easee", "chargers", EaseeAdapter, "/easee"))
+register(VendorSpec("ocpp", "chargers", OcppAdapter, "/ocpp"))
 register(VendorSpec("smartcar", "vehicles", SmartcarAdapter, "/smartcar"))

@@ -100,3 +100,7 @@ class ChargerSnapshot:
     session_energy_kwh: float | None
     schedule_blocking: bool  # a schedule or mode holds the car waiting
     data_age: datetime | None
+    #: The idTag (RFID card, ISO 15118 id) the session was started with, where the charger says.
+    id_tag: str | None = None
+    #: The car's SoC (percent) as the charger reports it (OCPP MeterValues), where it does.
+    vehicle_soc: float | None = None

@@ -41,6 +41,12 @@ class BadInput(TandemError):
     code = "BAD_USER_INPUT"
 
 
+class AlreadyLinked(TandemError):
+    """The vendor account, or one of its devices, is linked by another user."""
+
+    code = "DEVICE_ALREADY_LINKED"
+
+
 #: Codes kept visible by error masking; anything else is masked as INTERNAL_SERVER_ERROR.
 def should_mask(error: GraphQLError) -> bool:
     """Mask unexpected exceptions, keep domain errors and GraphQL validation errors."""

@@ -16,6 +16,8 @@ LATENCY = Histogram("tandem_http_request_seconds", "HTTP request latency", ["pat
 WS_CONNECTIONS = Gauge("tandem_websocket_connections", "Open websocket connections")
 BUS_QUEUE_DEPTH = Gauge("tandem_broadcast_queue_depth", "Events queued for local subscribers")
 BUS_SUBSCRIBERS = Gauge("tandem_broadcast_subscribers", "Local broadcast subscribers")
+BUS_COUNTS = Gauge("tandem_broadcast_events", "Broadcast counters of this process since start: bad_messages "
+                   "(dropped, not Tandem events), dropped_publishes, markers_sent, resyncs, reconnects", ["kind"])
 POLLS = Counter("tandem_polls_total", "Device polls", ["kind", "vendor", "outcome"])
 PUSHES = Counter("tandem_pushes_total", "Device changes pushed by vendor streams", ["vendor"])
 COMMANDS = Counter("tandem_commands_total", "Commands sent", ["via", "vendor", "outcome"])

@@ -19,6 +19,10 @@ class Runtime:
     bus: EventBus
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     adapters: dict[str, Any] = field(default_factory=dict)
+    #: Extra keyword arguments per vendor's adapter (the OCPP adapter gets the central system's hub).
+    adapter_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The OCPP central system's hub (`app.ocpp.hub.OcppHub`), set up by the process.
+    ocpp: Any = None
 
     def adapter(self, vendor: str) -> Any:
         """The adapter instance for a vendor, built on first use."""
@@ -33,6 +37,8 @@ class Runtime:
                 base,
                 timeout_s=self.settings.vendor_timeout_s,
                 budget=Budget(self.settings.vendor_budget_burst, self.settings.vendor_budget_per_s),
+                max_retry_after_s=self.settings.vendor_retry_after_max_s,
+                **self.adapter_options.get(vendor, {}),
             )
         return self.adapters[vendor]
 

@@ -27,6 +27,19 @@ class Context:
     graphs: DataLoader[str, UserGraph] = field(default_factory=new_graph_loader)
     #: The websocket `connection_init` payload (set by Strawberry).
     connection_params: dict[str, Any] | None = None
+    #: The bearer token presented (rate-limit key of websocket operations; never logged).
+    token: str | None = None
+    #: The user whose socket slot this websocket holds, and the slot (released when it closes).
+    socket_user: str | None = None
+    socket_slot: str | None = None
+    #: Other per-request DataLoaders by name (`loader`).
+    loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def loader(self, name: str, load_fn: Any) -> DataLoader[Any, Any]:
+        """The request's DataLoader called `name` (made on first use with `load_fn`)."""
+        if name not in self.loaders:
+            self.loaders[name] = DataLoader(load_fn=load_fn)
+        return self.loaders[name]
 
     def require_user(self) -> str:
         """The caller's user id; clients and anonymous callers are refused."""
@@ -50,4 +63,4 @@ class Context:
 
     def fresh(self) -> Context:
         """A copy with new loaders (for each subscription event)."""
-        return Context(principal=self.principal, request=self.request, response=self.response)
+        return Context(principal=self.principal, request=self.request, response=self.response, token=self.token)

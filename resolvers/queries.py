@@ -6,7 +6,6 @@ import strawberry
 from strawberry.types import Info
 
 from app.db.models import ChargeAction as ActionRow
-from app.db.models import User as UserRow
 from app.errors import NotFoundError
 from resolvers.context import Context
 from resolvers.views import action_view, charger_view, vehicle_view
@@ -18,9 +17,7 @@ class Query:
     @strawberry.field(description="The user the token belongs to.")
     async def viewer(self, info: Info[Context, None]) -> User:
         ctx = info.context
-        user_id = ctx.require_user()
-        row = await UserRow.get(id=user_id)
-        return User(id=strawberry.ID(row.id), external_id=row.external_id, graph=await ctx.graph())
+        return User(id=strawberry.ID(ctx.require_user()), graph=await ctx.graph())
 
     @strawberry.field(description="One of the caller's vehicles.")
     async def vehicle(self, info: Info[Context, None], id: strawberry.ID) -> Vehicle:
@@ -49,7 +46,7 @@ class Query:
     @strawberry.field(description="One of the caller's charge actions.")
     async def action(self, info: Info[Context, None], id: strawberry.ID) -> ChargeAction:
         user_id = info.context.require_user()
-        row = await ActionRow.filter(id=str(id), user_id=user_id).prefetch_related("attempts").first()
+        row = await ActionRow.filter(id=str(id), user_id=user_id, origin="USER").prefetch_related("attempts").first()
         if row is None:
             raise NotFoundError("No such action.")
         return action_view(row)

@@ -1,8 +1,10 @@
 """Subscriptions: the caller's own objects, each event carrying the whole object as it now is.
 
-Events on the bus only say *which* object changed; each is read fresh from the database with
-new loaders. A `Resync` (slow client, broadcast reconnect) re-sends every object the
-subscription covers, so a client never stays stale.
+Events on the bus only say *which* object changed. The bus hands a subscription only the
+events of its user, topic and (if narrowed) object; the new state is read once per change and
+shared by all of that user's subscribers in this process (`resolvers.live`), and each object's
+GraphQL view is built once per read. A `Resync` (slow client, broadcast reconnect, a publisher's
+lost event) re-sends every object the subscription covers, so a client never stays stale.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from strawberry.types import Info
 
 from app.db.models import ChargeAction as ActionRow
 from app.errors import NotFoundError
-from app.events import Event
+from app.events import Event, last_seq
 from app.runtime import current
 from app.services.graph import UserGraph
 from resolvers.context import Context
+from resolvers.live import action_after, graph_after
 from resolvers.views import action_view, charger_view, vehicle_view
 from schema.types import ChargeAction, Charger, EvSystem, Vehicle
 
@@ -32,25 +35,28 @@ async def _objects(
     ids_of: Callable[[UserGraph], list[str]],
     build: Callable[[UserGraph, str], T | None],
 ) -> AsyncGenerator[T, None]:
-    """Yield objects of one topic for the caller, re-read on each event."""
-    ctx = info.context
-    user_id = ctx.require_user()
-    graph = await ctx.fresh().graph()
-    if only_id is not None and only_id not in ids_of(graph):
+    """Yield objects of one topic for the caller, re-read on each event.
+
+    Between events the generator holds no graph or view (only its bus subscription), so an
+    idle subscriber costs the same whatever its user owns.
+    """
+    user_id = info.context.require_user()
+    if only_id is not None and only_id not in ids_of(await graph_after(user_id, last_seq())):
         raise NotFoundError(f"No such {topic}.")
-    async with current().bus.subscribe(user_id) as sub:
+    async with current().bus.subscribe(user_id, (topic,), only_id) as sub:
         async for item in sub:
-            if isinstance(item, Event):
-                if item.topic != topic or (only_id is not None and item.object_id != only_id):
-                    continue
-                wanted: list[str] | None = [item.object_id]
-            else:  # Resync: send everything this subscription covers
-                wanted = [only_id] if only_id else None
-            graph = await ctx.fresh().graph()
-            for oid in wanted if wanted is not None else ids_of(graph):
-                obj = build(graph, oid)
-                if obj is not None:
-                    yield obj
+            # Events are already filtered; a Resync re-sends everything this subscription covers.
+            wanted = [item.object_id] if isinstance(item, Event) else [only_id] if only_id else None
+            objs = _build_all(await graph_after(user_id, item.seq), wanted, ids_of, build)
+            while objs:
+                yield objs.pop()
+
+
+def _build_all(graph: UserGraph, wanted: list[str] | None, ids_of: Callable[[UserGraph], list[str]],
+               build: Callable[[UserGraph, str], T | None]) -> list[T]:
+    """The views of `wanted` (None: all the topic's objects), in reverse order (for `pop`)."""
+    objs = [build(graph, oid) for oid in (wanted if wanted is not None else ids_of(graph))]
+    return [o for o in reversed(objs) if o is not None]
 
 
 def _vehicle(graph: UserGraph, oid: str) -> Vehicle | None:
@@ -99,19 +105,17 @@ class Subscription:
         ctx = info.context
         user_id = ctx.require_user()
         only = str(id) if id else None
-        if only and not await ActionRow.filter(id=only, user_id=user_id).exists():
+        if only and not await ActionRow.filter(id=only, user_id=user_id, origin="USER").exists():
             raise NotFoundError("No such action.")
-        async with current().bus.subscribe(user_id) as sub:
+        async with current().bus.subscribe(user_id, ("action",), only) as sub:
             async for item in sub:
                 if isinstance(item, Event):
-                    if item.topic != "action" or (only and item.object_id != only):
-                        continue
                     ids = [item.object_id]
                 else:
                     ids = [only] if only else [
-                        a.id for a in await ActionRow.filter(user_id=user_id, state="PENDING")
+                        a.id for a in await ActionRow.filter(user_id=user_id, state="PENDING", origin="USER")
                     ]
-                for aid in ids:
-                    row = await ActionRow.filter(id=aid, user_id=user_id).prefetch_related("attempts").first()
-                    if row is not None:
-                        yield action_view(row)
+                views = [action_view(r) for r in [await action_after(user_id, a, item.seq) for a in reversed(ids)]
+                         if r is not None]
+                while views:
+                    yield views.pop()

@@ -60,6 +60,7 @@ def _vehicle_view(row: models.Vehicle, graph: UserGraph) -> Vehicle:
         vendor=row.vendor,
         is_reachable=row.is_reachable,
         last_seen=row.last_seen,
+        id_tags=list(row.id_tags or []),
         information=VehicleInformation(
             brand=row.brand, model=row.model, year=row.year, vin=row.vin,
             display_name=" ".join(p for p in (row.brand, row.model) if p) or None,

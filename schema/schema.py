@@ -1,53 +1,71 @@
-"""The root schema: merges every domain's queries, mutations and subscriptions."""
+"""The root schema: merges every domain's queries, mutations and subscriptions, with limits and error policy."""
 
 from __future__ import annotations
 
 from functools import partial
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
+from strawberry.scalars import JSON
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
+from app.edge.limits import bounded_json, cost_rule, text_rule
 from app.settings import Settings
+from resolvers.accounts import AccountQueries
 from resolvers.mutations.accounts import AccountMutations
 from resolvers.mutations.actions import ActionMutations
 from resolvers.mutations.linking import LinkMutations
 from resolvers.mutations.locations import LocationMutations
-from resolvers.queries import Query
+from resolvers.mutations.smart import SmartMutations
+from resolvers.mutations.vehicles import VehicleMutations
+from resolvers.queries import Query as CoreQuery
 from resolvers.subscriptions import Subscription
-from schema.errors import ErrorPolicy
+from schema import errors
+from schema.extensions import OperationCache, OperationPolicy
 
-Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMutations, ActionMutations))
+Query = merge_types("Query", (CoreQuery, AccountQueries))
+Mutation = merge_types("Mutation", (AccountMutations, LinkMutations, LocationMutations, ActionMutations,
+                                    VehicleMutations, SmartMutations))
+
+
+class TandemSchema(strawberry.Schema):
+    """Strawberry's schema with Tandem's error policy (`schema.errors.process`) instead of its logging."""
+
+    def process_errors(self, errors_: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        operation = None
+        if execution_context is not None:
+            try:
+                operation = execution_context.operation_name or (
+                    execution_context.operation_type.value if execution_context.graphql_document else None)
+            except RuntimeError:
+                operation = None
+        errors.process(errors_, operation=operation)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with limits and error policy (extensions as factories: one per request).
 
-    The depth and alias rules are built once: strawberry's limiters create a new rule class per
-    instance, and the validation cache keys on the rule classes, so per-request limiters would
-    make every request miss the cache.
+    The depth, alias and cost rules are built once (strawberry's limiters create a new rule
+    class per instance); parse and validation results are cached per query text
+    (`schema.extensions.OperationPolicy`).
     """
     s = settings or Settings()
     rules = [
         *QueryDepthLimiter(max_depth=s.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=s.max_aliases).validation_rules,
+        cost_rule(s.max_query_cost),
+        text_rule(s.max_string_chars),
     ]
-    return strawberry.Schema(
+    cache = OperationCache(rules, s.max_tokens, s.max_string_chars)
+    return TandemSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[
-            ErrorPolicy,
-            partial(AddValidationRules, rules),
-            partial(MaxTokensLimiter, max_token_count=s.max_tokens),
-            partial(ParserCache, maxsize=256),
-            partial(ValidationCache, maxsize=256),
-        ],
+        extensions=[partial(OperationPolicy, cache, s.anonymous_introspection)],
+        scalar_overrides={JSON: bounded_json(s.max_json_input_bytes)},
     )

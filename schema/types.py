@@ -6,14 +6,17 @@ that graph, so a whole `viewer` tree costs a fixed number of queries.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app.db import models
 from app.services.graph import UserGraph
+
+if TYPE_CHECKING:
+    from schema.smart import ChargingSession, SmartChargingPlan, SmartChargingPolicy, Tariff
 from schema.enums import (
     ActionKind,
     ActionState,
@@ -127,6 +130,17 @@ class Location:
             longitude=row.longitude, timezone=row.timezone,
         )
 
+    @strawberry.field(description="Energy prices here (setLocationTariff); null when none was given.")
+    async def tariff(self, info: strawberry.Info) -> Annotated[Tariff, strawberry.lazy("schema.smart")] | None:
+        from resolvers import smart
+
+        return await smart.tariff(info, str(self.id))
+
+
+def _future(when: datetime | None) -> datetime | None:
+    """`when` if it is still ahead, else None."""
+    return when if when is not None and when > datetime.now(UTC) else None
+
 
 @strawberry.type
 class Vehicle:
@@ -138,6 +152,8 @@ class Vehicle:
     charge_state: VehicleChargeState
     location: VehicleLocation
     capabilities: VehicleCapabilities
+    id_tags: list[str] = strawberry.field(description="RFID cards or ISO 15118 ids that name this vehicle at "
+                                                      "OCPP chargers (setVehicleIdTags).")
     row: strawberry.Private[models.Vehicle]
     graph: strawberry.Private[UserGraph]
 
@@ -145,6 +161,35 @@ class Vehicle:
     def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
         """The EV systems this vehicle is part of."""
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_vehicle(self.row.id)]
+
+    @strawberry.field(description="Until when the vendor rate-limits this vehicle's data (its Retry-After, "
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")
+    def rate_limited_until(self) -> datetime | None:
+        return _future(self.row.rate_limited_until)
+
+    @strawberry.field(description="When the car must be ready and how full (updateSmartChargingPolicy).")
+    async def smart_charging_policy(
+        self, info: strawberry.Info
+    ) -> Annotated[SmartChargingPolicy, strawberry.lazy("schema.smart")]:
+        from resolvers import smart
+
+        return await smart.policy(info, self.row)
+
+    @strawberry.field(description="The current smart charging plan; null when smart charging never planned.")
+    async def smart_charging_plan(
+        self, info: strawberry.Info
+    ) -> Annotated[SmartChargingPlan, strawberry.lazy("schema.smart")] | None:
+        from resolvers import smart
+
+        return await smart.plan(info, self.row.id)
+
+    @strawberry.field(description="This vehicle's charging sessions, newest first.")
+    async def charging_sessions(
+        self, first: int = 20
+    ) -> list[Annotated[ChargingSession, strawberry.lazy("schema.smart")]]:
+        from resolvers import smart
+
+        return await smart.sessions(self.row.user_id, first, self.row.id)
 
 
 @strawberry.type
@@ -164,6 +209,11 @@ class Charger:
     def ev_systems(self) -> list[Annotated[EvSystem, strawberry.lazy("schema.types")]]:
         """The EV systems this charger is part of."""
         return [EvSystem.of(s, self.graph) for s in self.graph.systems_of_charger(self.row.id)]
+
+    @strawberry.field(description="Until when the vendor rate-limits this charger's data (its Retry-After, "
+                                  "capped by TANDEM_VENDOR_RETRY_AFTER_MAX_S); null when it is not limited.")
+    def rate_limited_until(self) -> datetime | None:
+        return _future(self.row.rate_limited_until)
 
 
 @strawberry.type(description="A vehicle and a charger of the same user.")
@@ -240,8 +290,14 @@ class ChargeAction:
 @strawberry.type
 class User:
     id: strawberry.ID
-    external_id: str
     graph: strawberry.Private[UserGraph]
+
+    @strawberry.field
+    async def external_id(self) -> str:
+        """The client's own id for this user (read only when asked for)."""
+        from app.db.models import User as UserRow
+
+        return (await UserRow.get(id=str(self.id))).external_id
 
     @strawberry.field
     def vehicles(self) -> list[Vehicle]:
@@ -267,6 +323,41 @@ class User:
         """The user's locations."""
         return [Location.of(loc) for loc in self.graph.locations.values()]
 
+    @strawberry.field(description="The user's charging sessions, newest first.")
+    async def charging_sessions(
+        self, first: int = 20
+    ) -> list[Annotated[ChargingSession, strawberry.lazy("schema.smart")]]:
+        from resolvers import smart
+
+        return await smart.sessions(self.graph.user_id, first)
+
+    @strawberry.field
+    async def tokens(self) -> list[UserToken]:
+        """The user's tokens, newest first: metadata only, never the token itself."""
+        rows = await models.UserToken.filter(user_id=str(self.id)).order_by("-created_at", "id")
+        return [UserToken.of(r) for r in rows]
+
+
+@strawberry.type(description="A user token's metadata. The token itself is shown once, at creation.")
+class UserToken:
+    id: strawberry.ID
+    created_at: datetime
+    expires_at: datetime | None = strawberry.field(description="Null: never expires.")
+    last_used_at: datetime | None = strawberry.field(description="Approximate (to about a minute).")
+    revoked_at: datetime | None
+    is_active: bool = strawberry.field(description="Neither revoked nor expired.")
+
+    @staticmethod
+    def of(row: models.UserToken) -> UserToken:
+        """Build from a row."""
+        from app.auth import utcnow
+
+        active = row.revoked_at is None and (row.expires_at is None or row.expires_at > utcnow())
+        return UserToken(
+            id=strawberry.ID(row.id), created_at=row.created_at, expires_at=row.expires_at,
+            last_used_at=row.last_used_at, revoked_at=row.revoked_at, is_active=active,
+        )
+
 
 @strawberry.type
 class CreatedUser:
@@ -278,6 +369,16 @@ class CreatedUser:
 class CreatedUserToken:
     user_id: strawberry.ID
     token: str
+    id: strawberry.ID = strawberry.field(description="The token's id (for `revokeUserToken` and listings).")
+    expires_at: datetime | None = strawberry.field(description="Null: never expires.")
+
+
+@strawberry.type(description="A new client secret. Shown once: only its hash is stored.")
+class RotatedClientSecret:
+    client_secret: str
+    previous_secret_valid_until: datetime | None = strawberry.field(
+        description="Until when the replaced secret still works (null: it stopped at once)."
+    )
 
 
 @strawberry.type(description="What linking a vendor account found.")

@@ -15,12 +15,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app import db
+from app import crypto, db
 from app.settings import Settings
+
+#: The vendor-secret key of this test session (PostgreSQL needs one; SQLite files get a key file).
+#: In the environment, so `tandem` subprocesses of tests share it.
+TEST_SECRET_KEYS = os.environ.setdefault("TANDEM_SECRET_KEYS", crypto.generate_key())
 
 PG_TABLES = [
     "action_attempt", "charge_action", "ev_system", "observation", "vehicle", "charger", "location",
-    "vendor_link", "user_token", "app_user", "client", "worker_lease", "worker_heartbeat",
+    "charger_probe", "path_score", "vendor_link", "user_token", "app_user", "client", "worker_lease",
+    "worker_heartbeat", "ocpp_station", "smart_charging_policy", "smart_charging_plan", "tariff",
+    "charging_session",
 ]
 
 
@@ -111,7 +117,7 @@ async def reset_database(url: str) -> None:
         return
     from tortoise import Tortoise, connections
 
-    await db.migrate(Settings.from_env({}, database_url=url))
+    await db.migrate(Settings.from_env({}, database_url=url, secret_keys=TEST_SECRET_KEYS))
     await Tortoise.init(config=db.tortoise_config(url))
     try:
         await connections.get("default").execute_script(
@@ -125,6 +131,9 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
     """Settings for a test: its database and broadcast, fast intervals."""
     base: dict[str, object] = dict(
         database_url=database_url(tmp_path), broadcast_url=broadcast_url(), shards=4, lease_s=3.0,
+        # The suite sends many requests from 127.0.0.1; tests of the limiter set their own.
+        rate_limit_per_minute=0,
+        secret_keys=TEST_SECRET_KEYS,
     )
     base.update(overrides)
     return Settings.from_env({}, **base)

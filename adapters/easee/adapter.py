@@ -15,7 +15,7 @@ import httpx
 from adapters import errors as e
 from adapters.budget import Budget
 from adapters.easee import stream
-from adapters.http import VendorHttp, field, json_of
+from adapters.http import MAX_RETRY_AFTER_S, VendorHttp, field, json_of
 from adapters.types import Cap, ChargerInfo, ChargerSnapshot, PowerState, Session
 
 OP_MODES: dict[int, PowerState] = {
@@ -65,9 +65,9 @@ class EaseeAdapter:
 
     def __init__(self, base_url: str, *, client: httpx.AsyncClient | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None, max_retry_after_s: float = MAX_RETRY_AFTER_S) -> None:
         self.http = VendorHttp(base_url, map_response, client=client, transport=transport,
-                               timeout_s=timeout_s, budget=budget)
+                               timeout_s=timeout_s, budget=budget, max_retry_after_s=max_retry_after_s)
         self.base_url, self.timeout_s = base_url, timeout_s
 
     async def aclose(self) -> None:
@@ -80,13 +80,15 @@ class EaseeAdapter:
         if not isinstance(user, str) or not isinstance(pw, str):
             raise e.BadCredentials("credentials need string fields username and password")
         try:
-            resp = await self.http.request("POST", "/api/accounts/login", json={"userName": user, "password": pw})
+            resp = await self.http.request("POST", "/api/accounts/login", json={"userName": user, "password": pw},
+                                           account=f"login:{user}", read=True)
         except e.AuthRevoked:
             raise e.BadCredentials("vendor rejected the credentials") from None
         return Session(vendor=self.vendor, access_token=field(json_of(resp), "accessToken", str))
 
-    async def _get(self, session: Session, path: str) -> Any:
-        return json_of(await self.http.request("GET", f"/api{path}", token=session.access_token))
+    async def _get(self, session: Session, path: str, device: str | None = None) -> Any:
+        return json_of(await self.http.request("GET", f"/api{path}", token=session.access_token, device=device,
+                                               read=True))
 
     async def list_chargers(self, session: Session) -> list[ChargerInfo]:
         """Every charger of the account."""
@@ -96,8 +98,8 @@ class EaseeAdapter:
         out = []
         for item in listing:
             cid = field(item, "id", str)
-            details = await self._get(session, f"/chargers/{cid}/details")
-            config = await self._get(session, f"/chargers/{cid}/config")
+            details = await self._get(session, f"/chargers/{cid}/details", cid)
+            config = await self._get(session, f"/chargers/{cid}/config", cid)
             current = field(config, "maxChargerCurrent", (int, float), optional=True)
             out.append(ChargerInfo(
                 vendor_id=cid, serial_number=field(details, "serialNumber", str, optional=True) or cid,
@@ -113,7 +115,7 @@ class EaseeAdapter:
 
     async def read_charger(self, session: Session, vendor_id: str) -> ChargerSnapshot:
         """The charger's state."""
-        st = await self._get(session, f"/chargers/{vendor_id}/state")
+        st = await self._get(session, f"/chargers/{vendor_id}/state", vendor_id)
         mode = field(st, "chargerOpMode", int)
         if mode not in OP_MODES:
             raise e.BadResponse(f"unknown charger op mode {mode}")
@@ -135,7 +137,8 @@ class EaseeAdapter:
         )
 
     async def _command(self, session: Session, vendor_id: str, command: str) -> None:
-        await self.http.request("POST", f"/api/chargers/{vendor_id}/commands/{command}", token=session.access_token)
+        await self.http.request("POST", f"/api/chargers/{vendor_id}/commands/{command}", token=session.access_token,
+                                device=vendor_id)
 
     async def start_charging(self, session: Session, vendor_id: str) -> None:
         """start_charging (accepted before it takes effect)."""
@@ -152,4 +155,4 @@ class EaseeAdapter:
     async def set_max_current(self, session: Session, vendor_id: str, amps: float) -> None:
         """Set the dynamic charger current."""
         await self.http.request("POST", f"/api/chargers/{vendor_id}/settings", token=session.access_token,
-                                json={"dynamicChargerCurrent": amps})
+                                json={"dynamicChargerCurrent": amps}, device=vendor_id)

@@ -36,9 +36,10 @@ def create_app(world: World | None = None, *, speed: float | None = None, seed: 
     return app
 
 
-def run(port: int, speed: float = 1.0, host: str = "127.0.0.1") -> None:
-    """Serve the simulator standalone."""
+def run(port: int, speed: float = 1.0, host: str = "127.0.0.1", keep_alive_s: int = 5) -> None:
+    """Serve the simulator standalone; idle keep-alive connections are closed after `keep_alive_s`."""
     import uvicorn
 
     print(f"simulator: http://{host}:{port}", flush=True)
-    uvicorn.run(create_app(speed=speed), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(speed=speed), host=host, port=port, log_level="warning", access_log=False,
+                timeout_keep_alive=keep_alive_s)

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from adapters.simulator.faults import Faults
 from adapters.simulator.world import World
 
-VENDORS = {"smartcar": "vehicles", "easee": "chargers"}
+VENDORS = {"smartcar": "vehicles", "easee": "chargers", "ocpp": "chargers"}
 COMMAND_LOG = 10_000
 
 
@@ -32,6 +32,10 @@ class Sim:
     commands: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=COMMAND_LOG))
     #: Open push streams per account username (GET /sim/world), so tests can wait for a subscriber.
     streams: dict[str, int] = field(default_factory=dict)
+    #: Simulated OCPP charge points by id (`adapters/simulator/ocpp_station.py`).
+    stations: dict[str, Any] = field(default_factory=dict)
+    #: Where OCPP charge points connect when an account does not say (`ws://host:port/ocpp`).
+    central_system_url: str = ""
 
     def now(self) -> float:
         """Simulated time."""
@@ -77,6 +81,15 @@ def bearer(request: HTTPConnection) -> str | None:
     """The bearer token of a request or websocket."""
     auth = request.headers.get("authorization", "")
     return auth[7:] if auth.lower().startswith("bearer ") else None
+
+
+def limited(sim: Sim, vendor: str, account: str | None, *devices: str) -> tuple[str, str] | None:
+    """(scope, Retry-After header) when the vendor's `limited` fault refuses this request, else None."""
+    faults = sim.faults[vendor]
+    scope = faults.limited_scope(account, devices)
+    if scope is None:
+        return None
+    return scope, str(max(0, math.ceil(faults.limited_retry_after_s)))
 
 
 async def gate(sim: Sim, vendor: str, command: bool, error: Callable[[int, str], Response]) -> Response | None:

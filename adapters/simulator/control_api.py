@@ -11,6 +11,7 @@ from starlette.routing import Route
 from adapters.simulator.checks import is_number
 from adapters.simulator.common import VENDORS, Sim, bad_request, body_of, iso
 from adapters.simulator.faults import Faults
+from adapters.simulator.ocpp_station import Station
 from adapters.simulator.world import Box
 
 
@@ -52,6 +53,8 @@ def routes(sim: Sim) -> list[Route]:
         vendor, devices = vendor_of(body), body.get("devices", [])
         if isinstance(vendor, Response):
             return vendor
+        if vendor == "ocpp":
+            return ocpp_account(body)
         if set(body) - {"vendor", "devices"} or not isinstance(devices, list):
             return bad_request("fields: vendor, devices (a list)")
         try:
@@ -59,6 +62,34 @@ def routes(sim: Sim) -> list[Route]:
         except ValueError as exc:
             return bad_request(str(exc))
         return JSONResponse({"credentials": {"username": acct.username, "password": acct.password},
+                             "devices": acct.devices})
+
+    def ocpp_account(body: dict[str, Any]) -> Response:
+        """OCPP charge points: created, then connected to the central system's URL."""
+        devices, url = body.get("devices", []), body.get("centralSystemUrl") or sim.central_system_url
+        options = body.get("ocppOptions") or {}
+        if set(body) - {"vendor", "devices", "centralSystemUrl", "ocppOptions"} or not isinstance(devices, list):
+            return bad_request("fields: vendor, devices (a list), centralSystemUrl, ocppOptions")
+        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+            return bad_request("centralSystemUrl must be a ws:// or wss:// URL (Tandem's /ocpp)")
+        if not isinstance(options, dict) or set(options) - {"rateUnit", "heartbeatS", "featureProfiles"} or \
+                options.get("rateUnit", "Current") not in ("Current", "Power") or \
+                not isinstance(options.get("heartbeatS", 60), int) or not 10 <= options.get("heartbeatS", 60) <= 3600 \
+                or not isinstance(options.get("featureProfiles", ""), str):
+            return bad_request("ocppOptions: rateUnit Current|Power, heartbeatS 10-3600, featureProfiles (a string)")
+        try:
+            acct = world.add_account("ocpp", devices)
+        except ValueError as exc:
+            return bad_request(str(exc))
+        points = []
+        for serial in acct.devices:
+            station = Station(sim, world.boxes[serial], url, acct.password,
+                              rate_unit=options.get("rateUnit", "Current"), heartbeat_s=options.get("heartbeatS", 60),
+                              features=options.get("featureProfiles") or "Core,SmartCharging,RemoteTrigger")
+            sim.stations[serial] = station
+            station.start()
+            points.append({"chargePointId": serial, "password": acct.password})
+        return JSONResponse({"credentials": points[0] if points else {}, "chargePoints": points,
                              "devices": acct.devices})
 
     async def plug(request: Request) -> Response:
@@ -144,6 +175,10 @@ def routes(sim: Sim) -> list[Route]:
                          for a in world.accounts.values()],
             "vehicles": cars, "chargers": boxes,
             "streams": dict(sim.streams),
+            "chargePoints": {cp: {"connected": s.connected.is_set(), "connects": s.connects,
+                                  "transactionId": s.transaction_id, "status": s.status(),
+                                  "staleSent": s.stale_sent}
+                             for cp, s in sim.stations.items()},
         })
 
     async def commands(_: Request) -> Response:

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.checks import is_hhmm, is_number
-from adapters.simulator.common import Sim, bearer, body_of, gate, iso
+from adapters.simulator.common import Sim, bearer, body_of, gate, iso, limited
 from adapters.simulator.faults import Faults
 from adapters.simulator.world import Box
 
@@ -23,6 +23,13 @@ def error(status: int, title: str = "", name: str | None = None) -> JSONResponse
                          "title": title or _NAMES.get(status, "Error"), "status": status}, status_code=status)
 
 
+def limit_error(_scope: str, retry_after: str) -> JSONResponse:
+    """A 429 of the `limited` fault (Easee's body does not say what is limited)."""
+    resp = error(429)
+    resp.headers["retry-after"] = retry_after
+    return resp
+
+
 def routes(sim: Sim) -> list[Route]:
     """The charger cloud's routes."""
     world = sim.world
@@ -35,6 +42,8 @@ def routes(sim: Sim) -> list[Route]:
         acct = world.account_of(bearer(request))
         if acct is None or acct.vendor != "easee" or acct.username in faults().revoked:
             return error(401, "invalid or revoked access token")
+        if (lim := limited(sim, "easee", acct.username)) is not None:
+            return limit_error(*lim)
         return acct.username
 
     def box_of(request: Request) -> Box | Response:
@@ -42,15 +51,20 @@ def routes(sim: Sim) -> list[Route]:
         if isinstance(owner, Response):
             return owner
         box = world.boxes.get(request.path_params["cid"])
-        if box is None or box.account != owner:
+        if box is None or box.id not in world.accounts[owner].devices:  # its own or shared with it
             return error(404, "no such charger")
+        if (lim := limited(sim, "easee", None, box.id)) is not None:
+            return limit_error(*lim)
         return box
 
     async def login(request: Request) -> Response:
         body = await body_of(request)
         if not isinstance(body, dict):
             return error(400, "body must be a JSON object")
-        tok = world.login("easee", body.get("userName"), body.get("password"), faults().revoked)
+        user = body.get("userName")
+        if (lim := limited(sim, "easee", user if isinstance(user, str) else None)) is not None:
+            return limit_error(*lim)
+        tok = world.login("easee", user, body.get("password"), faults().revoked)
         if tok is None:
             return JSONResponse({"errorCode": 100, "errorCodeName": "InvalidUserPassword", "title": "Unauthorized",
                                  "status": 401}, status_code=401)

@@ -10,9 +10,55 @@ from typing import Any
 from adapters.simulator import checks
 
 FAULT_FIELDS = {"vendor", "failure_rate", "command_failure_rate", "latency_ms", "offline", "rate_limit",
-                "revoked", "asleep", "stale", "frozen", "clock_skew_s"}
+                "revoked", "asleep", "stale", "frozen", "clock_skew_s", "ocpp", "limited"}
 MAX_SKEW_S = 86400.0
+OCPP_FAULTS = {"drop", "reboot", "silent", "slow_s", "require_known_id_tag", "boot_unavailable", "stale_status",
+               "no_soc", "call_error"}
+#: What a `limited` fault covers: the whole cloud (the app's quota), one account, one device.
+APP, ACCOUNT, DEVICE = "app", "account", "device"
 
+
+@dataclass
+class OcppFaults:
+    """OCPP-specific misbehaviour: each a set of charge point ids (`"*"`: all), or a number."""
+
+    flags: dict[str, set[str]] = field(default_factory=dict)
+    slow_s: float = 0.0
+    spent: dict[str, set[str]] = field(default_factory=dict)
+
+    @staticmethod
+    def parse(raw: Any) -> OcppFaults:
+        """From the `ocpp` object of a /sim/faults body (ValueError naming the bad field)."""
+        if raw is None:
+            return OcppFaults()
+        if not isinstance(raw, dict) or set(raw) - OCPP_FAULTS:
+            raise ValueError(f"ocpp faults take only {sorted(OCPP_FAULTS)}")
+        f = OcppFaults()
+        for name, value in raw.items():
+            if name == "slow_s":
+                if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 600:
+                    raise ValueError("ocpp.slow_s must be seconds (0-600)")
+                f.slow_s = float(value)
+            elif value is True:
+                f.flags[name] = {"*"}
+            elif isinstance(value, list) and all(isinstance(x, str) for x in value):
+                f.flags[name] = set(value)
+            elif value not in (False, None):
+                raise ValueError(f"ocpp.{name} must be true or a list of charge point ids")
+        return f
+
+    def on(self, name: str, cp_id: str) -> bool:
+        """Whether fault `name` applies to `cp_id`."""
+        ids = self.flags.get(name, set())
+        return "*" in ids or cp_id in ids
+
+    def take(self, name: str, cp_id: str) -> bool:
+        """A one-shot fault (drop, reboot): True once per charge point, then it is spent."""
+        spent = self.spent.setdefault(name, set())
+        if not self.on(name, cp_id) or cp_id in spent:
+            return False
+        spent.add(cp_id)
+        return True
 
 @dataclass
 class Faults:
@@ -35,6 +81,12 @@ class Faults:
     refill_per_s: float = 0.0
     tokens: float = 0.0
     updated: float = 0.0
+    ocpp: OcppFaults = field(default_factory=lambda: OcppFaults())
+    #: `limited`: requests for these accounts (usernames) or devices (any id), or all when
+    #: `limited_all`, are refused with 429 and a Retry-After of `limited_retry_after_s` real seconds.
+    limited_all: bool = False
+    limited: set[str] = field(default_factory=set)
+    limited_retry_after_s: float = 0.0
 
     @staticmethod
     def parse(body: dict[str, Any], now: float) -> Faults:
@@ -61,6 +113,9 @@ class Faults:
         if not checks.is_number(skew) or abs(skew) > MAX_SKEW_S:
             raise ValueError(f"clock_skew_s must be a number of seconds within ±{MAX_SKEW_S:.0f}")
         f.clock_skew_s = float(skew)
+        f.ocpp = OcppFaults.parse(body.get("ocpp"))
+        if body.get("limited") is not None:
+            f.limited_all, f.limited, f.limited_retry_after_s = _limited(body["limited"])
         rl = body.get("rate_limit")
         if rl is not None:
             f.capacity, f.refill_per_s = _rate_limit(rl)
@@ -70,6 +125,16 @@ class Faults:
     def is_offline(self, *ids: str) -> bool:
         """Whether a device (by any of its ids) is offline."""
         return self.offline_all or any(i in self.offline for i in ids)
+
+    def limited_scope(self, account: str | None, devices: tuple[str, ...] = ()) -> str | None:
+        """What the `limited` fault refuses this request for (APP, ACCOUNT, DEVICE), or None."""
+        if self.limited_all:
+            return APP
+        if account is not None and account in self.limited:
+            return ACCOUNT
+        if any(d in self.limited for d in devices):
+            return DEVICE
+        return None
 
     def rate_limited(self, now: float) -> float:
         """0 when a request may pass, else the simulated seconds until the next token."""
@@ -114,3 +179,16 @@ def _rate_limit(value: Any) -> tuple[float, float]:
     if not all(checks.is_number(x) and x >= 0 for x in (capacity, refill)):
         raise ValueError("rate_limit capacity and refill_per_s must be numbers >= 0")
     return float(capacity), float(refill)
+
+
+def _limited(value: Any) -> tuple[bool, set[str], float]:
+    """(all, ids, retry_after_s) of a {retry_after_s, ids} object (`ids` true or absent: every request)."""
+    if not isinstance(value, dict) or set(value) - {"retry_after_s", "ids"}:
+        raise ValueError("limited must be {retry_after_s, ids}")
+    seconds, ids = value.get("retry_after_s", 60), value.get("ids", True)
+    if not checks.is_number(seconds) or seconds < 0:
+        raise ValueError("limited.retry_after_s must be a number >= 0")
+    if ids is True:
+        return True, set(), float(seconds)
+    checks.strings("limited.ids", ids)
+    return False, set(ids), float(seconds)

@@ -9,13 +9,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.checks import is_number
-from adapters.simulator.common import Sim, bearer, body_of, gate
+from adapters.simulator.common import Sim, bearer, body_of, gate, limited
+from adapters.simulator.faults import DEVICE
 from adapters.simulator.world import Car
 
 Answer = tuple[int, Any, dict[str, str]]
 _ERRORS = {
     400: ("VALIDATION", "PARAMETER", None), 401: ("AUTHENTICATION", None, "REAUTHENTICATE"),
-    404: ("RESOURCE_NOT_FOUND", "PATH", None), 429: ("RATE_LIMIT", "VEHICLE", "RETRY_LATER"),
+    404: ("RESOURCE_NOT_FOUND", "PATH", None), 429: ("RATE_LIMIT", "SMARTCAR_API", "RETRY_LATER"),
     500: ("SERVER", "INTERNAL", "RETRY_LATER"), 501: ("COMPATIBILITY", "VEHICLE_NOT_CAPABLE", None),
 }
 
@@ -34,6 +35,14 @@ def error(status: int, description: str = "", code: str | None = None) -> JSONRe
     return JSONResponse(error_body(status, code, description), status_code=status)
 
 
+def limit_error(scope: str, retry_after: str) -> JSONResponse:
+    """A 429 of the `limited` fault: RATE_LIMIT:VEHICLE for one vehicle, else the app's quota
+    (RATE_LIMIT:SMARTCAR_API; Smartcar has no per-account limit, an account's cars share the app's)."""
+    resp = error(429, "rate limited", "VEHICLE" if scope == DEVICE else "SMARTCAR_API")
+    resp.headers["retry-after"] = retry_after
+    return resp
+
+
 def routes(sim: Sim) -> list[Route]:
     """The vehicle cloud's routes."""
     world = sim.world
@@ -43,8 +52,10 @@ def routes(sim: Sim) -> list[Route]:
         if acct is None or acct.vendor != "smartcar" or acct.username in sim.faults["smartcar"].revoked:
             return error(401, "invalid or revoked access token")
         car = world.cars.get(request.path_params.get("vid", ""))
-        if car is None or car.account != acct.username:
+        if car is None or car.id not in acct.devices:  # its own or shared with it
             return error(404, "no such vehicle")
+        if (lim := limited(sim, "smartcar", acct.username, car.vin, car.id)) is not None:
+            return limit_error(*lim)
         return car
 
     def data(car: Car, path: str, t: float) -> Answer:
@@ -172,7 +183,10 @@ def routes(sim: Sim) -> list[Route]:
         body = await body_of(request)
         if not isinstance(body, dict):
             return error(400, "body must be a JSON object")
-        tok = world.login("smartcar", body.get("username"), body.get("password"), sim.faults["smartcar"].revoked)
+        user = body.get("username")
+        if (lim := limited(sim, "smartcar", user if isinstance(user, str) else None)) is not None:
+            return limit_error(*lim)
+        tok = world.login("smartcar", user, body.get("password"), sim.faults["smartcar"].revoked)
         if tok is None:
             return error(401, "invalid credentials")
         return JSONResponse({"access_token": tok, "token_type": "Bearer", "expires_in": 7200})
@@ -183,6 +197,8 @@ def routes(sim: Sim) -> list[Route]:
         acct = world.account_of(bearer(request))
         if acct is None or acct.vendor != "smartcar" or acct.username in sim.faults["smartcar"].revoked:
             return error(401, "invalid or revoked access token")
+        if (lim := limited(sim, "smartcar", acct.username)) is not None:
+            return limit_error(*lim)
         return JSONResponse({"vehicles": acct.devices, "paging": {"count": len(acct.devices), "offset": 0}})
 
     return [

@@ -78,6 +78,8 @@ class Car:
     #: How far the clock its cloud stamps data with runs ahead (seconds; negative: behind).
     clock_skew_s: float = 0.0
     efficiency_km_per_kwh: float = 6.0
+    #: An RFID card or ISO 15118 id the car presents at OCPP chargers (None: the charger's own card).
+    id_tag: str | None = None
     plugged_into: str | None = None
     wants_charge: bool = True
     current_limit: float | None = None  # amps requested through /charge/ampere (None: no limit)
@@ -107,6 +109,8 @@ class Box:
     charger_refresh_s: float = 2.0
     latitude: float | None = None
     longitude: float | None = None
+    #: Charging starts at plug-in (free charging); False: it waits for a start command.
+    auto_start: bool = True
     dynamic_current: float = 0.0
     paused: bool = False
     override: bool = False
@@ -140,12 +144,14 @@ CAR_RULES: dict[str, checks.Check] = {
     "latitude": checks.number(-90, 90), "longitude": checks.number(-180, 180),
     "sleep_after_s": checks.number(0), "min_soc_for_command": checks.number(0, 1, optional=True, note=_FRACTION),
     "vehicle_refresh_s": checks.number(above=0), "efficiency_km_per_kwh": checks.number(above=0),
+    "id_tag": checks.id_text,
 }
 BOX_RULES: dict[str, checks.Check] = {
     "serialNumber": checks.id_text, "max_current": checks.number(above=0), "phases": checks.number(1, 3, integer=True),
     "voltage": checks.number(above=0), "schedule": checks.schedule, "enabled": checks.flag,
     "charger_refresh_s": checks.number(above=0),
     "latitude": checks.number(-90, 90, optional=True), "longitude": checks.number(-180, 180, optional=True),
+    "auto_start": checks.flag,
 }
 CAR_FIELDS = set(CAR_RULES)
 BOX_FIELDS = set(BOX_RULES)
@@ -169,14 +175,17 @@ class World:
         acct = Account(vendor, f"{vendor}-{secrets.token_hex(6)}", secrets.token_urlsafe(12))
         now = self.clock.now()
         built: list[Car | Box] = []
+        shared: list[str] = []
         for spec in devices:
             if not isinstance(spec, dict):
                 raise ValueError("each device must be an object")
             kind = spec.get("kind")
             rest = {k: v for k, v in spec.items() if k != "kind"}
-            if kind == "vehicle" and vendor == "smartcar":
+            if rest.get("shared") is True:  # access to an existing device (a shared car or charger)
+                shared.append(self._existing(vendor, kind, rest))
+            elif kind == "vehicle" and vendor == "smartcar":
                 built.append(self._car(acct, rest, now))
-            elif kind == "charger" and vendor == "easee":
+            elif kind == "charger" and vendor in ("easee", "ocpp"):
                 built.append(self._box(acct, rest, now))
             else:
                 raise ValueError(f"vendor {vendor!r} has no devices of kind {kind!r}")
@@ -190,8 +199,19 @@ class World:
             else:
                 self.boxes[dev.id] = dev
             acct.devices.append(dev.id)
+        acct.devices.extend(shared)
         self.accounts[acct.username] = acct
         return acct
+
+    def _existing(self, vendor: str, kind: object, spec: dict[str, Any]) -> str:
+        """The vendor id of an existing device named by `{"vin"}` / `{"serialNumber"}` with `"shared": true`."""
+        if set(spec) - {"shared", "vin", "serialNumber"}:
+            raise ValueError("a shared device names only its vin or serialNumber")
+        if kind == "vehicle" and vendor == "smartcar" and spec.get("vin") in self.cars_by_vin:
+            return self.cars_by_vin[str(spec["vin"])].id
+        if kind == "charger" and vendor == "easee" and spec.get("serialNumber") in self.boxes:
+            return str(spec["serialNumber"])
+        raise ValueError(f"no such {kind} of vendor {vendor!r} to share")
 
     def _car(self, acct: Account, spec: dict[str, Any], now: float) -> Car:
         _check_spec("vehicle", CAR_RULES, spec)
@@ -349,7 +369,7 @@ class World:
             self.unplug(box.plugged_vin)
         self.settle(box, t)
         box.plugged_vin, car.plugged_into = vin, serial
-        box.paused, box.override, box.session_energy = False, False, 0.0
+        box.paused, box.override, box.session_energy = not box.auto_start, False, 0.0
         car.wants_charge, car.dirty, car.last_activity, car.awake_at = True, True, t, min(car.awake_at, t)
         car.cable_log = [*car.cable_log[-7:], (t, True)]
         self._integrate(box, car, t)

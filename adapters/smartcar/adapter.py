@@ -9,7 +9,7 @@ import httpx
 
 from adapters import errors as e
 from adapters.budget import Budget
-from adapters.http import VendorHttp, field, json_of
+from adapters.http import MAX_RETRY_AFTER_S, VendorHttp, field, json_of
 from adapters.smartcar.errors import from_body, map_response
 from adapters.types import Cap, Session, VehicleInfo, VehicleSnapshot
 
@@ -71,9 +71,9 @@ class SmartcarAdapter:
 
     def __init__(self, base_url: str, *, client: httpx.AsyncClient | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None, max_retry_after_s: float = MAX_RETRY_AFTER_S) -> None:
         self.http = VendorHttp(base_url, map_response, client=client, transport=transport,
-                               timeout_s=timeout_s, budget=budget)
+                               timeout_s=timeout_s, budget=budget, max_retry_after_s=max_retry_after_s)
 
     async def aclose(self) -> None:
         """Close connections."""
@@ -85,13 +85,15 @@ class SmartcarAdapter:
         if not isinstance(user, str) or not isinstance(pw, str):
             raise e.BadCredentials("credentials need string fields username and password")
         try:
-            resp = await self.http.request("POST", "/oauth/token", json={"username": user, "password": pw})
+            resp = await self.http.request("POST", "/oauth/token", json={"username": user, "password": pw},
+                                           account=f"login:{user}", read=True)
         except e.AuthRevoked:
             raise e.BadCredentials("vendor rejected the credentials") from None
         return Session(vendor=self.vendor, access_token=field(json_of(resp), "access_token", str))
 
-    async def _get(self, session: Session, path: str) -> Any:
-        return json_of(await self.http.request("GET", f"/v2.0{path}", token=session.access_token))
+    async def _get(self, session: Session, path: str, device: str | None = None) -> Any:
+        return json_of(await self.http.request("GET", f"/v2.0{path}", token=session.access_token, device=device,
+                                               read=True))
 
     async def list_vehicles(self, session: Session) -> list[VehicleInfo]:
         """Every vehicle of the account, with what each reports it can do."""
@@ -100,15 +102,15 @@ class SmartcarAdapter:
         for vid in ids:
             if not isinstance(vid, str):
                 raise e.BadResponse("vehicle id is not a string")
-            info = await self._get(session, f"/vehicles/{vid}")
-            vin = field(await self._get(session, f"/vehicles/{vid}/vin"), "vin", str)
+            info = await self._get(session, f"/vehicles/{vid}", vid)
+            vin = field(await self._get(session, f"/vehicles/{vid}/vin", vid), "vin", str)
             caps = {Cap.INFORMATION}
-            for item in field(await self._get(session, f"/vehicles/{vid}/capabilities"), "capabilities", list):
+            for item in field(await self._get(session, f"/vehicles/{vid}/capabilities", vid), "capabilities", list):
                 perm = field(item, "permission", str)
                 if field(item, "capable", bool) and perm in PERMISSIONS:
                     caps.add(PERMISSIONS[perm])
             try:
-                cap_body = await self._get(session, f"/vehicles/{vid}/battery/capacity")
+                cap_body = await self._get(session, f"/vehicles/{vid}/battery/capacity", vid)
                 capacity = field(cap_body, "capacity", (int, float))
             except e.NotCapable:
                 capacity = None
@@ -123,7 +125,7 @@ class SmartcarAdapter:
         """One batch call for battery, charge, limit and location."""
         body = json_of(await self.http.request(
             "POST", f"/v2.0/vehicles/{vendor_id}/batch", token=session.access_token,
-            json={"requests": [{"path": p} for p in POLL_PATHS]},
+            json={"requests": [{"path": p} for p in POLL_PATHS]}, device=vendor_id, read=True,
         ))
         parts: Parts = {}
         for item in field(body, "responses", list):
@@ -133,7 +135,8 @@ class SmartcarAdapter:
         missing = [p for p in ESSENTIAL_PATHS if p not in parts]
         if missing:
             raise e.BadResponse(f"batch answer lacks {missing[0]}")
-        errors = {p: from_body(code, sub, headers) for p, (code, sub, headers) in parts.items() if code >= 300}
+        errors = {p: self.http.note(from_body(code, sub, headers), token=session.access_token, device=vendor_id)
+                  for p, (code, sub, headers) in parts.items() if code >= 300}
         if all(isinstance(errors.get(p), e.NotCapable) for p in ESSENTIAL_PATHS):
             return _without_charge_state(parts, errors)
         failed = [errors[p] for p in ESSENTIAL_PATHS if p in errors]
@@ -162,7 +165,8 @@ class SmartcarAdapter:
         )
 
     async def _command(self, session: Session, vendor_id: str, path: str, body: dict[str, Any]) -> None:
-        await self.http.request("POST", f"/v2.0/vehicles/{vendor_id}{path}", token=session.access_token, json=body)
+        await self.http.request("POST", f"/v2.0/vehicles/{vendor_id}{path}", token=session.access_token, json=body,
+                                device=vendor_id)
 
     async def start_charging(self, session: Session, vendor_id: str) -> None:
         """POST /charge START."""

@@ -9,6 +9,10 @@ import httpx
 from adapters import errors as e
 from adapters.http import retry_after
 
+#: Smartcar's 429 codes → what they limit: RATE_LIMIT:SMARTCAR_API is the application's quota,
+#: RATE_LIMIT:VEHICLE and UPSTREAM:RATE_LIMIT (the car maker's limit) one vehicle.
+RATE_LIMIT_SCOPES = {"SMARTCAR_API": e.APP, "VEHICLE": e.DEVICE, "RATE_LIMIT": e.DEVICE}
+
 
 def from_body(status: int, body: Any, headers: dict[str, str] | httpx.Headers | None = None) -> e.VendorError:
     """Map a Smartcar error (status, JSON body, headers) to a typed error."""
@@ -21,7 +25,7 @@ def from_body(status: int, body: Any, headers: dict[str, str] | httpx.Headers | 
     if status == 501 or code == "VEHICLE_NOT_CAPABLE":
         return e.NotCapable("vehicle not capable")
     if status == 429:
-        return e.RateLimited("rate limited", retry_after(headers))
+        return e.RateLimited("rate limited", retry_after(headers), scope=RATE_LIMIT_SCOPES.get(str(code), e.ACCOUNT))
     if status == 409 and kind == "VEHICLE_STATE":
         if code == "ASLEEP":
             return e.Asleep("vehicle asleep")

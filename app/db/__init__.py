@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 from tortoise.queryset import QuerySet
 
+from app import crypto
+from app.db.secrets import check_readable, rewrite_vendor_secrets
 from app.settings import Settings
 
 MODELS_MODULE = "app.db.models"
@@ -39,7 +41,9 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 
 async def migrate(settings: Settings) -> None:
-    """Apply every migration (idempotent)."""
+    """Apply every migration (idempotent). Configures the vendor-secret keyring first (migration
+    0002 encrypts plaintext rows with it); ConfigError when no key can be had."""
+    crypto.configure(crypto.keys_for(settings))
     try:
         await tortoise_migrate(config=tortoise_config(settings.database_url))
     finally:
@@ -50,6 +54,17 @@ async def init(settings: Settings) -> None:
     """Migrate, then initialise Tortoise for this process (usable from any task)."""
     await migrate(settings)
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+    try:
+        await check_readable(connections.get("default"))
+    except BaseException:
+        await Tortoise.close_connections()
+        raise
+
+
+async def rotate_secrets() -> int:
+    """Re-encrypt every stored vendor secret with the first configured key (after `init`);
+    returns the rows changed. Afterwards older keys may be dropped from TANDEM_SECRET_KEYS."""
+    return await rewrite_vendor_secrets(connections.get("default"))
 
 
 async def close() -> None:

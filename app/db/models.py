@@ -1,7 +1,8 @@
 """Database models (Tortoise ORM). The database is the source of truth; events are hints.
 
-Ids are opaque strings (uuid4 hex). Vendor secrets live only in `VendorLink.credentials`
-and are never logged or returned; Tandem's own tokens are stored as SHA-256 hashes.
+Ids are opaque strings (uuid4 hex). Vendor secrets live only in `VendorLink.credentials` and
+`VendorLink.access_token`, encrypted at rest (app/db/fields.py), and are never logged or returned;
+Tandem's own tokens are stored as SHA-256 hashes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+from app.db.fields import EncryptedJSONField, EncryptedTextField
 
 
 def new_id() -> str:
@@ -25,6 +28,10 @@ class Client(Model):
     name = fields.CharField(max_length=200)
     secret_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: After `rotateClientSecret` with a grace period: the replaced secret's hash, valid until then.
+    previous_secret_hash = fields.CharField(max_length=64, null=True, db_index=True)
+    previous_secret_until = fields.DatetimeField(null=True)
+    secret_rotated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "client"
@@ -54,6 +61,12 @@ class UserToken(Model):
     )
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: None: never expires.
+    expires_at = fields.DatetimeField(null=True)
+    #: Approximate (updated at most once a minute per process).
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    user_id: str
 
     class Meta:
         table = "user_token"
@@ -69,14 +82,18 @@ class VendorLink(Model):
     vendor = fields.CharField(max_length=50)
     #: Hash of the vendor account identity, to find a re-link of the same account.
     account_key = fields.CharField(max_length=64)
-    credentials: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
-    access_token = fields.TextField(default="")
+    #: Encrypted at rest (the column holds `{"fernet": token}`).
+    credentials: fields.JSONField[dict[str, Any]] = EncryptedJSONField(default=dict)
+    #: The vendor session token, encrypted at rest.
+    access_token = EncryptedTextField(default="")
     status = fields.CharField(max_length=20, default="OK")  # OK | REVOKED
     created_at = fields.DatetimeField(auto_now_add=True)
+    user_id: str
 
     class Meta:
         table = "vendor_link"
-        unique_together = (("user", "vendor", "account_key"),)
+        #: One user per vendor account: a second user linking it is refused (DEVICE_ALREADY_LINKED).
+        unique_together = (("user", "vendor", "account_key"), ("vendor", "account_key"))
 
 
 class Location(Model):
@@ -110,6 +127,12 @@ class Asset(Model):
     state_updated_at = fields.DatetimeField(null=True)
     #: Last error code from the vendor (None when the last poll worked).
     poll_error = fields.CharField(max_length=50, null=True)
+    #: When a poll last succeeded (a vehicle: its cloud was asked, whatever the age of its data,
+    #: a charger: its recorded state held then). Pairing's "polled since the plug-in" reads it.
+    polled_at = fields.DatetimeField(null=True)
+    # Until when the vendor rate-limits reads of this asset (its Retry-After, capped); None when not.
+    # A plain comment on purpose: Tortoise turns doc comments into column comments, which SQLite cannot add.
+    rate_limited_until = fields.DatetimeField(null=True)
     shard = fields.IntField(default=0, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     # Foreign-key columns, declared on the concrete models below; named here for type checkers.
@@ -147,12 +170,22 @@ class Vehicle(Asset):
     data_age = fields.DatetimeField(null=True)
     #: Polling faster until this time (after a charger plug-in, to confirm pairing).
     confirm_until = fields.DatetimeField(null=True)
-    #: Seconds from a charger's plug-in to this car's cloud first reporting it, at its recent
-    #: activations (newest last): evidence of how promptly its cloud reports a cable.
-    #: (None until the first; nullable so that existing rows need no value.)
+    # Seconds from a charger's plug-in to this car's cloud first reporting it, at its recent
+    # activations (newest last): evidence of how promptly its cloud reports a cable.
+    # (None until the first; nullable so that existing rows need no value.)
     report_lags: fields.JSONField[list[float] | None] = fields.JSONField(null=True)
-    #: How far its cloud's clock was seen running ahead of ours (seconds; taken off its times).
+    # How far its cloud's clock was seen running ahead of ours (seconds; taken off its times).
     clock_ahead_s = fields.FloatField(null=True)
+    #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
+    id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # Tandem's SoC estimate (app.domain.soc): level (%) at est_at, the ACTIVE charger's session meter
+    # (kWh) then, and the least level that may be shown.
+    est_level = fields.FloatField(null=True)
+    est_at = fields.DatetimeField(null=True)
+    est_energy = fields.FloatField(null=True)
+    est_floor = fields.FloatField(null=True)
+    # When a charger this car was ACTIVE with saw the cable out (older car data must not say plugged in).
+    cable_out_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "vehicle"
@@ -184,6 +217,10 @@ class Charger(Asset):
     plugged_in_at = fields.DatetimeField(null=True)
     unplugged_at = fields.DatetimeField(null=True)
     charging_changed_at = fields.DatetimeField(null=True)
+    #: The idTag the current session was started with, and the car's SoC (%) as the charger
+    #: reports it (OCPP chargers; None where the charger does not say).
+    session_id_tag = fields.CharField(max_length=20, null=True)
+    session_soc = fields.FloatField(null=True)
 
     class Meta:
         table = "charger"
@@ -210,7 +247,12 @@ class Observation(Model):
 
 
 class EvSystem(Model):
-    """A vehicle and a charger of the same user, ACTIVE while plugged into each other."""
+    """A vehicle and a charger of the same user, ACTIVE while plugged into each other.
+
+    At most one ACTIVE system per vehicle and per charger: partial unique indexes made by
+    migration 0002 (`WHERE status = 'ACTIVE'`); an activation that would break it raises
+    IntegrityError.
+    """
 
     id = fields.CharField(max_length=32, primary_key=True, default=new_id)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
@@ -246,6 +288,8 @@ class ChargeAction(Model):
     target_id = fields.CharField(max_length=32, db_index=True)
     target_type = fields.CharField(max_length=10)  # VEHICLE | CHARGER
     kind = fields.CharField(max_length=20)  # START | STOP | SET_MAX_CURRENT
+    #: USER (requested through the API, visible) | PROBE (a probe's pause or resume, internal).
+    origin = fields.CharField(max_length=10, default="USER")
     state = fields.CharField(max_length=12, default="PENDING", db_index=True)
     max_current = fields.FloatField(null=True)
     idempotency_key = fields.CharField(max_length=200, null=True)
@@ -283,6 +327,66 @@ class ActionAttempt(Model):
         table = "action_attempt"
 
 
+class ChargerProbe(Model):
+    """A probe of one charger's plug session: pause it, watch which candidate car stops, resume.
+
+    At most one per plug session (unique charger + plugged_in_at). Every input of its decision is
+    here (readings, times, its pause and resume actions), so any worker can carry it on.
+    `phase`: PAUSING | WATCHING | RESUMING | DONE. `readings`: {"before" | "paused" | "resumed":
+    {vehicle id: VehicleObs as JSON}}.
+    """
+
+    id = fields.CharField(max_length=32, primary_key=True, default=new_id)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="probes", on_delete=fields.CASCADE
+    )
+    charger: fields.ForeignKeyRelation[Charger] = fields.ForeignKeyField(
+        "models.Charger", related_name="probes", on_delete=fields.CASCADE
+    )
+    user_id: str
+    charger_id: str
+    plugged_in_at = fields.DatetimeField()
+    candidates: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    phase = fields.CharField(max_length=12, default="PAUSING")
+    readings: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    #: Set before the pause command goes out (a car may stop as soon as the charger does).
+    paused_at = fields.DatetimeField(null=True)
+    #: When the probe decided to resume: pairing ignores charging evidence from the pause until then.
+    resumed_at = fields.DatetimeField(null=True)
+    pause_action_id = fields.CharField(max_length=32, null=True)
+    resume_action_id = fields.CharField(max_length=32, null=True)
+    #: Why it ended early (a user's action on the charger or a candidate car, an unplug, ...).
+    interrupted = fields.TextField(null=True)
+    outcome = fields.TextField(null=True)
+    chosen_vehicle_id = fields.CharField(max_length=32, null=True)
+    next_step_at = fields.DatetimeField(null=True)
+    #: When the probe last asked for the watched cars to be polled.
+    kicked_at = fields.DatetimeField(null=True)
+    #: When the charger was restored (its resume action ended), None while the probe holds it.
+    ended_at = fields.DatetimeField(null=True, db_index=True)
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "charger_probe"
+        unique_together = (("charger", "plugged_in_at"),)
+
+
+class PathScore(Model):
+    """Recent success rate (EWMA, 0..1) of commands to one asset through one path (`via`)."""
+
+    id = fields.BigIntField(primary_key=True)
+    asset_id = fields.CharField(max_length=32)
+    via = fields.CharField(max_length=10)  # VEHICLE | CHARGER
+    score = fields.FloatField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "path_score"
+        unique_together = (("asset_id", "via"),)
+
+
 class WorkerLease(Model):
     """Ownership of one shard of assets (and actions) by one worker process."""
 
@@ -302,3 +406,166 @@ class WorkerHeartbeat(Model):
 
     class Meta:
         table = "worker_heartbeat"
+
+
+class OcppStation(Model):
+    """An OCPP 1.6J charge point linked to a charger, and what it last reported.
+
+    The web process holding the charge point's websocket writes it; any process reads it (the
+    `ocpp` adapter builds the charger's snapshot from it). Times are Tandem's receipt times, or
+    the charge point's own timestamps clamped to receipt.
+    """
+
+    charge_point_id = fields.CharField(max_length=48, primary_key=True)
+    charger: fields.ForeignKeyNullableRelation[Charger] = fields.ForeignKeyField(
+        "models.Charger", related_name="ocpp_station", null=True, on_delete=fields.CASCADE
+    )
+    #: scrypt hash of the Basic-auth password ("scrypt$n$r$p$salt$hash", hex).
+    password_hash = fields.CharField(max_length=200)
+    #: The web process holding the websocket (None: not connected anywhere).
+    connected_node = fields.CharField(max_length=100, null=True)
+    connected_at = fields.DatetimeField(null=True)
+    last_message_at = fields.DatetimeField(null=True)
+    heartbeat_s = fields.IntField(default=300)
+    vendor_name = fields.CharField(max_length=50, null=True)
+    model_name = fields.CharField(max_length=50, null=True)
+    serial = fields.CharField(max_length=50, null=True)
+    firmware = fields.CharField(max_length=50, null=True)
+    #: Connector 1's status (Available, Preparing, Charging, ...) and its (clamped) timestamp.
+    status = fields.CharField(max_length=20, null=True)
+    status_at = fields.DatetimeField(null=True)
+    #: The charge point's own timestamp of that status (its clock), to order its messages.
+    status_claimed_at = fields.DatetimeField(null=True)
+    error_code = fields.CharField(max_length=40, null=True)
+    #: Configuration read at connect: feature profiles, rate unit ("A"/"W"), remote-start auth.
+    features: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    rate_unit = fields.CharField(max_length=1, null=True)
+    authorize_remote = fields.BooleanField(null=True)
+    transaction_id = fields.IntField(null=True)
+    tx_id_tag = fields.CharField(max_length=20, null=True)
+    tx_started_at = fields.DatetimeField(null=True)
+    tx_meter_start_wh = fields.FloatField(null=True)
+    #: The last idTag the charge point presented (Authorize / StartTransaction).
+    last_id_tag = fields.CharField(max_length=20, null=True)
+    last_id_tag_at = fields.DatetimeField(null=True)
+    power_w = fields.FloatField(null=True)
+    energy_wh = fields.FloatField(null=True)
+    soc = fields.FloatField(null=True)
+    meter_at = fields.DatetimeField(null=True)
+    #: Limit Tandem set (A) with a TxDefaultProfile, and whether a TxProfile pauses the session.
+    limit_a = fields.FloatField(null=True)
+    paused = fields.BooleanField(default=False)
+    #: The effective limit the charge point reported (GetCompositeSchedule), in A.
+    reported_limit_a = fields.FloatField(null=True)
+    next_tx_id = fields.IntField(default=1)
+    charger_id: str | None
+    class Meta:
+        table = "ocpp_station"
+
+
+class SmartChargingPolicy(Model):
+    """A vehicle's smart charging wishes: when it leaves and how full it must be."""
+
+    vehicle: fields.OneToOneRelation[Vehicle] = fields.OneToOneField(
+        "models.Vehicle", related_name="smart_policy", on_delete=fields.CASCADE, primary_key=True
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="smart_policies", on_delete=fields.CASCADE
+    )
+    is_enabled = fields.BooleanField(default=False)
+    #: Local time "HH:MM" at the charging location.
+    deadline = fields.CharField(max_length=5, default="07:00")
+    minimum_charge_limit = fields.FloatField(default=0.0)
+    #: None: the vehicle's own charge limit, else 80 %.
+    target_charge_limit = fields.FloatField(null=True)
+    #: The plug session (its charger's plug-in time) that `boostCharging` boosts, if any.
+    boost_session = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    vehicle_id: str
+    user_id: str
+
+    class Meta:
+        table = "smart_charging_policy"
+
+
+class Tariff(Model):
+    """Energy prices at a location, as the client gives them: a day-ahead series of rates, or a
+    daily time-of-use pattern (`repeat_daily`: only the times of day count)."""
+
+    location: fields.OneToOneRelation[Location] = fields.OneToOneField(
+        "models.Location", related_name="tariff", on_delete=fields.CASCADE, primary_key=True
+    )
+    currency = fields.CharField(max_length=3)
+    #: [{"startAt": ISO-8601, "endAt": ISO-8601, "price": per kWh}], sorted by start.
+    rates: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    repeat_daily = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+    location_id: str
+
+    class Meta:
+        table = "tariff"
+
+
+class SmartChargingPlan(Model):
+    """The current smart charging plan of a vehicle (one row per vehicle, rewritten on re-plan)."""
+
+    vehicle: fields.OneToOneRelation[Vehicle] = fields.OneToOneField(
+        "models.Vehicle", related_name="smart_plan", on_delete=fields.CASCADE, primary_key=True
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="smart_plans", on_delete=fields.CASCADE
+    )
+    plan_id = fields.CharField(max_length=32, default=new_id)
+    state = fields.CharField(max_length=30, default="DISABLED")
+    #: The plug session this plan is for (the charger's plug-in time) and its deadline.
+    session_plugged_at = fields.DatetimeField(null=True)
+    deadline_at = fields.DatetimeField(null=True)
+    start_at = fields.DatetimeField(null=True)
+    stop_at = fields.DatetimeField(null=True)
+    estimated_finish_at = fields.DatetimeField(null=True)
+    energy_kwh = fields.FloatField(null=True)
+    smart_cost = fields.FloatField(null=True)
+    non_smart_cost = fields.FloatField(null=True)
+    currency = fields.CharField(max_length=3, null=True)
+    #: [{"startAt", "endAt", "powerKw", "price"}]
+    slots: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    reason = fields.TextField(null=True)
+    #: Whether a plan (not boost, not the minimum alone) steered this session.
+    planned = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+    vehicle_id: str
+    user_id: str
+
+    class Meta:
+        table = "smart_charging_plan"
+
+
+class ChargingSession(Model):
+    """One plug-in of a charger (and the vehicle on it, once known), with its energy and cost."""
+
+    id = fields.CharField(max_length=32, primary_key=True, default=new_id)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="charging_sessions", on_delete=fields.CASCADE
+    )
+    charger: fields.ForeignKeyRelation[Charger] = fields.ForeignKeyField(
+        "models.Charger", related_name="sessions", on_delete=fields.CASCADE
+    )
+    vehicle_id = fields.CharField(max_length=32, null=True, db_index=True)
+    started_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)
+    energy_kwh = fields.FloatField(default=0.0)
+    #: The charger's session meter at the last poll (kWh), to count what each poll added.
+    meter_kwh = fields.FloatField(null=True)
+    max_power_kw = fields.FloatField(default=0.0)
+    start_battery_level = fields.FloatField(null=True)
+    end_battery_level = fields.FloatField(null=True)
+    cost = fields.FloatField(null=True)
+    non_smart_cost = fields.FloatField(null=True)
+    currency = fields.CharField(max_length=3, null=True)
+    is_smart = fields.BooleanField(default=False)
+    charger_id: str
+    user_id: str
+
+    class Meta:
+        table = "charging_session"
+        ordering = ["-started_at"]

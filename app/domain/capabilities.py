@@ -32,7 +32,9 @@ PLUG_IN = Intervention("PLUG_INTO_PAIRED_CHARGER", "Plug into your linked charge
 SET_LOCATION = Intervention("SET_CHARGER_LOCATION", "Set your charger's location",
                             "Give your charger a location so the vehicle's location can be known.")
 RELINK = Intervention("RELINK_VENDOR", "Link the vehicle again",
-                      "The vendor no longer accepts Tandem's access; link the account again.")
+                      "The vehicle's vendor no longer accepts Tandem's access; link the account again.")
+RELINK_CHARGER = Intervention("RELINK_VENDOR", "Link the charger again",
+                              "The charger's vendor no longer accepts Tandem's access; link the account again.")
 NOT_SUPPORTED = Intervention("NOT_SUPPORTED", "Not supported",
                              "Neither this vehicle nor a linked charger supports this.")
 
@@ -143,7 +145,7 @@ def _steps(rule: Rule, system: SystemFacts, charger: ChargerFacts) -> tuple[Inte
         return None
     steps: list[Intervention] = []
     if charger.needs_relink:
-        steps.append(RELINK)
+        steps.append(RELINK_CHARGER)
     if rule.needs_location and charger.location_id is None:
         steps.append(SET_LOCATION)
     if rule.needs_active and not system.active:
@@ -165,7 +167,7 @@ def resolve_charger(charger: ChargerFacts) -> dict[Cap, Resolved]:
         if cap in charger.capabilities and not charger.needs_relink:
             out[cap] = Resolved(True, "CHARGER", charger.id, ())
         else:
-            out[cap] = Resolved(False, "NONE", None, (RELINK,) if charger.needs_relink else (NOT_SUPPORTED,))
+            out[cap] = Resolved(False, "NONE", None, (RELINK_CHARGER,) if charger.needs_relink else (NOT_SUPPORTED,))
     return out
 
 

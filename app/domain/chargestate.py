@@ -1,16 +1,18 @@
 """The vehicle's charge state: its own, or synchronized with the charger it is plugged into.
 
-With an ACTIVE EV system the charger is authoritative for the cable and power delivery, the
-car for SoC and range; between car polls SoC is estimated from the energy the charger
-delivered since the car's data was taken.
+With an ACTIVE EV system the charger is authoritative for the cable and power delivery (the
+vehicle follows it at once), the car for SoC and range; between car polls SoC is estimated from
+the energy the charger delivered (`app.domain.soc`). After the pair ends because the charger saw
+the cable out, a car reading older than that keeps showing the cable out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from adapters.types import PowerState
+from app.domain.soc import Estimate, Meter, shown_level
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,21 @@ class CarData:
     max_current: float | None
     data_age: datetime | None
     updated: datetime | None
+    #: Tandem's SoC estimate (empty until the first reading since it was introduced).
+    estimate: Estimate = field(default_factory=Estimate)
+    #: When a charger this car was ACTIVE with last saw its cable out.
+    cable_out_at: datetime | None = None
+
+    @property
+    def reading_at(self) -> datetime | None:
+        """When the car's own data was taken (its data age, else when it last changed)."""
+        return self.data_age or self.updated
+
+    def soc_estimate(self) -> Estimate:
+        """The stored estimate, or one from the car's own last reading."""
+        if self.estimate.level is not None or self.battery_level is None:
+            return self.estimate
+        return Estimate(self.battery_level, self.reading_at)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,14 @@ class ChargerData:
     max_current: float | None
     charging_since: datetime | None
     updated: datetime | None
+    session_energy: float | None = None
+    session_start: datetime | None = None
+    changed_at: datetime | None = None
+
+    def meter(self) -> Meter:
+        """What this charger says about the energy it delivers."""
+        return Meter(self.is_charging, self.charge_rate, self.changed_at or self.charging_since,
+                     self.session_energy, self.session_start)
 
 
 @dataclass(frozen=True)
@@ -88,13 +113,9 @@ def vehicle_state(car: CarData, charger: ChargerData | None, now: datetime) -> C
     """The vehicle's charge state (standalone when `charger` is None)."""
     limit = car.charge_limit if car.charge_limit is not None else 100.0
     if charger is None:
-        return ChargeView(
-            car.battery_level, car.range_km, car.is_plugged_in, car.is_charging, car.is_fully_charged,
-            car.battery_capacity, car.charge_limit, car.charge_rate,
-            time_remaining(car.battery_capacity, car.battery_level, limit, car.charge_rate, car.is_charging),
-            car.max_current, own_power_state(car), None, car.updated,
-        )
-    soc, rng = estimate_soc(car, charger, now, limit)
+        return _own_state(car, limit, now)
+    soc = shown_level(car.soc_estimate(), charger.meter(), car.battery_capacity, car.charge_limit, now)
+    rng = scaled_range(car, soc)
     charging = charger.is_charging
     rate = charger.charge_rate if charging else 0.0
     if car.charge_rate is not None and charging and charger.charge_rate is None:
@@ -108,8 +129,33 @@ def vehicle_state(car: CarData, charger: ChargerData | None, now: datetime) -> C
         soc, rng, charger.is_plugged_in, charging, full, car.battery_capacity, car.charge_limit, rate,
         time_remaining(car.battery_capacity, soc, limit, rate, charging),
         charger.max_current if charger.max_current is not None else car.max_current,
-        state, charger.charger_id, updated,
+        state, charger.charger_id if charger.is_plugged_in is not False else None, updated,
     )
+
+
+def _own_state(car: CarData, limit: float, now: datetime) -> ChargeView:
+    """The car's own data, with Tandem's SoC estimate, and the cable out when a charger saw it out
+    after the car's data was taken."""
+    soc = shown_level(car.soc_estimate(), None, car.battery_capacity, car.charge_limit, now)
+    rng = scaled_range(car, soc)
+    out_at, reading_at = car.cable_out_at, car.reading_at
+    if out_at is not None and (reading_at is None or reading_at < out_at):
+        updated = max(out_at, car.updated) if car.updated else out_at
+        return ChargeView(soc, rng, False, False, False, car.battery_capacity, car.charge_limit, 0.0, None,
+                          car.max_current, PowerState.UNPLUGGED, None, updated)
+    return ChargeView(
+        soc, rng, car.is_plugged_in, car.is_charging, car.is_fully_charged,
+        car.battery_capacity, car.charge_limit, car.charge_rate,
+        time_remaining(car.battery_capacity, soc, limit, car.charge_rate, car.is_charging),
+        car.max_current, own_power_state(car), None, car.updated,
+    )
+
+
+def scaled_range(car: CarData, soc: float | None) -> float | None:
+    """The car's range scaled to the shown SoC (its own km per percent)."""
+    if soc is None or car.range_km is None or not car.battery_level or soc == car.battery_level:
+        return car.range_km
+    return round(car.range_km * soc / car.battery_level, 1)
 
 
 def is_full(car: CarData, charger: ChargerData, soc: float | None, limit: float) -> bool | None:
@@ -122,19 +168,3 @@ def is_full(car: CarData, charger: ChargerData, soc: float | None, limit: float)
     if charger.power_state == PowerState.PLUGGED_IN_COMPLETE:
         return True
     return car.is_fully_charged
-
-
-def estimate_soc(car: CarData, charger: ChargerData, now: datetime, limit: float
-                 ) -> tuple[float | None, float | None]:
-    """SoC and range now: the car's last values plus energy delivered since its data was taken."""
-    if car.battery_level is None:
-        return None, car.range_km
-    if not charger.is_charging or not charger.charge_rate or not car.battery_capacity or car.data_age is None:
-        return car.battery_level, car.range_km
-    since = max(car.data_age, charger.charging_since or car.data_age)
-    hours = max(0.0, (now - since).total_seconds() / 3600)
-    gained = charger.charge_rate * hours / car.battery_capacity * 100
-    soc = min(max(limit, car.battery_level), car.battery_level + gained)
-    soc = round(soc, 1)
-    rng = car.range_km * soc / car.battery_level if car.range_km and car.battery_level > 0 else car.range_km
-    return soc, (round(rng, 1) if rng is not None else None)

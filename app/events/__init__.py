@@ -1,5 +1,9 @@
 """Broadcast of change events between processes (over broadcaster), bounded per subscriber."""
 
-from app.events.bus import BroadcastUnavailable, Event, EventBus, Resync, Subscription
+from app.events.bus import BroadcastUnavailable, EventBus, Subscription
+from app.events.wire import BadMessage, Event, Resync, channel_for, last_seq, namespace_for
 
-__all__ = ["BroadcastUnavailable", "Event", "EventBus", "Resync", "Subscription"]
+__all__ = [
+    "BadMessage", "BroadcastUnavailable", "Event", "EventBus", "Resync", "Subscription", "channel_for",
+    "last_seq", "namespace_for",
+]

@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from app import metrics
 from app.db.models import ChargeAction
 from app.errors import NotFoundError
+from app.orchestrator import holds
 from app.orchestrator.context import Target, load_target, not_capable_detail
 from app.runtime import Runtime
 
@@ -63,7 +64,7 @@ async def request_action(rt: Runtime, user_id: str, target_type: str, target_id:
         if same is not None:
             return same
     target = await load_target(user_id, target_type, target_id)
-    pending = await ChargeAction.filter(user_id=user_id, target_id=target_id, state="PENDING")
+    pending = await ChargeAction.filter(user_id=user_id, target_id=target_id, state="PENDING", origin="USER")
     for other in pending:
         if other.kind == kind and (kind != "SET_MAX_CURRENT" or other.max_current == max_current):
             return other
@@ -80,6 +81,9 @@ async def request_action(rt: Runtime, user_id: str, target_type: str, target_id:
         if other.kind == CONTRARY.get(kind) or other.kind == kind:
             await finish(rt, other, "CANCELLED", "CONFLICT", f"Overridden by a newer {kind} action ({action.id}).")
     refused = precheck(target, kind, max_current)
+    if refused is not None and refused[1] == "UNNECESSARY" and kind != "SET_MAX_CURRENT" and await holds.hold(
+            user_id, target, now, rt.settings.action_check_s, rt.settings.verify_vehicle_s):
+        refused = None  # the state it reads is Tandem's probe's doing: judged once the probe is over
     if refused is not None:
         return await finish(rt, action, *refused)
     await rt.publish("action", user_id, action.id)
@@ -91,7 +95,7 @@ async def request_action(rt: Runtime, user_id: str, target_type: str, target_id:
 
 async def cancel_action(rt: Runtime, user_id: str, action_id: str) -> ChargeAction:
     """Cancel a pending action (commands already sent may still take effect at the vendor)."""
-    action = await ChargeAction.filter(id=action_id, user_id=user_id).first()
+    action = await ChargeAction.filter(id=action_id, user_id=user_id, origin="USER").first()
     if action is None:
         raise NotFoundError("No such action.")
     if action.state != "PENDING":

@@ -15,7 +15,7 @@ from adapters import errors as ve
 from adapters.types import Session
 from app.db.models import ActionAttempt, ChargeAction, Charger, Vehicle, VendorLink
 from app.errors import NotFoundError
-from app.orchestrator import routing
+from app.orchestrator import holds, routing
 from app.orchestrator.api import finish, utcnow
 from app.orchestrator.context import Target, achieved, target_of
 from app.runtime import Runtime
@@ -37,9 +37,16 @@ async def step(rt: Runtime, action: ChargeAction) -> None:
         return
     plan: dict[str, Any] = dict(action.plan or {})
     current = plan.get("current")
+    if action.origin == "USER" and now < action.deadline:  # Tandem's own probe first: its pause proves nothing
+        held = await holds.hold(action.user_id, target, now,  # type: ignore[attr-defined]
+                                rt.settings.action_check_s, rt.settings.verify_vehicle_s)
+        if held is not None:
+            if held.refresh:
+                await _kick(rt, target)
+            return await _later(action, plan, held.until)
     if achieved(action, target):
         if current:
-            _score(target, current["via"], True)
+            await _score(target, current["via"], True)
         await finish(rt, action, "CONFIRMED")
         return
     if target.plugged is False and action.kind != "SET_MAX_CURRENT":
@@ -58,14 +65,14 @@ async def step(rt: Runtime, action: ChargeAction) -> None:
         await _kick(rt, target, vehicle=vehicle_due)  # chargers are cheap to poll: every check
         return await _later(action, plan, now + timedelta(seconds=check))
     if current:  # sent, but the state did not follow in time: count it against that path
-        _score(target, current["via"], False)
+        await _score(target, current["via"], False)
     await _send_next(rt, action, target, plan, now)
 
 
-def _score(target: Target, via: str, ok: bool) -> None:
+async def _score(target: Target, via: str, ok: bool) -> None:
     row = target.vehicle if via == "VEHICLE" else target.charger
     if row is not None:
-        routing.record(row.id, row.vendor, via, ok)
+        await routing.record(row.id, row.vendor, via, ok)
 
 
 def _verify_s(rt: Runtime, via: str) -> float:
@@ -98,7 +105,8 @@ async def _send_next(rt: Runtime, action: ChargeAction, target: Target, plan: di
     # A charger schedule holding the car blocks a start through either path: only the charger
     # path can override it, so it goes first.
     blocked = action.kind == "START" and target.charger is not None and bool(target.charger.schedule_blocking)
-    ordered = routing.order(paths, asset_of, tries, excluded, first="CHARGER" if blocked else None)
+    ordered = routing.order(paths, asset_of, tries, excluded, first="CHARGER" if blocked else None,
+                            rates=await routing.scores(asset_of.values()))
     if not ordered:
         if paths or excluded:
             await finish(rt, action, "FAILED", "NO_RESPONSE" if tries else "NOT_CAPABLE",
@@ -168,7 +176,7 @@ async def _command(rt: Runtime, action: ChargeAction, target: Target, via: str, 
             await getattr(adapter, name)(session, row.vendor_id)
     except ve.Asleep:
         await _attempt(action, via, COMMAND[action.kind], "ASLEEP", "the vehicle is asleep")
-        routing.record(row.id, row.vendor, via, False)
+        await routing.record(row.id, row.vendor, via, False)
         if plan.get("wakes", 0) < 3 and hasattr(adapter, "wake_up"):
             plan["wakes"] = plan.get("wakes", 0) + 1
             try:
@@ -184,12 +192,12 @@ async def _command(rt: Runtime, action: ChargeAction, target: Target, via: str, 
         return exc.retry_after
     except (ve.NotCapable, ve.PreconditionFailed, ve.AuthRevoked, ve.NotFound) as exc:
         await _attempt(action, via, COMMAND[action.kind], exc.code, exc.detail)
-        routing.record(row.id, row.vendor, via, False)
+        await routing.record(row.id, row.vendor, via, False)
         excluded.add(via)
         return 0.0
     except ve.VendorError as exc:
         await _attempt(action, via, COMMAND[action.kind], exc.code, exc.detail)
-        routing.record(row.id, row.vendor, via, False)
+        await routing.record(row.id, row.vendor, via, False)
         return 0.0 if len(target.paths(action.kind)) > 1 else rt.settings.action_check_s
     await _attempt(action, via, COMMAND[action.kind], "ok", "accepted; waiting for the device to follow")
     return None

@@ -10,9 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tortoise.models import Model
+
 from app.db.models import Charger, EvSystem, Location, Vehicle
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 @dataclass
@@ -55,17 +58,39 @@ class UserGraph:
         return self.locations.get(loc_id) if loc_id else None
 
 
+#: SQL of `_owned_by` per (model, number of users, connection): building it costs more than running it.
+_SQL: dict[tuple[type[Model], int, int], str] = {}
+
+
+async def _owned_by(model: type[M], ids: list[str]) -> list[M]:
+    """`model.filter(user_id__in=ids).order_by("created_at", "id")`, its SQL built once per shape."""
+    db = model._meta.db
+    key = (model, len(ids), id(db))
+    sql = _SQL.get(key)
+    if sql is None:
+        query = model.filter(user_id__in=ids).order_by("created_at", "id")
+        query._choose_db_if_not_chosen()
+        query._make_query()
+        sql, params = query.query.get_parameterized_sql()
+        if list(params) != ids:  # not the shape expected: let the ORM run it
+            return list(await query)
+        if len(_SQL) < 1024:
+            _SQL[key] = sql
+    _, rows = await db.execute_query(sql, ids)
+    return [model._init_from_db(**dict(row)) for row in rows]
+
+
 async def load_graphs(user_ids: Sequence[str]) -> list[UserGraph]:
     """Load the graphs of several users in four queries, in key order."""
     ids = list(dict.fromkeys(user_ids))
     graphs = {uid: UserGraph(uid) for uid in ids}
-    for v in await Vehicle.filter(user_id__in=ids).order_by("created_at", "id"):
+    for v in await _owned_by(Vehicle, ids):
         graphs[v.user_id].vehicles[v.id] = v
-    for c in await Charger.filter(user_id__in=ids).order_by("created_at", "id"):
+    for c in await _owned_by(Charger, ids):
         graphs[c.user_id].chargers[c.id] = c
-    for s in await EvSystem.filter(user_id__in=ids).order_by("created_at", "id"):
+    for s in await _owned_by(EvSystem, ids):
         graphs[s.user_id].systems.append(s)
-    for loc in await Location.filter(user_id__in=ids).order_by("created_at", "id"):
+    for loc in await _owned_by(Location, ids):
         graphs[loc.user_id].locations[loc.id] = loc  # type: ignore[attr-defined]
     return [graphs[uid] for uid in user_ids]
 

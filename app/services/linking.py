@@ -6,11 +6,17 @@ import hashlib
 import logging
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
 from adapters import registry
-from adapters.errors import BadCredentials, UnknownVendor, VendorError
+from adapters.errors import BadCredentials, RateLimited, UnknownVendor, VendorError
 from adapters.types import ChargerInfo, Session, VehicleInfo
+from app.db import column
 from app.db.models import ChargeAction, Charger, EvSystem, Observation, Vehicle, VendorLink
-from app.errors import BadInput, NotFoundError, TandemError
+from app.errors import AlreadyLinked, BadInput, NotFoundError, TandemError
+from app.ocpp import stations as ocpp_stations
+from app.orchestrator import routing
 from app.runtime import Runtime
 from app.services import evsystems
 
@@ -24,8 +30,38 @@ def shard_of(user_id: str, shards: int) -> int:
 
 
 def _account_key(vendor: str, credentials: dict[str, Any]) -> str:
-    identity = str(credentials.get("username") or credentials.get("userName") or "")
+    identity = str(credentials.get("username") or credentials.get("userName") or credentials.get("chargePointId") or "")
     return hashlib.sha256(f"{vendor}:{identity}".encode()).hexdigest()
+
+
+async def _refuse_if_linked_elsewhere(user_id: str, vendor: str, account_key: str, infos: list[Any]) -> None:
+    """AlreadyLinked when another user links this vendor account or any of these devices (same
+    vendor id, VIN or serial number). Another user's link of the account that holds no asset any
+    more is a leftover: it is deleted, with its credentials."""
+    others = VendorLink.filter(vendor=vendor, account_key=account_key).exclude(user_id=user_id)
+    for link_id in await column(others, "id"):
+        if await Vehicle.filter(link_id=link_id).exists() or await Charger.filter(link_id=link_id).exists():
+            raise AlreadyLinked("This vendor account is already linked by another user.")
+        await VendorLink.filter(id=link_id).delete()
+    vehicles = [(i.vendor_id, i.vin) for i in infos if isinstance(i, VehicleInfo)]
+    chargers = [(i.vendor_id, i.serial_number) for i in infos if isinstance(i, ChargerInfo)]
+    if await _taken(Vehicle, user_id, vendor, vehicles, "vin"):
+        raise AlreadyLinked("A vehicle of this account is already linked by another user.")
+    if await _taken(Charger, user_id, vendor, chargers, "serial_number"):
+        raise AlreadyLinked("A charger of this account is already linked by another user.")
+
+
+async def _taken(model: type[Vehicle] | type[Charger], user_id: str, vendor: str,
+                 devices: list[tuple[str, str | None]], identity: str) -> bool:
+    """Whether another user holds one of `devices` (vendor id, VIN or serial number), by vendor
+    id or by the identity (`vin` / `serial_number`) that names the device across vendor accounts."""
+    if not devices:
+        return False
+    same = Q(vendor=vendor, vendor_id__in=[vendor_id for vendor_id, _ in devices])
+    names: dict[str, Any] = {f"{identity}__in": [name for _, name in devices if name]}
+    if names[f"{identity}__in"]:
+        same |= Q(**names)
+    return bool(await model.filter(same).exclude(user_id=user_id).exists())
 
 
 async def link_vendor(
@@ -46,14 +82,21 @@ async def link_vendor(
         )
     except BadCredentials:
         raise TandemError("The vendor did not accept these credentials.", "BAD_CREDENTIALS") from None
+    except RateLimited as exc:  # this account's (or the app's) limit at the vendor: fail now, never wait it out
+        log.warning("linking %s: rate limited (%s) for %.0f s", vendor, exc.scope, exc.retry_after)
+        raise TandemError(f"Requests to this vendor are rate-limited; try again in {exc.retry_after:.0f} s.",
+                          "RATE_LIMITED") from None
     except VendorError as exc:
         log.warning("linking %s failed: %s", vendor, exc.code)
         raise TandemError(f"The vendor could not be reached ({exc.code}); try again.", "VENDOR_UNAVAILABLE") from None
 
-    link, _ = await VendorLink.get_or_create(
-        user_id=user_id, vendor=vendor, account_key=_account_key(vendor, credentials)
-    )
-    link.credentials = credentials
+    account_key = _account_key(vendor, credentials)
+    await _refuse_if_linked_elsewhere(user_id, vendor, account_key, infos)
+    try:
+        link, _ = await VendorLink.get_or_create(user_id=user_id, vendor=vendor, account_key=account_key)
+    except IntegrityError:  # another user linked the same account a moment ago
+        raise AlreadyLinked("This vendor account is already linked by another user.") from None
+    link.credentials = ocpp_stations.stored_credentials(credentials) if vendor == "ocpp" else credentials
     link.access_token = session.access_token
     link.status = "OK"
     await link.save()
@@ -65,6 +108,8 @@ async def link_vendor(
             vehicles.append(await _upsert_vehicle(rt, user_id, link, vendor, info))
         elif isinstance(info, ChargerInfo):
             chargers.append(await _upsert_charger(rt, user_id, link, vendor, info))
+            if vendor == "ocpp":
+                await ocpp_stations.register(chargers[-1], credentials)
     await evsystems.establish(rt, user_id)
     for v in vehicles:
         await rt.publish("vehicle", user_id, v.id)
@@ -119,7 +164,11 @@ async def unlink_asset(rt: Runtime, user_id: str, kind: str, asset_id: str) -> N
         state="CANCELLED", failure_type="NOT_FOUND", failure_detail=f"The {kind} was unlinked."
     )
     await Observation.filter(asset_id=asset_id).delete()
+    await routing.forget(asset_id)
     await row.delete()
+    link_id = row.link_id
+    if not await Vehicle.filter(link_id=link_id).exists() and not await Charger.filter(link_id=link_id).exists():
+        await VendorLink.filter(id=link_id).delete()  # the account's last asset: forget its credentials
     await rt.publish(kind, user_id, asset_id)
     for other in others:
         await rt.publish("charger" if kind == "vehicle" else "vehicle", user_id, other)

@@ -10,11 +10,14 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
 from app.db import column
 from app.db.models import Charger, EvSystem, Observation, Vehicle
 from app.domain import pairing as dp
 from app.runtime import Runtime
-from app.services import probe
+from app.services import merge, probe
 from app.services.graph import UserGraph, load_graph
 
 log = logging.getLogger("tandem.pairing")
@@ -22,8 +25,6 @@ MAX_EVIDENCE = 12
 _locks: dict[str, asyncio.Lock] = {}
 #: How late a charger cloud may report a cable (Easee: within seconds).
 CHARGER_CLOUD_LAG_S = 2.0
-#: When this process last polled each asset successfully (a user's assets are all polled by one process).
-_polled: dict[str, datetime] = {}
 #: Chargers a decision waits for (their last poll was older than the vehicle data): decide again
 #: after their next poll even when it changed nothing. A liveness hint only, never an input.
 _awaited: set[str] = set()
@@ -33,12 +34,6 @@ REPORT_LAGS_NEEDED = 3
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: A vendor clock seen running further ahead than this is not trusted to date its data.
 CLOCK_TOLERANCE_S = 2.0
-
-
-def polled(asset_id: str, at: datetime) -> None:
-    """Note a successful poll: a charger's recorded state held (at least) at `at`; a vehicle's
-    cloud was asked at `at`, whatever the age of the data it gave."""
-    _polled[asset_id] = at
 
 
 def awaited(asset_id: str) -> bool:
@@ -75,10 +70,10 @@ async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions
     if kind == "charger" and "plugged_in" in transitions:
         await confirm_vehicles(rt, user_id)
     decisions = await evaluate(rt, user_id)
-    if kind == "charger":  # only the charger's own poller may probe it: one process per charger
+    if kind == "charger":  # at most one probe per plug session: the database holds it
         for d in decisions:
             if d.charger_id == row.id:
-                probe.maybe_start(rt, user_id, row, d)  # type: ignore[arg-type]
+                await probe.maybe_start(rt, user_id, row, d)  # type: ignore[arg-type]
 
 
 async def confirm_vehicles(rt: Runtime, user_id: str) -> None:
@@ -111,18 +106,18 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
                                       o.charge_rate, o.latitude, o.longitude))
     # silence is never trusted from a cloud whose clock runs ahead: its copies cannot be dated
     return [dp.VehicleTrack(v.id, "chargeState" in v.capabilities, "location" in v.capabilities,
-                            tuple(by_vehicle[v.id]), _label(v), _polled.get(v.id),
+                            tuple(by_vehicle[v.id]), _label(v), v.polled_at,
                             None if (v.clock_ahead_s or 0.0) > CLOCK_TOLERANCE_S else report_lag(v.report_lags))
             for v in graph.vehicles.values()]
 
 
-def _charger_track(graph: UserGraph, c: Charger) -> dp.ChargerTrack:
+def _charger_track(graph: UserGraph, c: Charger, pauses: probe.Pauses) -> dp.ChargerTrack:
     loc = graph.charger_location(c)
-    seen = _polled.get(c.id) or max((t for t in (c.state_updated_at, c.last_seen) if t), default=None)
+    seen = max((t for t in (c.polled_at, c.state_updated_at, c.last_seen) if t), default=None)
     return dp.ChargerTrack(c.id, bool(c.is_plugged_in), c.plugged_in_at, bool(c.is_charging), c.charging_changed_at,
                            c.charge_rate, (loc.latitude, loc.longitude) if loc else None,
                            seen_at=seen - timedelta(seconds=CHARGER_CLOUD_LAG_S) if seen else EPOCH,
-                           paused=probe.pause_of(c.id, c.plugged_in_at))
+                           paused=probe.pause_of(pauses, c))
 
 
 def user_lock(user_id: str) -> asyncio.Lock:
@@ -160,8 +155,9 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     active = [s for s in graph.systems if s.status == "ACTIVE"]
     since = min([*starts, *(s.activated_at for s in active if s.activated_at), now]) - timedelta(hours=2)
     tracks = await _tracks(graph, since)
+    pauses = await probe.pauses(graph.chargers.values())
     by_vid = {t.vehicle_id: t for t in tracks}
-    charger_tracks = {cid: _charger_track(graph, c) for cid, c in graph.chargers.items()}
+    charger_tracks = {cid: _charger_track(graph, c, pauses) for cid, c in graph.chargers.items()}
     busy = {s.vehicle_id for s in active}
     changed: list[EvSystem] = []
     for system in active:  # end activations first: each is a belief, re-checked on every datum
@@ -176,6 +172,7 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
             tag = f" {probe.session_tag(track.plugged_in_at)}" if track.plugged and track.plugged_in_at else ""
             system.evidence = [f"deactivated: {reason}{tag}"]
             changed.append(system)
+            await merge.pair_changed(system, now)
     current = {s.charger_id: s.vehicle_id for s in graph.systems if s.status == "ACTIVE"}
     decisions = dp.decide(list(charger_tracks.values()), tracks, current, now, settings)
     learnt: dict[str, float] = {}
@@ -235,22 +232,60 @@ async def _activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, ve
         return False
     system.status, system.activated_at = "ACTIVE", utcnow()
     system.evidence = [*system.evidence, "activated"][-MAX_EVIDENCE:]
-    await _save(rt, user_id, [system])
-    return True
+    return system.id in await _save(rt, user_id, [system])
 
 
-async def _save(rt: Runtime, user_id: str, changed: list[EvSystem]) -> None:
+async def record_probe(rt: Runtime, user_id: str, charger_id: str, plugged_in_at: datetime, line: str,
+                       chosen: str | None) -> None:
+    """Write a probe's outcome line to the charger's open systems (once); activate the car it
+    singled out, unless the plug session ended or either side got paired meanwhile."""
+    for system in await EvSystem.filter(charger_id=charger_id, status="ESTABLISHED"):
+        if line in system.evidence:
+            continue
+        system.evidence = [*system.evidence, line][-MAX_EVIDENCE:]
+        await system.save(update_fields=["evidence", "updated_at"])
+        await rt.publish("evSystem", user_id, system.id)
+    if chosen:
+        await activate_if_still_open(rt, user_id, charger_id, chosen, plugged_in_at)
+
+
+async def _activate(rt: Runtime, user_id: str, system: EvSystem) -> bool:
+    """Compare-and-set ESTABLISHED -> ACTIVE. Whoever else decided meanwhile (another process)
+    wins: this system already ACTIVE, or (the database's one-ACTIVE-per-vehicle-and-charger
+    constraint) another system holding its vehicle or charger; the loser stays ESTABLISHED and
+    its evidence says why."""
+    try:
+        return bool(await EvSystem.filter(id=system.id, status="ESTABLISHED").update(
+            status="ACTIVE", activated_at=system.activated_at, evidence=system.evidence, updated_at=utcnow()))
+    except IntegrityError:
+        pass
+    holder = await EvSystem.filter(Q(status="ACTIVE") & (Q(charger_id=system.charger_id)
+                                                         | Q(vehicle_id=system.vehicle_id))).first()
+    side = "the charger is already ACTIVE with another vehicle" if holder is None or \
+        holder.charger_id == system.charger_id else "the vehicle is already ACTIVE on another charger"
+    system.status, system.activated_at = "ESTABLISHED", None
+    system.evidence = [*system.evidence[:-1], f"not activated: {side} (decided at the same time elsewhere)"]
+    await system.save(update_fields=["evidence", "updated_at"])
+    await rt.publish("evSystem", user_id, system.id)
+    log.info("ev system %s not activated: %s", system.id, side)
+    return False
+
+
+async def _save(rt: Runtime, user_id: str, changed: list[EvSystem]) -> set[str]:
+    """Write the changed systems and publish; returns the ids whose change took effect."""
+    done: set[str] = set()
     for system in changed:
         if system.status == "ACTIVE" and system.evidence and system.evidence[-1] == "activated":
-            # compare-and-set: whoever else decided meanwhile (another process) wins
-            won = await EvSystem.filter(id=system.id, status="ESTABLISHED").update(
-                status="ACTIVE", activated_at=system.activated_at, evidence=system.evidence, updated_at=utcnow())
-            if not won:
+            if not await _activate(rt, user_id, system):
                 continue
         else:
             await system.save(update_fields=["status", "activated_at", "evidence", "updated_at"])
+        done.add(system.id)
+        if system.status == "ACTIVE":  # only activations reach here ACTIVE
+            await merge.pair_changed(system, utcnow())  # the vehicle's SoC estimate follows the pair
         await rt.publish("evSystem", user_id, system.id)
         if system.status == "ACTIVE" or any(e.startswith("deactivated") for e in system.evidence):
             await rt.publish("vehicle", user_id, system.vehicle_id)
             await rt.publish("charger", user_id, system.charger_id)
             log.info("ev system %s is now %s", system.id, system.status)
+    return done

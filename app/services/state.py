@@ -10,6 +10,7 @@ from adapters.types import Cap, PowerState
 from app.db.models import Charger, Vehicle
 from app.domain import capabilities as caps
 from app.domain.chargestate import CarData, ChargerData, ChargeView, vehicle_state
+from app.domain.soc import Estimate
 from app.services.graph import UserGraph
 
 CapabilityView = caps.Resolved
@@ -56,16 +57,23 @@ def charger_capabilities(graph: UserGraph, c: Charger) -> dict[str, caps.Resolve
     return {cap.value: r for cap, r in caps.resolve_charger(charger_facts(c)).items()}
 
 
+def estimate_of(v: Vehicle) -> Estimate:
+    """The vehicle row's stored SoC estimate."""
+    return Estimate(v.est_level, v.est_at, v.est_energy, v.est_floor)
+
+
 def car_data(v: Vehicle) -> CarData:
     """The vehicle row's charge data."""
     return CarData(v.battery_level, v.range_km, v.is_plugged_in, v.is_charging, v.is_fully_charged,
-                   v.battery_capacity, v.charge_limit, v.charge_rate, v.max_current, v.data_age, v.state_updated_at)
+                   v.battery_capacity, v.charge_limit, v.charge_rate, v.max_current, v.data_age, v.state_updated_at,
+                   estimate_of(v), v.cable_out_at)
 
 
 def charger_data(c: Charger) -> ChargerData:
     """The charger row's charge data."""
     return ChargerData(c.id, c.is_plugged_in, c.is_charging, PowerState(c.power_state), c.charge_rate,
-                       c.max_current, c.charging_changed_at if c.is_charging else None, c.state_updated_at)
+                       c.max_current, c.charging_changed_at if c.is_charging else None, c.state_updated_at,
+                       c.session_energy, c.plugged_in_at, c.charging_changed_at)
 
 
 def vehicle_charge_state(graph: UserGraph, v: Vehicle, now: datetime | None = None) -> ChargeView:

@@ -12,12 +12,18 @@ from adapters.types import ChargerSnapshot, VehicleSnapshot
 from app.db.models import Charger, Observation, Vehicle
 from app.domain import vendortime
 from app.runtime import Runtime
-from app.services import pairing
+from app.services import merge, pairing
+from app.services.state import charger_data
 
 #: last_seen alone is written at most this often (it changes on every poll).
 LAST_SEEN_EVERY = timedelta(seconds=60)
 #: Fields whose change is not worth an event on its own.
-_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "clock_ahead_s"}
+_QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "session_soc", "est_at", "est_energy",
+          "polled_at", "clock_ahead_s"}
+#: A plugged-in charger's poll time is written on every poll while its plug-in is being decided
+#: (the confirmation window, the probe, and this much more): pairing compares car data with it.
+#: Later it is written with other changes only, and `last_seen` bounds it within LAST_SEEN_EVERY.
+DECIDING_EXTRA_S = 120.0
 
 
 def _diff(row: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +45,8 @@ def _transitions(was_plugged: bool | None, plugged: bool | None, was_charging: b
 
 
 def _reachability(row: Vehicle | Charger, reachable: bool, now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {"is_reachable": reachable, "poll_error": None if reachable else row.poll_error}
+    values: dict[str, Any] = {"is_reachable": reachable, "poll_error": None if reachable else row.poll_error,
+                              "rate_limited_until": None}  # the vendor answered: no longer limited
     if reachable and (row.last_seen is None or now - row.last_seen >= LAST_SEEN_EVERY):
         values["last_seen"] = now
     return values
@@ -86,7 +93,7 @@ def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple
         "is_online": snap.is_online, "is_plugged_in": snap.is_plugged_in, "is_charging": snap.is_charging,
         "power_state": snap.power_state.value, "charge_rate": snap.charge_rate_kw,
         "max_current": snap.max_current, "session_energy": snap.session_energy_kwh,
-        "schedule_blocking": snap.schedule_blocking,
+        "schedule_blocking": snap.schedule_blocking, "session_id_tag": snap.id_tag, "session_soc": snap.vehicle_soc,
     }
     changes = _diff(row, values)
     trans = _transitions(row.is_plugged_in, snap.is_plugged_in, row.is_charging, snap.is_charging)
@@ -125,23 +132,66 @@ async def _write(kind: str, row: Vehicle | Charger, changes: dict[str, Any], tra
         )
 
 
+def poll_stamp(kind: str, row: Vehicle | Charger, changes: dict[str, Any], now: datetime, *,
+               kicked: bool, deciding_s: float) -> dict[str, Any]:
+    """`{"polled_at": now}` when this successful poll's time is a decision input worth a write;
+    else {} (a routine poll that changed nothing costs no write).
+
+    Written when other fields are written anyway, for a poll someone asked for (`kicked`: a
+    plug-in's confirmation, a probe, an action), for a vehicle during its confirmation window
+    ("polled since the plug-in" tells a quiet car), and for a charger while its plug-in is
+    being decided (`deciding_s` after it)."""
+    if changes or kicked:
+        return {"polled_at": now}
+    if kind == "vehicle":
+        v: Vehicle = row  # type: ignore[assignment]
+        deciding = v.confirm_until is not None and v.confirm_until > now
+    else:
+        c: Charger = row  # type: ignore[assignment]
+        deciding = bool(c.is_plugged_in) and c.plugged_in_at is not None \
+            and now - c.plugged_in_at <= timedelta(seconds=deciding_s)
+    return {"polled_at": now} if deciding else {}
+
+
 def visible(changes: dict[str, Any]) -> bool:
     """Whether a client would see these changes."""
     return bool(set(changes) - _QUIET)
 
 
 async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str, Any],
-               transitions: set[str], now: datetime) -> None:
-    """Write changes, record evidence, publish, and run the pairing hook."""
+               transitions: set[str], now: datetime, *, kicked: bool = False) -> None:
+    """Write changes (with the vehicle's merged data, and the poll's time: see `poll_stamp`), record
+    evidence, publish, and run the pairing hook.
+
+    A vehicle poll also updates the vehicle's SoC estimate; a charger change also moves the vehicle
+    it is ACTIVE with (its chargeState follows the charger at once, and `vehicleUpdated` fires).
+    """
+    s = rt.settings
+    stamp = poll_stamp(kind, row, changes, now, kicked=kicked,
+                       deciding_s=s.confirm_window_s + 2 * s.probe_s + DECIDING_EXTRA_S)
     if not changes:
-        pairing.polled(row.id, now)
+        if stamp:
+            row.polled_at = now
+            await row.save(update_fields=["polled_at"])
         if pairing.awaited(row.id):  # a decision waited for this poll, though it changed nothing
             await pairing.after_poll(rt, kind, row, set())
         return
+    follower: str | None = None
     async with pairing.user_lock(row.user_id):  # pairing sees a poll's data and its time together
-        await _write(kind, row, changes, transitions, now)
-        pairing.polled(row.id, now)
+        if kind == "vehicle":
+            changes.update(await merge.vehicle_reading(row, changes, now))  # type: ignore[arg-type]
+            before = None
+        else:
+            before = charger_data(row)  # type: ignore[arg-type]
+        await _write(kind, row, {**changes, **stamp}, transitions, now)
+        if before is not None and (transitions or set(changes) - {"last_seen"}):
+            follower = await merge.charger_changed(row, before, changes, transitions, now)  # type: ignore[arg-type]
     if visible(changes):
         await rt.publish(kind, row.user_id, row.id)
+    if follower is not None:
+        await rt.publish("vehicle", row.user_id, follower)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
         await pairing.after_poll(rt, kind, row, transitions)
+        from app.smart import hooks
+
+        await hooks.after_poll(rt, kind, row, transitions, changes, now)

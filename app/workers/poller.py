@@ -1,8 +1,11 @@
 """Polling coordinators: one in-memory entry per asset of the shards this worker owns.
 
 Chargers are polled often, vehicles rarely (faster while charging or while confirming a
-plug-in), each with jitter. Errors back off exponentially, Retry-After is honoured, asleep
-cars are not woken, revoked credentials stop polling until the user links again.
+plug-in), each with jitter. Errors back off exponentially; a rate limit (capped, scoped by the
+adapter) is shown on the asset until when and the asset is polled again then; asleep cars are
+not woken; a refused token is renewed by logging in again with backoff (app/workers/relogin.py),
+and only when that keeps failing does polling stop until the user links again. Each vendor has
+its own in-flight slots, so a slow vendor never starves the polls of another.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters import errors as ve
@@ -24,9 +27,17 @@ from app.db.models import Charger, Vehicle, VendorLink
 from app.runtime import Runtime
 from app.workers import apply
 from app.workers.leases import LeaseManager
+from app.workers.relogin import Relogin
 
 log = logging.getLogger("tandem.poller")
+#: Polls in flight at once, per vendor.
 MAX_IN_FLIGHT = 100
+#: The asset's `rate_limited_until` is rewritten only when it moves by more than this.
+RATE_LIMIT_SLACK = timedelta(seconds=2)
+#: A poll of an account whose token another poll has just renewed is retried this soon.
+RETRY_SOON_S = 0.5
+#: poll_error while the account is being logged into again (not yet a reason to ask the user).
+REAUTHENTICATING = "REAUTHENTICATING"
 REFRESH_S = 5.0
 #: Kicked polls of one asset are at least this far apart (commands and pushes kick often).
 KICK_EVERY_S = 2.0
@@ -45,6 +56,7 @@ class Entry:
     failing_logged: bool = False
     last_kick: float = 0.0
     kick_pending: bool = False  # kicked while a poll was in flight: poll again after it
+    kicked: bool = False  # someone asked for the next poll (it records its time: see apply.poll_stamp)
 
 
 @dataclass
@@ -54,6 +66,8 @@ class LinkState:
     vendor: str
     access_token: str
     credentials: dict[str, Any] = field(default_factory=dict)
+    relogin: Relogin = field(default_factory=lambda: Relogin(0, 1.0))
+    login_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def utcnow() -> datetime:
@@ -73,7 +87,7 @@ class Poller:
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
         self._wake = asyncio.Event()
-        self._sem = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._sems: dict[str, asyncio.Semaphore] = {}  # vendor -> its polls in flight
         self._tasks: list[asyncio.Task[None]] = []
         self._polls: set[asyncio.Task[None]] = set()
         #: Called after every refresh of the asset list (and change of owned shards).
@@ -119,6 +133,7 @@ class Poller:
         entry = self.entries.get(asset_id)
         if entry is None or entry.stopped:
             return False
+        entry.kicked = True
         if entry.in_flight:
             entry.kick_pending = True
             return True
@@ -128,10 +143,11 @@ class Poller:
             self._push(entry, at)
         return True
 
-    @staticmethod
-    def _kick_at(entry: Entry) -> float:
-        """The earliest a kicked poll of `entry` may run."""
-        return max(time.monotonic(), entry.last_kick + KICK_EVERY_S)
+    def _kick_at(self, entry: Entry) -> float:
+        """The earliest a kicked poll of `entry` may run (an adapter whose reads cost the vendor
+        nothing, such as OCPP's, may ask for a shorter gap with `kick_every_s`)."""
+        gap = getattr(self.rt.adapter(entry.row.vendor), "kick_every_s", KICK_EVERY_S)
+        return max(time.monotonic(), entry.last_kick + gap)
 
     async def _schedule(self) -> None:
         while True:
@@ -155,7 +171,10 @@ class Poller:
                 pass
 
     async def _run(self, entry: Entry) -> None:
-        async with self._sem:
+        sem = self._sems.get(entry.row.vendor)
+        if sem is None:
+            sem = self._sems[entry.row.vendor] = asyncio.Semaphore(MAX_IN_FLIGHT)
+        async with sem:
             try:
                 delay = await self.poll(entry)
             except Exception:
@@ -190,13 +209,14 @@ class Poller:
                 snap = await adapter.read_charger(session, row.vendor_id)
                 changes, trans = apply.charger_changes(row, snap, now)  # type: ignore[arg-type]
         except ve.VendorError as exc:
-            return await self._failed(entry, exc)
+            return await self._failed(entry, exc, session.access_token)
         metrics.POLLS.labels(entry.kind, row.vendor, "ok").inc()
         if entry.failing_logged:
             log.info("%s %s recovered", entry.kind, row.id)
             entry.failing_logged = False
         entry.failures = 0
-        await apply.save(self.rt, entry.kind, row, changes, trans, now)
+        kicked, entry.kicked = entry.kicked, entry.kick_pending  # a kick during this poll asks for the next
+        await apply.save(self.rt, entry.kind, row, changes, trans, now, kicked=kicked)
         return self.interval(entry)
 
     def _backoff(self, entry: Entry) -> float:
@@ -205,45 +225,82 @@ class Poller:
         delay = min(self.s.backoff_max_s, base * 2 ** (entry.failures - 1))
         return float(delay * (1 + random.uniform(0, self.s.poll_jitter)))
 
-    async def _failed(self, entry: Entry, exc: ve.VendorError) -> float:
+    async def _failed(self, entry: Entry, exc: ve.VendorError, token: str) -> float:
         row = entry.row
         metrics.POLLS.labels(entry.kind, row.vendor, exc.code).inc()
         if not entry.failing_logged:
             log.warning("%s %s poll failed: %s", entry.kind, row.id, exc.code)
             entry.failing_logged = True
-        if isinstance(exc, ve.AuthRevoked) and await self._relogin(row.link_id):
-            return 0.5
-        if isinstance(exc, ve.AuthRevoked | ve.NotFound):
+        if isinstance(exc, ve.AuthRevoked):
+            return await self._reauthenticate(entry, token)
+        if isinstance(exc, ve.NotFound):
             await self._stop(entry, exc.code)
             return self.s.backoff_max_s
         if isinstance(exc, ve.Asleep):
             await self._mark(entry, reachable=True, error=exc.code)
             return self.interval(entry)
-        await self._mark(entry, reachable=False, error=exc.code)
+        if isinstance(exc, ve.RateLimited) and exc.scope == ve.LOCAL:
+            return exc.retry_after  # Tandem's own budget: later, and nothing to show on the asset
         if isinstance(exc, ve.RateLimited):
             entry.failures += 1
-            return max(exc.retry_after, 1.0)
+            wait = max(exc.retry_after, 1.0)
+            await self._mark(entry, reachable=False, error=exc.code, limited_until=utcnow() + timedelta(seconds=wait))
+            return wait
+        await self._mark(entry, reachable=False, error=exc.code)
         return self._backoff(entry)
 
-    async def _mark(self, entry: Entry, *, reachable: bool, error: str) -> None:
+    async def _mark(self, entry: Entry, *, reachable: bool, error: str, limited_until: datetime | None = None) -> None:
+        """Record a failed poll on the asset (and publish it when a client would see a change)."""
         row = entry.row
-        if row.is_reachable == reachable and row.poll_error == error:
+        was = row.rate_limited_until
+        moved = (was is None) != (limited_until is None) or (
+            was is not None and limited_until is not None and abs(was - limited_until) > RATE_LIMIT_SLACK)
+        if row.is_reachable == reachable and row.poll_error == error and not moved:
             return
         row.is_reachable, row.poll_error = reachable, error
-        await row.save(update_fields=["is_reachable", "poll_error"])
+        if moved:
+            row.rate_limited_until = limited_until
+        await row.save(update_fields=["is_reachable", "poll_error", "rate_limited_until"])
         await self.rt.publish(entry.kind, row.user_id, row.id)
 
-    async def _relogin(self, link_id: str) -> bool:
-        link = self.links.get(link_id)
-        if link is None or not link.credentials:
-            return False
-        try:
-            session = await self.rt.adapter(link.vendor).login(link.credentials)
-        except ve.VendorError:
-            return False
-        link.access_token = session.access_token
-        await VendorLink.filter(id=link_id).update(access_token=session.access_token)
-        return True
+    async def _reauthenticate(self, entry: Entry, token: str) -> float:
+        """The vendor refused the account's token: log in again (once per account, with backoff);
+        seconds until this asset's next poll. Stops the account's polling when logins keep failing."""
+        link = self.links.get(entry.row.link_id)
+        if link is None or not link.credentials or link.relogin.attempts == 0:
+            await self._stop(entry, "AUTH_REVOKED")
+            return self.s.backoff_max_s
+        async with link.login_lock:  # one login per account, whichever of its assets noticed first
+            if link.access_token != token:
+                return RETRY_SOON_S  # another poll has logged in again meanwhile
+            now = time.monotonic()
+            if (wait := link.relogin.wait(now)) == 0:
+                try:
+                    session = await self.rt.adapter(link.vendor).login(link.credentials)
+                except (ve.BadCredentials, ve.AuthRevoked):
+                    link.relogin.refused(now)
+                except ve.VendorError:
+                    link.relogin.failed(now)
+                else:
+                    link.relogin.succeeded()
+                    link.access_token = session.access_token
+                    await VendorLink.filter(id=entry.row.link_id).update(access_token=session.access_token)
+                    self._kick_link(entry.row.link_id)
+                    return RETRY_SOON_S
+                if link.relogin.exhausted:
+                    log.warning("account %s: %d logins refused; the user must link it again",
+                                entry.row.link_id[:8], link.relogin.refusals)
+                    await self._stop(entry, "AUTH_REVOKED")
+                    return self.s.backoff_max_s
+                wait = link.relogin.wait(now)
+        await self._mark(entry, reachable=False, error=REAUTHENTICATING)
+        return wait + random.uniform(0, 0.1)
+
+    def _kick_link(self, link_id: str) -> None:
+        """Poll every asset of an account soon (its token was just renewed)."""
+        for other in self.entries.values():
+            if other.row.link_id == link_id and not other.in_flight and not other.stopped:
+                self._push(other, time.monotonic() + random.uniform(0, RETRY_SOON_S))
 
     async def _stop(self, entry: Entry, code: str) -> None:
         link_id = entry.row.link_id
@@ -299,4 +356,5 @@ class Poller:
 
     async def _load_links(self, link_ids: set[str]) -> None:
         for link in await VendorLink.filter(id__in=list(link_ids)):
-            self.links[link.id] = LinkState(link.vendor, link.access_token, dict(link.credentials or {}))
+            self.links[link.id] = LinkState(link.vendor, link.access_token, dict(link.credentials or {}),
+                                            Relogin(self.s.relogin_attempts, self.s.relogin_backoff_s))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -26,6 +27,8 @@ class Workers:
         self.poller = Poller(rt, self.leases)
         self.push = PushWatcher(self.poller) if rt.settings.charger_push else None
         self.actions: Any = None
+        self.probes: Any = None
+        self.smart: Any = None
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -41,9 +44,23 @@ class Workers:
 
         self.actions = ActionRunner(self.rt, owns=self.leases.owns)
         await self.actions.start()
+        from app.services import pairing
+        from app.services.probe import ProbeRunner
+
+        self.probes = ProbeRunner(self.rt, owns=self.leases.owns,
+                                  recorder=functools.partial(pairing.record_probe, self.rt))
+        await self.probes.start()
+        from app.workers.smart import SmartLoop
+
+        self.smart = SmartLoop(self.rt, owns=self.leases.owns)
+        await self.smart.start()
 
     async def stop(self) -> None:
         """Stop in reverse order and release leases."""
+        if self.smart is not None:
+            await self.smart.stop()
+        if self.probes is not None:
+            await self.probes.stop()
         if self.actions is not None:
             await self.actions.stop()
         if self._listener is not None:
@@ -53,9 +70,6 @@ class Workers:
         if self.push is not None:
             await self.push.stop()
         await self.poller.stop()
-        from app.services import probe
-
-        await probe.stop()
         await self.leases.stop()
 
     async def _listen(self) -> None:

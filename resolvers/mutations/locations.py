@@ -21,9 +21,9 @@ class LocationMutations:
         row = await locations.create_location(user_id, name, latitude, longitude, timezone)
         return Location.of(row)
 
-    @strawberry.mutation(description="Say where a charger stands (null clears it).")
+    @strawberry.mutation(description="Say where a charger stands (null or omitted clears it).")
     async def set_charger_location(
-        self, info: Info[Context, None], charger_id: strawberry.ID, location_id: strawberry.ID | None
+        self, info: Info[Context, None], charger_id: strawberry.ID, location_id: strawberry.ID | None = None
     ) -> Charger:
         user_id = info.context.require_user()
         await locations.set_charger_location(user_id, str(charger_id), str(location_id) if location_id else None)

@@ -476,16 +476,23 @@ async def test_command_403_is_auth_revoked() -> None:
         await build("easee", cloud).start_charging(SESSION, CID)
 
 
-async def test_rate_limit_carries_retry_after_and_holds_the_budget() -> None:
+async def test_rate_limit_holds_only_the_account_and_fails_fast_until_it_ends() -> None:
+    """Easee does not say what a 429 limits: it holds the account (token) it was made for."""
     clock = FakeClock()
-    cloud = state_cloud(ee_error(429, headers={"Retry-After": "25"}))
+    answers = [ee_error(429, headers={"Retry-After": "25"})]
+    cloud = FakeCloud(PREFIX, {("GET", f"/api/chargers/{CID}/state"): lambda _r: answers[-1]})
     adapter = build("easee", cloud, clock)
     with pytest.raises(ve.RateLimited) as info:
         await adapter.read_charger(SESSION, CID)
-    assert info.value.retry_after == 25.0
-    assert adapter.http.budget.try_acquire() == pytest.approx(25.0)
+    assert (info.value.retry_after, info.value.scope) == (25.0, ve.ACCOUNT)
+    with pytest.raises(ve.RateLimited) as again:  # held: refused at once, nothing sent
+        await adapter.read_charger(SESSION, CID)
+    assert again.value.retry_after == pytest.approx(25.0) and len(cloud.requests) == 1
+    answers.append(ok(state()))
+    other = Session(vendor="easee", access_token="another-account")
+    assert (await adapter.read_charger(other, CID)).is_online is True  # another account is not held
     clock.now += 26
-    assert adapter.http.budget.try_acquire() == 0.0
+    assert (await adapter.read_charger(SESSION, CID)).is_online is True
 
 
 @pytest.mark.parametrize(("headers", "expected"), [({}, 60.0), ({"retry-after": "later"}, 60.0),

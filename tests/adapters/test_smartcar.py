@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from adapters import errors as ve
+from adapters import registry
+from adapters.budget import Budget
 from adapters.capabilities import (
     ChargeController,
     CurrentLimiter,
@@ -520,17 +522,84 @@ async def test_command_403_permission_is_auth_revoked() -> None:
         await build("smartcar", cloud).start_charging(SESSION, VID)
 
 
-async def test_rate_limit_carries_retry_after_and_holds_the_budget() -> None:
+OTHER = "veh-9c2d"
+
+
+def two_car_cloud(first: Any) -> FakeCloud:
+    """Commands to VID answer `first` (then success); OTHER's always succeed; /vehicles lists both."""
+    answers = [first]
+
+    def answer(_r: httpx.Request) -> httpx.Response:
+        return answers.pop() if answers else ok({"status": "success"})
+
+    return FakeCloud(PREFIX, {("POST", f"/v2.0/vehicles/{VID}/charge"): answer,
+                              ("POST", f"/v2.0/vehicles/{OTHER}/charge"): lambda _r: ok({"status": "success"}),
+                              ("GET", "/v2.0/vehicles"): lambda _r: listing(VID, OTHER)})
+
+
+async def test_vehicle_rate_limit_holds_that_vehicle_only_and_fails_fast() -> None:
     clock = FakeClock()
-    cloud = command_cloud(sc_error(429, "VEHICLE", "RATE_LIMIT", headers={"Retry-After": "37"}))
+    cloud = two_car_cloud(sc_error(429, "VEHICLE", "RATE_LIMIT", headers={"Retry-After": "37"}))
     adapter = build("smartcar", cloud, clock)
     with pytest.raises(ve.RateLimited) as info:
         await adapter.start_charging(SESSION, VID)
-    assert info.value.retry_after == 37.0
+    assert (info.value.retry_after, info.value.scope) == (37.0, ve.DEVICE)
     assert info.value.code == "RATE_LIMITED" and info.value.retryable
-    assert adapter.http.budget.try_acquire() == pytest.approx(37.0)
+    with pytest.raises(ve.RateLimited) as again:  # refused at once, nothing sent
+        await adapter.stop_charging(SESSION, VID)
+    assert again.value.retry_after == pytest.approx(37.0) and len(cloud.requests) == 1
+    await adapter.stop_charging(SESSION, OTHER)  # the account's other car is not limited
+    assert (await adapter.http.request("GET", "/v2.0/vehicles", token=TOKEN)).is_success  # nor the account
     clock.now += 37.5
-    assert adapter.http.budget.try_acquire() == 0.0
+    await adapter.stop_charging(SESSION, VID)
+    assert cloud.calls.count(("POST", f"/v2.0/vehicles/{VID}/charge")) == 2
+
+
+async def test_app_quota_rate_limit_holds_every_request_of_the_vendor() -> None:
+    clock = FakeClock()
+    cloud = two_car_cloud(sc_error(429, "SMARTCAR_API", "RATE_LIMIT", headers={"Retry-After": "30"}))
+    adapter = build("smartcar", cloud, clock)
+    with pytest.raises(ve.RateLimited) as info:
+        await adapter.start_charging(SESSION, VID)
+    assert info.value.scope == ve.APP
+    other = Session(vendor="smartcar", access_token="another-account")
+    for call in (adapter.stop_charging(other, OTHER), adapter.login({"username": "u", "password": "p"})):
+        with pytest.raises(ve.RateLimited) as held:
+            await call
+        assert held.value.scope == ve.APP and held.value.retry_after == pytest.approx(30.0)
+    assert len(cloud.requests) == 1
+    clock.now += 31
+    await adapter.stop_charging(other, OTHER)
+
+
+@pytest.mark.parametrize(("asked", "cap", "honoured"), [("37800", 900.0, 900.0), ("120", 900.0, 120.0),
+                                                        ("37800", 60.0, 60.0)])
+async def test_retry_after_is_capped_and_the_hold_ends_at_the_cap(asked: str, cap: float, honoured: float) -> None:
+    clock = FakeClock()
+    cloud = two_car_cloud(sc_error(429, "VEHICLE", "RATE_LIMIT", headers={"Retry-After": asked}))
+    adapter = registry.build("smartcar", HOST + PREFIX, timeout_s=2.0, budget=Budget(1000, 1000.0, clock=clock),
+                             transport=cloud.transport(), max_retry_after_s=cap)
+    with pytest.raises(ve.RateLimited) as info:
+        await adapter.start_charging(SESSION, VID)
+    assert info.value.retry_after == honoured
+    clock.now += honoured - 1
+    with pytest.raises(ve.RateLimited):
+        await adapter.start_charging(SESSION, VID)
+    clock.now += 1.5
+    await adapter.start_charging(SESSION, VID)
+
+
+async def test_batch_sub_response_rate_limit_holds_the_vehicle() -> None:
+    clock = FakeClock()
+    cloud = batch_cloud(battery=sub("/battery", sc_error_body(429, "VEHICLE", "RATE_LIMIT"), code=429,
+                                    headers={"retry-after": "42"}))
+    adapter = build("smartcar", cloud, clock)
+    with pytest.raises(ve.RateLimited) as info:
+        await adapter.read_vehicle(SESSION, VID)
+    assert (info.value.retry_after, info.value.scope) == (42.0, ve.DEVICE)
+    with pytest.raises(ve.RateLimited):
+        await adapter.read_vehicle(SESSION, VID)
+    assert len(cloud.requests) == 1
 
 
 @pytest.mark.parametrize("headers", [{}, {"retry-after": "soon"}])

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
+#: One vendor-secret key shared by every process a benchmark starts (PostgreSQL needs one).
+BENCH_SECRET_KEYS = os.environ.get("TANDEM_SECRET_KEYS") or Fernet.generate_key().decode()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -79,7 +82,8 @@ class Service:
     async def start(cls, args: list[str], env: dict[str, str]) -> Service:
         """Start `args` with `env` added to this environment."""
         proc = await asyncio.create_subprocess_exec(
-            *args, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            *args, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", "TANDEM_RATE_LIMIT_PER_MINUTE": "0",
+                                  "TANDEM_SECRET_KEYS": BENCH_SECRET_KEYS, **env},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         return cls(proc)
 

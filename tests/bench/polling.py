@@ -1,6 +1,6 @@
 """Benchmark: device polls per second a `tandem worker` process sustains.
 
-    python -m tests.bench.polling [--devices 10000] [--seconds 20]
+    python -m tests.bench.polling [--devices 10000] [--seconds 20] [--interval 1]
 
 Starts the standalone simulator (`tandem simulate`) with DEVICES simulated devices (half cars,
 half chargers; one car and one charger per user, linked through the real linking flow), then
@@ -26,7 +26,7 @@ import time
 
 import httpx
 
-from tests.bench.common import Service, cpu_seconds, free_port, tandem_cmd, temp_sqlite
+from tests.bench.common import BENCH_SECRET_KEYS, Service, cpu_seconds, free_port, tandem_cmd, temp_sqlite
 
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
 PG_BENCH = os.environ.get("TANDEM_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/tandem_bench")
@@ -64,7 +64,7 @@ async def seed(database_url: str, sim_url: str, devices: int) -> None:
     from app.settings import Settings
 
     settings = Settings.from_env({}, database_url=database_url, simulator_url=sim_url,
-                                 vendor_budget_per_s=100000.0, vendor_budget_burst=1000)
+                                 vendor_budget_per_s=100000.0, vendor_budget_burst=1000, secret_keys=BENCH_SECRET_KEYS)
     await db.init(settings)
     rt = Runtime(settings=settings, bus=EventBus("memory://"))
     await rt.bus.connect()
@@ -136,7 +136,8 @@ async def run_workers(count: int, devices: int, env: dict[str, str],
         failed = sum(a[1] - b[1] for a, b in zip(after, before, strict=True)) / elapsed
         per = [(a[0] - b[0]) / elapsed for a, b in zip(after, before, strict=True)]
         print(f"  {count} worker(s): {ok:.0f} polls/s ({', '.join(f'{x:.0f}' for x in per)}), "
-              f"failed {failed:.1f}/s, workers busy {cpu / elapsed:.2f} cores, "
+              f"failed {failed:.1f}/s ({100 * failed / max(ok + failed, 1e-9):.1f} % of polls), "
+              f"workers busy {cpu / elapsed:.2f} cores, "
               f"{done / cpu:.0f} polls per worker CPU-second", flush=True)
         return ok, failed, [w.peak_rss_mb() for w in workers]
     finally:
@@ -144,7 +145,8 @@ async def run_workers(count: int, devices: int, env: dict[str, str],
             await w.stop()
 
 
-async def main(devices: int, seconds: float, push: bool = False) -> None:
+async def main(devices: int, seconds: float, push: bool = False, interval: float = 1.0,
+               sim_keep_alive: int | None = None) -> None:
     """Run the benchmark and print its figures."""
     use_pg = pg_reachable()
     if use_pg:
@@ -154,7 +156,8 @@ async def main(devices: int, seconds: float, push: bool = False) -> None:
         database_url = temp_sqlite()
         print("PostgreSQL not reachable: one worker on SQLite only")
     sim_port = free_port()
-    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port)), {})
+    keep_alive = ["--keep-alive", str(sim_keep_alive)] if sim_keep_alive else []
+    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port), *keep_alive), {})
     try:
         await sim.wait_for(r"simulator: ")
         sim.drain()
@@ -164,7 +167,8 @@ async def main(devices: int, seconds: float, push: bool = False) -> None:
         print(f"seeded {devices} devices in {time.monotonic() - t:.0f} s ({database_url.split('://')[0]})")
         env = {
             "TANDEM_DATABASE_URL": database_url, "TANDEM_SIMULATOR_URL": sim_url,
-            "TANDEM_CHARGER_POLL_S": "1", "TANDEM_VEHICLE_POLL_S": "1", "TANDEM_VEHICLE_POLL_CHARGING_S": "1",
+            "TANDEM_CHARGER_POLL_S": str(interval), "TANDEM_VEHICLE_POLL_S": str(interval),
+            "TANDEM_VEHICLE_POLL_CHARGING_S": str(interval),
             "TANDEM_VENDOR_BUDGET_PER_S": "100000", "TANDEM_VENDOR_BUDGET_BURST": "1000",
             "TANDEM_LEASE_S": "6", "TANDEM_LOG_LEVEL": "WARNING",
             # Polling capacity is measured; --push adds one stream per charger account, to show their cost.
@@ -179,7 +183,7 @@ async def main(devices: int, seconds: float, push: bool = False) -> None:
         await sim.stop()
     print()
     print(f"devices: {devices}   cpu cores: {os.cpu_count()}   measured over {seconds:.0f} s each   "
-          f"charger push: {'on' if push else 'off'}")
+          f"poll interval {interval:g} s   charger push: {'on' if push else 'off'}")
     print(f"one worker:   {one:8.0f} polls/s   (failed {one_failed:.1f}/s)   peak RSS {one_rss[0]:.0f} MB")
     if use_pg:
         print(f"two workers:  {two:8.0f} polls/s   (failed {two_failed:.1f}/s)   "
@@ -194,5 +198,9 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=10000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--push", action="store_true", help="follow the chargers' push streams while polling")
+    parser.add_argument("--interval", type=float, default=1.0,
+                        help="every poll interval, s (1: demand exceeds capacity; near the simulator's 5 s "
+                             "keep-alive, idle connections meet the server closing them)")
+    parser.add_argument("--sim-keep-alive", type=int, help="the simulator closes idle connections after this many s")
     args = parser.parse_args()
-    asyncio.run(main(args.devices, args.seconds, args.push))
+    asyncio.run(main(args.devices, args.seconds, args.push, args.interval, args.sim_keep_alive))

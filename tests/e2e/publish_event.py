@@ -1,12 +1,14 @@
 """Another process: rename a vehicle in the database and announce it on the broadcast.
 
-Run as `python -m tests.e2e.publish_event DATABASE_URL BROADCAST_URL USER_ID VEHICLE_ID BRAND`;
-the end-to-end tests use it to show that events cross process boundaries through Redis.
+Run as `python -m tests.e2e.publish_event DATABASE_URL BROADCAST_URL NAMESPACE USER_ID VEHICLE_ID BRAND`;
+the end-to-end tests use it to show that events cross process boundaries through Redis (and,
+with another NAMESPACE, that another deployment's events do not).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from app import db
@@ -15,10 +17,11 @@ from app.events import Event, EventBus
 from app.settings import Settings
 
 
-async def main(database_url: str, broadcast_url: str, user_id: str, vehicle_id: str, brand: str) -> None:
+async def main(database_url: str, broadcast_url: str, namespace: str, user_id: str, vehicle_id: str,
+               brand: str) -> None:
     """Update the row, then publish the change."""
-    await db.init(Settings.from_env({}, database_url=database_url))
-    bus = EventBus(broadcast_url)
+    await db.init(Settings.from_env({}, database_url=database_url, secret_keys=os.environ.get("TANDEM_SECRET_KEYS")))
+    bus = EventBus(broadcast_url, namespace=namespace)
     await bus.connect()
     try:
         await Vehicle.filter(id=vehicle_id, user_id=user_id).update(brand=brand)
@@ -29,4 +32,4 @@ async def main(database_url: str, broadcast_url: str, user_id: str, vehicle_id: 
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:6]))
+    asyncio.run(main(*sys.argv[1:7]))

@@ -18,7 +18,7 @@ from app.settings import Settings
 from app.web import create_app
 from tests.conftest import reset_database, settings_for
 from tests.e2e.conftest import FAST
-from tests.e2e.flows import ACTION_FIELDS, action, box, car, link, viewer, wait_for
+from tests.e2e.flows import ACTION_FIELDS, action, box, car, link, settled, viewer, wait_for
 from tests.e2e.harness import Stack, make_user, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,3 +125,31 @@ async def _run(st: Stack, settings: Settings, first: asyncio.subprocess.Process)
 async def _action(st: Stack, token: str, action_id: str) -> dict[str, Any]:
     data = await st.data(f"query($i: ID!) {{ action(id: $i) {{ {ACTION_FIELDS} }} }}", {"i": action_id}, token=token)
     return dict(data["action"])
+
+
+async def test_routing_remembers_a_failing_path_after_the_worker_restarts(tmp_path: Path) -> None:
+    from tests.e2e.test_actions import charging, paired
+
+    settings = settings_for(tmp_path, **{**FAST, "embedded_workers": False})
+    await reset_database(settings.database_url)
+    async with serve(create_sim(), lifespan="off") as sim_url:
+        settings = dataclasses.replace(settings, simulator_url=sim_url)
+        worker = await start_worker(settings)
+        try:
+            async with serve(create_app(settings)) as url, httpx.AsyncClient(timeout=20) as http:
+                st = Stack(url=url, sim_url=sim_url, settings=settings, http=http)
+                _, token = await make_user(st)
+                vid, _ = await paired(st, token, car("ROUTE000000000001", pushes_on_change=True), box("EHR00001"))
+                await charging(st, token, True)
+                # The car's commands fail: the STOP falls back to the charger, and the vehicle path's rate drops.
+                await st.sim("/sim/faults", {"vendor": "smartcar", "command_failure_rate": 1.0})
+                first = await settled(st, token, (await action(st, token, "stopCharging", vehicleId=vid))["id"])
+                assert first["state"] == "CONFIRMED" and first["attempts"][0]["via"] == "VEHICLE", first
+                await st.sim("/sim/faults", {"vendor": "smartcar"})
+                await stop(worker)
+                worker = await start_worker(settings)  # a new process: only the database remembers
+                second = await settled(st, token, (await action(st, token, "startCharging", vehicleId=vid))["id"])
+                assert second["state"] == "CONFIRMED", second
+                assert second["attempts"][0]["via"] == "CHARGER", "the path that failed last time goes second"
+        finally:
+            await stop(worker)

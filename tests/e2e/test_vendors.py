@@ -4,21 +4,30 @@ and revoked credentials, seen only through GraphQL and websockets."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.e2e.flows import box, car, link, wait_for
-from tests.e2e.harness import Stack, make_user
+from tests.bench.common import Service, free_port, ready, tandem_cmd
+from tests.conftest import reset_database, settings_for
+from tests.e2e.conftest import FAST
+from tests.e2e.flows import action, box, car, link, settled, wait_for
+from tests.e2e.harness import Stack, make_user, stack
+from tests.e2e.test_durability import settings_env
 
 LINK = ("mutation($v: String!, $c: JSON!) { linkVendor(vendor: $v, credentials: $c) "
         "{ vehicles { id } chargers { id } } }")
-CAPS = "capabilities { chargeState { isCapable source interventions { id } } " \
-       "startCharging { isCapable source interventions { id } } }"
-VEHICLE = f"id isReachable {CAPS} evSystems {{ id }}"
-CHARGER = f"id isReachable {CAPS.replace('chargeState', 'information')} evSystems {{ id }}"
+CAPS = "capabilities { chargeState { isCapable source interventions { id title } } " \
+       "startCharging { isCapable source interventions { id title } } }"
+VEHICLE = f"id isReachable rateLimitedUntil {CAPS} evSystems {{ id }}"
+CHARGER = f"id isReachable rateLimitedUntil {CAPS.replace('chargeState', 'information')} evSystems {{ id }}"
 SUB_CHARGER = f"subscription($id: ID) {{ chargerUpdated(id: $id) {{ {CHARGER} }} }}"
 SUB_VEHICLE = f"subscription($id: ID) {{ vehicleUpdated(id: $id) {{ {VEHICLE} }} }}"
 
@@ -194,10 +203,15 @@ async def test_revoked_vehicle_asks_for_relink_and_relinking_restores_polling(st
         await st.sim("/sim/faults", {"vendor": "smartcar", "revoked": [creds["username"]]})
         # A plug-in makes Tandem poll the user's vehicles at once.
         await st.sim("/sim/plug", {"vin": "REVOKE000000001", "serialNumber": "EHRV0001"})
-        msg = await ws.until(lambda d: d["vehicleUpdated"]["isReachable"] is False, timeout=15)
+        first = await ws.until(lambda d: d["vehicleUpdated"]["isReachable"] is False, timeout=15)
+        # Unreachable at once, but the user is asked only once the re-logins (with backoff) are refused.
+        assert interventions(first["payload"]["data"]["vehicleUpdated"]["capabilities"]["chargeState"]) == []
+        msg = await ws.until(lambda d: interventions(d["vehicleUpdated"]["capabilities"]["chargeState"]) != [],
+                             timeout=15)
     caps = msg["payload"]["data"]["vehicleUpdated"]["capabilities"]
     assert caps["chargeState"]["isCapable"] is False
     assert interventions(caps["chargeState"]) == ["RELINK_VENDOR"]
+    assert caps["chargeState"]["interventions"][0]["title"] == "Link the vehicle again"
     # The revoked account cannot log in either.
     assert code(await link_raw(st, token, "smartcar", creds)) == "BAD_CREDENTIALS"
     await asyncio.sleep(1.5)  # no poll brings it back while revoked
@@ -233,12 +247,16 @@ async def test_revoked_charger_asks_for_relink_on_itself_and_on_the_car_it_serve
         await ws.subscribe(SUB_CHARGER, {"id": cid})
         await asyncio.sleep(0.3)
         await st.sim("/sim/faults", {"vendor": "easee", "revoked": [creds["username"]]})
-        msg = await ws.until(lambda d: d["chargerUpdated"]["isReachable"] is False, timeout=10)
-    assert interventions(msg["payload"]["data"]["chargerUpdated"]["capabilities"]["startCharging"]) == \
-        ["RELINK_VENDOR"]
+        msg = await ws.until(lambda d: interventions(d["chargerUpdated"]["capabilities"]["startCharging"]) != [],
+                             timeout=15)
+    charger = msg["payload"]["data"]["chargerUpdated"]
+    assert charger["isReachable"] is False
+    assert charger["capabilities"]["startCharging"]["interventions"] == [
+        {"id": "RELINK_VENDOR", "title": "Link the charger again"}]
     me = await assets(st, token)
     start = me["vehicles"][0]["capabilities"]["startCharging"]
-    assert start["isCapable"] is False and interventions(start) == ["RELINK_VENDOR"]
+    assert start["isCapable"] is False and start["interventions"] == [
+        {"id": "RELINK_VENDOR", "title": "Link the charger again"}]  # the car is fine: its charger needs it
     await st.sim("/sim/faults", {})
     await st.data(LINK, {"v": "easee", "c": creds}, token=token)
     await wait_for(lambda: reachable(st, token, "chargers", cid), timeout=15)
@@ -246,3 +264,174 @@ async def test_revoked_charger_asks_for_relink_on_itself_and_on_the_car_it_serve
     assert me["vehicles"][0]["id"] == vid
     assert me["vehicles"][0]["capabilities"]["startCharging"] == {"isCapable": True, "source": "CHARGER",
                                                                  "interventions": []}
+
+
+# --- rate limits: scoped, capped, shown, never a freeze ------------------------------------
+
+CAP_S = 120.0  # TANDEM_VENDOR_RETRY_AFTER_MAX_S in these tests; the vendor asks for 37,800 s
+LONG = 37_800
+
+
+@pytest.fixture
+async def capped(tmp_path: Path) -> AsyncIterator[Stack]:
+    """The e2e stack, vehicles polled every second, Retry-After capped at CAP_S."""
+    async with stack(settings_for(tmp_path, **{**FAST, "vehicle_poll_s": 1.0,
+                                               "vendor_retry_after_max_s": CAP_S})) as running:
+        yield running
+
+
+def limited_until(asset: dict[str, Any]) -> datetime | None:
+    """The asset's rateLimitedUntil, parsed."""
+    raw = asset["rateLimitedUntil"]
+    return datetime.fromisoformat(raw) if raw else None
+
+
+async def shows_limit(st: Stack, token: str, kind: str, asset_id: str) -> datetime | None:
+    """The asset's rateLimitedUntil once it shows one (None before)."""
+    asset = next(a for a in (await assets(st, token))[kind] if a["id"] == asset_id)
+    return limited_until(asset) if not asset["isReachable"] else None
+
+
+async def test_app_quota_with_a_long_retry_after_freezes_nothing(capped: Stack) -> None:
+    """The vehicle cloud answers 429 RATE_LIMIT:SMARTCAR_API, Retry-After 37,800 s, to everything."""
+    st = capped
+    _, alice = await make_user(st, "alice")
+    _, bob = await make_user(st, "bob")
+    vid = (await link(st, alice, "smartcar", [car("LIMITAPP0000001")]))["vehicles"][0]["id"]
+    cid = (await link(st, bob, "easee", [box("EHLA0001")]))["chargers"][0]["id"]
+    await wait_for(lambda: reachable(st, alice, "vehicles", vid), timeout=15)
+    await wait_for(lambda: reachable(st, bob, "chargers", cid), timeout=15)
+
+    await st.sim("/sim/faults", {"vendor": "smartcar", "limited": {"retry_after_s": LONG, "ids": True}})
+    asked_at = datetime.now(UTC)
+    until = await wait_for(lambda: shows_limit(st, alice, "vehicles", vid), timeout=15)
+    # Shown until when, and capped: asked again after CAP_S, not after 10.5 hours.
+    assert asked_at + timedelta(seconds=CAP_S - 5) < until < datetime.now(UTC) + timedelta(seconds=CAP_S + 1)
+
+    # Another user's charger-only command goes through meanwhile.
+    a = await action(st, bob, "setMaxCurrent", chargerId=cid, maxCurrent=10.0)
+    done = await settled(st, bob, a["id"])
+    assert done["state"] == "CONFIRMED", done
+    # Linking the limited vendor answers at once, with a clear code; the other vendor links.
+    _, carol = await make_user(st, "carol")
+    creds = (await st.sim("/sim/accounts", {"vendor": "smartcar", "devices": [car("LIMITAPP0000002")]}))["credentials"]
+    body = await asyncio.wait_for(link_raw(st, carol, "smartcar", creds), 10)
+    assert body["data"] is None and code(body) == "RATE_LIMITED", body
+    assert len((await link(st, carol, "easee", [box("EHLA0002")]))["chargers"]) == 1
+
+    await st.sim("/sim/faults", {"vendor": "smartcar"})  # the cloud lifts it: Tandem still honours the capped wait
+    assert code(await asyncio.wait_for(link_raw(st, carol, "smartcar", creds), 10)) == "RATE_LIMITED"
+
+
+async def test_a_vehicles_own_rate_limit_holds_that_vehicle_only(capped: Stack) -> None:
+    """429 RATE_LIMIT:VEHICLE for one car: its account's other car, other accounts and linking carry on."""
+    st = capped
+    _, alice = await make_user(st, "alice")
+    linked = await link(st, alice, "smartcar", [car("LIMITVEH0000001"), car("LIMITVEH0000002")])
+    limited, free = (v["id"] for v in linked["vehicles"])
+    vins = {v["id"]: v["information"]["vin"] for v in linked["vehicles"]}
+    for vid in (limited, free):
+        await wait_for(lambda vid=vid: reachable(st, alice, "vehicles", vid), timeout=15)
+    await st.sim("/sim/faults", {"vendor": "smartcar", "limited": {"retry_after_s": LONG, "ids": [vins[limited]]}})
+    until = await wait_for(lambda: shows_limit(st, alice, "vehicles", limited), timeout=15)
+    assert until < datetime.now(UTC) + timedelta(seconds=CAP_S + 1)
+
+    _, dave = await make_user(st, "dave")
+    other = await asyncio.wait_for(link(st, dave, "smartcar", [car("LIMITVEH0000003")]), 10)
+    dave_car = other["vehicles"][0]["id"]
+    await wait_for(lambda: reachable(st, dave, "vehicles", dave_car), timeout=15)
+    me = {v["id"]: v for v in (await assets(st, alice))["vehicles"]}
+    assert me[free]["isReachable"] is True and me[free]["rateLimitedUntil"] is None
+    assert me[limited]["isReachable"] is False and limited_until(me[limited]) == until
+
+    await st.sim("/sim/faults", {"vendor": "smartcar"})  # the vendor lifts it: shown until the hold ends
+    me = {v["id"]: v for v in (await assets(st, alice))["vehicles"]}
+    assert limited_until(me[limited]) == until
+
+
+# --- revoked for a moment: logged into again, no relink ---------------------------------------
+
+@pytest.mark.parametrize("kind", ["charger", "vehicle"])
+async def test_an_account_revoked_for_5_s_comes_back_without_relinking(tmp_path: Path, kind: str) -> None:
+    settings = settings_for(tmp_path, **{**FAST, "vehicle_poll_s": 1.0, "relogin_attempts": 6,
+                                         "relogin_backoff_s": 1.0})
+    async with stack(settings) as st:
+        _, token = await make_user(st)
+        vendor, devices = ("easee", [box("EHBLIP01")]) if kind == "charger" else ("smartcar", [car("BLIP00000000001")])
+        linked = await link(st, token, vendor, devices)
+        asset_id = linked[f"{kind}s"][0]["id"]
+        await wait_for(lambda: reachable(st, token, f"{kind}s", asset_id), timeout=15)
+        seen: list[dict[str, Any]] = []
+        async with st.ws(token) as ws:
+            await ws.ack()
+            await ws.subscribe(SUB_CHARGER if kind == "charger" else SUB_VEHICLE, {"id": asset_id})
+            await asyncio.sleep(0.3)
+            await st.sim("/sim/faults", {"vendor": vendor, "revoked": [linked["credentials"]["username"]]})
+            topic = f"{kind}Updated"
+            msg = await ws.until(lambda d: d[topic]["isReachable"] is False, timeout=15)
+            seen.append(msg["payload"]["data"][topic])
+            await asyncio.sleep(5)  # the account stays revoked for 5 s (the scenario, not a wait for a state)
+            await st.sim("/sim/faults", {"vendor": vendor})
+
+            def back(d: dict[str, Any]) -> bool:
+                seen.append(d[topic])
+                return bool(d[topic]["isReachable"])
+
+            await ws.until(back, timeout=40)
+        asked = [i for a in seen for cap in a["capabilities"].values() for i in cap["interventions"]]
+        assert asked == []  # never asked the user to link again
+        assert await reachable(st, token, f"{kind}s", asset_id)
+
+
+# --- shutdown ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("process", ["serve", "worker"])
+async def test_sigterm_ends_the_process_whatever_the_vendors_do(tmp_path: Path, process: str) -> None:
+    """Vehicle cloud: 429 with Retry-After 37,800 s; charger cloud: every request hangs. SIGTERM
+    while polls (and, for serve, a linkVendor) are in flight: the process exits (clean)."""
+    sim_port, port = free_port(), free_port()
+    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port)), {})
+    web = worker = None
+    try:
+        await sim.wait_for("simulator: ")
+        sim.drain()
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        settings = settings_for(tmp_path, **{**FAST, "port": port, "simulator_url": sim_url,
+                                             "vendor_timeout_s": 300.0, "shutdown_timeout_s": 3.0})
+        await reset_database(settings.database_url)
+        env = settings_env(settings)
+        web = await Service.start(tandem_cmd("serve", "--demo"), env)
+        token = (await web.wait_for(r"demo user token: (\S+)", timeout=120)).group(1)
+        web.drain()
+        async with httpx.AsyncClient(timeout=60) as http:
+            await ready(http, f"http://127.0.0.1:{port}")
+            if process == "worker":  # the demo's assets are now polled by a worker process instead
+                await web.stop()
+                worker = await Service.start(tandem_cmd("worker"), env)
+                await worker.wait_for("running")
+                worker.drain()
+            await http.post(f"{sim_url}/sim/faults", json={"vendor": "smartcar",
+                                                           "limited": {"retry_after_s": LONG, "ids": True}})
+            await http.post(f"{sim_url}/sim/faults", json={"vendor": "easee", "latency_ms": [600_000, 600_000]})
+            creds = (await http.post(f"{sim_url}/sim/accounts", json={"vendor": "easee", "devices": [box("EHTERM01")]}
+                                     )).json()["credentials"]
+            in_flight = asyncio.create_task(http.post(
+                f"http://127.0.0.1:{port}/graphql", json={"query": LINK, "variables": {"v": "easee", "c": creds}},
+                headers={"Authorization": f"Bearer {token}"})) if process == "serve" else None
+            await asyncio.sleep(2)  # polls (charger every second) and the link are now waiting on the vendors
+            target = worker if worker is not None else web
+            started = time.monotonic()
+            target.proc.send_signal(signal.SIGTERM)
+            code_ = await asyncio.wait_for(target.proc.wait(), 30)  # a liveness bound, not a speed claim
+            print(f"{process} exited {code_} {time.monotonic() - started:.1f} s after SIGTERM")
+            # A clean, bounded shutdown: 0, or the signal uvicorn re-raises once done (the watchdog exits 1).
+            assert code_ in (0, -signal.SIGTERM)
+            if in_flight is not None:
+                await asyncio.gather(in_flight, return_exceptions=True)
+    finally:
+        for service in (worker, web):
+            if service is not None and service.proc.returncode is None:
+                service.proc.kill()
+                await service.proc.wait()
+        sim.proc.kill()
+        await sim.proc.wait()

@@ -420,6 +420,25 @@ async def test_smartcar_wake_makes_a_sleeping_car_answer_after_a_few_seconds(cli
     assert (await sim_world(client))["vehicles"][0]["asleep"] is False
 
 
+async def test_a_stale_car_cloud_answers_from_its_last_copy_until_the_fault_is_lifted(
+        client: httpx.AsyncClient) -> None:
+    p = await make_pair(client, car={"pushes_on_change": True, "soc": 0.3, "capacity_kwh": 10})
+    await plug(client, p)
+    first = await sc_get(client, p, "/charge")
+    assert first.json()["isPluggedIn"] is True
+    soc0 = (await sc_get(client, p, "/battery")).json()["percentRemaining"]
+    await faults(client, {"vendor": "smartcar", "stale": [p.vin]})
+    await advance(client, 600)
+    await unplug(client, p)
+    r = await sc_get(client, p, "/charge")
+    assert r.json()["isPluggedIn"] is True and r.headers["sc-data-age"] == first.headers["sc-data-age"]
+    assert (await sc_get(client, p, "/battery")).json()["percentRemaining"] == soc0
+    await faults(client, {"vendor": "smartcar"})
+    r = await sc_get(client, p, "/charge")
+    assert r.json()["isPluggedIn"] is False and r.headers["sc-data-age"] != first.headers["sc-data-age"]
+    assert (await sc_get(client, p, "/battery")).json()["percentRemaining"] > soc0
+
+
 async def test_smartcar_wake_lifts_a_forced_sleep_after_the_delay(client: httpx.AsyncClient) -> None:
     p = await make_pair(client)
     await faults(client, {"vendor": "smartcar", "asleep": [p.vin]})
@@ -666,7 +685,7 @@ async def test_rate_limit_answers_429_with_retry_after(client: httpx.AsyncClient
         assert (await client.get(url, headers=headers)).status_code == 200
     r = await client.get(url, headers=headers)
     if vendor == "smartcar":
-        sc_error(r, 429, "RATE_LIMIT", "VEHICLE", "RETRY_LATER")
+        sc_error(r, 429, "RATE_LIMIT", "SMARTCAR_API", "RETRY_LATER")  # one bucket: the app's quota
     else:
         ea_error(r, 429, "TooManyRequests")
     wait = math.ceil(1 / refill)  # the bucket is empty: one token takes 1/refill simulated seconds
@@ -738,7 +757,8 @@ async def test_sim_world_reports_the_true_state(client: httpx.AsyncClient, world
     w = await sim_world(client)
     assert w["speed"] == SPEED
     assert w["time"] == iso(world.clock.now())
-    assert {v["name"]: v["serves"] for v in w["vendors"]} == {"smartcar": "vehicles", "easee": "chargers"}
+    assert {v["name"]: v["serves"] for v in w["vendors"]} == {"smartcar": "vehicles", "easee": "chargers",
+                                                              "ocpp": "chargers"}
     assert {a["username"] for a in w["accounts"]} == {p.sc_user, p.ea_user}
     assert w["vehicles"][0]["plugged_into"] is None and w["chargers"][0]["op_mode"] == 1
     await plug(client, p)
@@ -906,3 +926,31 @@ async def test_accepted_commands_are_logged_and_refused_ones_are_not(client: htt
     log = (await client.get("/sim/commands")).json()["commands"]
     assert [(c["vendor"], c["device"], c["command"]) for c in log] == [
         ("easee", p.serial, "pause_charging"), ("smartcar", p.vin, "charge start")]
+
+
+async def test_a_shared_device_is_listed_and_read_by_both_accounts(client: httpx.AsyncClient) -> None:
+    p = await make_pair(client, vin="VINSHARE01", serial="EHSHARE1")
+    sc2 = await new_account(client, "smartcar", {"kind": "vehicle", "vin": "VINSHARE01", "shared": True})
+    ea2 = await new_account(client, "easee", {"kind": "charger", "serialNumber": "EHSHARE1", "shared": True})
+    assert sc2["devices"] == [p.car] and ea2["devices"] == [p.serial]
+    sc_auth, ea_auth = await sc_login(client, sc2["credentials"]), await ea_login(client, ea2["credentials"])
+    assert (await client.get(f"{SC}/vehicles", headers=sc_auth)).json()["vehicles"] == [p.car]
+    for headers in (p.sc, sc_auth):
+        r = await client.get(f"{SC}/vehicles/{p.car}/vin", headers=headers)
+        assert r.status_code == 200 and r.json()["vin"] == "VINSHARE01"
+    for headers in (p.ea, ea_auth):
+        assert (await client.get(f"{EA}/chargers/{p.serial}/state", headers=headers)).status_code == 200
+    # an account that was not given the device still cannot read it
+    other = await sc_login(client, (await new_account(client, "smartcar", {"kind": "vehicle"}))["credentials"])
+    assert (await client.get(f"{SC}/vehicles/{p.car}/vin", headers=other)).status_code == 404
+
+
+@pytest.mark.parametrize("device", [
+    {"kind": "vehicle", "vin": "NOSUCHVIN", "shared": True},
+    {"kind": "vehicle", "vin": "VINSHARE02", "shared": True, "soc": 0.5},
+])
+async def test_sharing_needs_an_existing_device_and_nothing_else(client: httpx.AsyncClient,
+                                                                 device: dict[str, Any]) -> None:
+    await new_account(client, "smartcar", {"kind": "vehicle", "vin": "VINSHARE02"})
+    r = await client.post("/sim/accounts", json={"vendor": "smartcar", "devices": [device]})
+    assert r.status_code == 400

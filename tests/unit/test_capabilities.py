@@ -137,7 +137,7 @@ def test_location_blocked_by_a_revoked_charger_asks_for_relink() -> None:
     c = charger(location="home", relink=True)
     r = caps.resolve_one(car(), Cap.LOCATION, [SystemFacts("v1", "c1", True)], index(c))
     assert not r.is_capable
-    assert r.interventions == (caps.RELINK,)
+    assert r.interventions == (caps.RELINK_CHARGER,)
 
 
 def test_location_needs_the_charger_information_capability() -> None:
@@ -151,7 +151,7 @@ def test_location_needs_every_step_of_one_way_to_unlock() -> None:
     """A revoked, unlocated charger the vehicle is not plugged into: relink, locate and plug in."""
     c = charger(location=None, relink=True)
     r = caps.resolve_one(car(), Cap.LOCATION, [SystemFacts("v1", "c1", False)], index(c))
-    assert set(r.interventions) == {caps.RELINK, caps.SET_LOCATION, caps.PLUG_IN}
+    assert set(r.interventions) == {caps.RELINK_CHARGER, caps.SET_LOCATION, caps.PLUG_IN}
 
 
 def test_location_suggests_the_cheapest_way_among_several_chargers() -> None:
@@ -194,7 +194,7 @@ def test_charger_unlock_suppresses_the_vehicles_relink_intervention() -> None:
 
 def test_charger_needing_relink_does_not_unlock_and_says_so() -> None:
     r = caps.resolve_one(car(), Cap.STOP_CHARGING, [SystemFacts("v1", "c1", True)], index(charger(relink=True)))
-    assert r == caps.Resolved(False, "NONE", None, (caps.RELINK,))
+    assert r == caps.Resolved(False, "NONE", None, (caps.RELINK_CHARGER,))
 
 
 # --- several chargers ------------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_several_chargers_none_capable_one_revoked_asks_for_relink() -> None:
     systems = [SystemFacts("v1", "a", False), SystemFacts("v1", "b", False)]
     chargers = index(charger("a", capabilities=frozenset({Cap.INFORMATION})), charger("b", relink=True))
     r = caps.resolve_one(car(), Cap.START_CHARGING, systems, chargers)
-    assert r.interventions == (caps.RELINK,)
+    assert r.interventions == (caps.RELINK_CHARGER,)
 
 
 # --- a charger's own capabilities ----------------------------------------------------------
@@ -252,7 +252,7 @@ def test_resolve_charger_reports_its_own_capabilities() -> None:
 
 def test_resolve_charger_needing_relink_is_capable_of_nothing() -> None:
     out = caps.resolve_charger(charger(relink=True))
-    assert all(r == caps.Resolved(False, "NONE", None, (caps.RELINK,)) for r in out.values())
+    assert all(r == caps.Resolved(False, "NONE", None, (caps.RELINK_CHARGER,)) for r in out.values())
 
 
 # --- routing actions ---------------------------------------------------------------------
@@ -282,3 +282,13 @@ def test_route_skips_revoked_and_incapable_chargers_and_revoked_vehicle() -> Non
 def test_route_ignores_other_vehicles_systems() -> None:
     systems = [SystemFacts("v2", "c1", True)]
     assert caps.route_for(car(), systems, index(charger()), Cap.STOP_CHARGING) == []
+
+
+def test_relink_text_names_the_asset_kind_that_must_be_linked_again() -> None:
+    own = caps.resolve_one(car(Cap.START_CHARGING, relink=True), Cap.START_CHARGING, [], {})
+    via = caps.resolve_one(car(), Cap.STOP_CHARGING, [SystemFacts("v1", "c1", True)], index(charger(relink=True)))
+    charger_own = caps.resolve_charger(charger(relink=True))[Cap.START_CHARGING]
+    assert [i.title for i in own.interventions] == ["Link the vehicle again"]
+    assert [i.title for i in via.interventions] == ["Link the charger again"]
+    assert [i.title for i in charger_own.interventions] == ["Link the charger again"]
+    assert {i.id for i in (*own.interventions, *via.interventions, *charger_own.interventions)} == {"RELINK_VENDOR"}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.types import PowerState
-from app.domain.chargestate import CarData, ChargerData, estimate_soc, own_power_state, time_remaining, vehicle_state
+from app.domain.chargestate import CarData, ChargerData, own_power_state, time_remaining, vehicle_state
 
 NOW = datetime(2024, 6, 1, 20, 0, 0, tzinfo=UTC)
 
@@ -220,16 +220,23 @@ def test_soc_and_range_from_the_car_when_not_charging() -> None:
     assert (view.battery_level, view.range) == (55.5, 222.0)
 
 
-@pytest.mark.parametrize("change", [dict(data_age=None), dict(battery_capacity=None)])
+@pytest.mark.parametrize("change", [dict(data_age=None, updated=None), dict(battery_capacity=None)])
 def test_no_estimate_without_the_data_it_needs(change: dict) -> None:  # type: ignore[type-arg]
-    car = car_data(battery_level=50.0, range_km=200.0, **change)
-    assert estimate_soc(car, charger_data(), NOW, 80.0) == (50.0, 200.0)
+    view = vehicle_state(car_data(battery_level=50.0, range_km=200.0, **change), charger_data(), NOW)
+    assert (view.battery_level, view.range) == (50.0, 200.0)
+
+
+def test_without_a_data_age_the_estimate_counts_from_when_the_data_changed() -> None:
+    car = car_data(battery_level=50.0, data_age=None, updated=ago(30))
+    view = vehicle_state(car, charger_data(charge_rate=11.0, charging_since=ago(60)), NOW)
+    assert view.battery_level == round(expected_soc(50.0, 11.0, 0.5, 75.0), 1)
 
 
 def test_no_estimate_when_the_charger_reports_no_power() -> None:
     car = car_data(battery_level=50.0, range_km=200.0)
-    assert estimate_soc(car, charger_data(charge_rate=None), NOW, 80.0) == (50.0, 200.0)
-    assert estimate_soc(car, charger_data(charge_rate=0.0), NOW, 80.0) == (50.0, 200.0)
+    for rate in (None, 0.0):
+        view = vehicle_state(car, charger_data(charge_rate=rate), NOW)
+        assert (view.battery_level, view.range) == (50.0, 200.0)
 
 
 def test_unknown_soc_stays_unknown() -> None:

@@ -21,7 +21,8 @@ from app.workers.push import PushWatcher
 
 
 def poller(adapters: dict[str, Any] | None = None, owned: set[int] | None = None) -> Poller:
-    rt: Any = SimpleNamespace(settings=Settings(), adapter=lambda vendor: (adapters or {})[vendor])
+    known = adapters or {}
+    rt: Any = SimpleNamespace(settings=Settings(), adapter=lambda vendor: known.get(vendor, SimpleNamespace()))
     leases: Any = SimpleNamespace(owns=lambda shard: owned is None or shard in owned, listeners=[])
     return Poller(rt, leases)
 
@@ -50,6 +51,18 @@ def test_a_kick_polls_now_and_a_second_one_waits_its_turn() -> None:
     e.next_at = time.monotonic() + 10  # polled; next regular poll in 10 s
     p.kick("c1")
     assert KICK_EVERY_S - 0.1 < due(e) <= KICK_EVERY_S  # not dropped, not sooner than allowed
+
+
+def test_an_adapter_with_cheap_reads_is_kicked_sooner() -> None:
+    """OCPP reads are database reads of what the charge point pushed: its gap is the adapter's."""
+    from adapters.ocpp import OcppAdapter
+
+    p = poller({"ocpp": OcppAdapter()})
+    e = charger(p, "c1", vendor="ocpp")
+    p.kick("c1")
+    e.next_at = time.monotonic() + 10
+    p.kick("c1")
+    assert due(e) <= OcppAdapter.kick_every_s < KICK_EVERY_S
 
 
 def test_a_kick_never_delays_a_poll_already_due_sooner() -> None:

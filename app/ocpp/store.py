@@ -1,0 +1,52 @@
+"""The stations table: what each charge point last reported, written by the web process that
+holds its socket and read by every process (`OcppStation`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.expressions import F
+
+from adapters.ocpp.hub import StationState
+from app.db.models import OcppStation
+
+
+def clamp(claimed: datetime | None, received: datetime) -> datetime:
+    """A charge point's timestamp as a claim: never later than when Tandem received it."""
+    if claimed is None:
+        return received
+    if claimed.tzinfo is None:
+        claimed = claimed.replace(tzinfo=UTC)
+    return min(claimed, received)
+
+
+def to_state(row: OcppStation) -> StationState:
+    """The adapter's view of a row."""
+    return StationState(
+        charge_point_id=row.charge_point_id, connected=row.connected_node is not None,
+        last_message_at=row.last_message_at, heartbeat_s=row.heartbeat_s, status=row.status,
+        status_at=row.status_at, error_code=row.error_code, vendor_name=row.vendor_name,
+        model_name=row.model_name, serial=row.serial, features=tuple(row.features or ()),
+        rate_unit=row.rate_unit, authorize_remote=row.authorize_remote, transaction_id=row.transaction_id,
+        tx_id_tag=row.tx_id_tag, last_id_tag=row.last_id_tag, power_w=row.power_w, energy_wh=row.energy_wh,
+        tx_meter_start_wh=row.tx_meter_start_wh, soc=row.soc, meter_at=row.meter_at, limit_a=row.limit_a,
+        paused=row.paused, reported_limit_a=row.reported_limit_a,
+    )
+
+
+async def get(cp_id: str) -> OcppStation | None:
+    """The station row, or None when the id is not registered."""
+    return await OcppStation.filter(charge_point_id=cp_id).first()
+
+
+async def update(cp_id: str, **changes: Any) -> bool:
+    """Write `changes`; False when the station no longer exists (unlinked)."""
+    return bool(await OcppStation.filter(charge_point_id=cp_id).update(**changes))
+
+
+async def next_transaction_id(cp_id: str) -> int:
+    """A transaction id unique for this charge point, kept across restarts of Tandem."""
+    await OcppStation.filter(charge_point_id=cp_id).update(next_tx_id=F("next_tx_id") + 1)
+    row = await OcppStation.get(charge_point_id=cp_id)
+    return int(row.next_tx_id) - 1

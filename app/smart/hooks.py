@@ -1,0 +1,28 @@
+"""What the coordinator tells smart charging after each saved poll: sessions follow the charger,
+and a vehicle with smart charging on is re-planned on a plug-in, a charging change or a new SoC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app.db.models import Charger, EvSystem, SmartChargingPolicy, Vehicle
+from app.runtime import Runtime
+from app.smart import service, sessions
+
+
+async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions: set[str],
+                     changes: dict[str, Any], now: datetime) -> None:
+    """Called after a poll's changes were written."""
+    if isinstance(row, Charger):
+        await sessions.on_charger(row, transitions, now)
+        system = await EvSystem.filter(charger_id=row.id, status="ACTIVE").first()
+        if system is not None and (transitions or {"is_charging", "charge_rate", "max_current"} & set(changes)):
+            await _replan(rt, system.vehicle_id)
+    elif "battery_level" in changes or transitions:
+        await _replan(rt, row.id)
+
+
+async def _replan(rt: Runtime, vehicle_id: str) -> None:
+    if await SmartChargingPolicy.filter(vehicle_id=vehicle_id, is_enabled=True).exists():
+        await service.tick(rt, vehicle_id)

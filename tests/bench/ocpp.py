@@ -1,0 +1,253 @@
+"""Benchmark: OCPP charge points connected straight to Tandem.
+
+    python -m tests.bench.ocpp [--points 1000] [--users 100] [--plugins 200] [--commands 100] [--web 1|2]
+
+Runs the standalone simulator and `tandem serve` as subprocesses. The simulator's OCPP charge
+points connect over real websockets (heartbeats every 30 s) to Tandem's `/ocpp`; each user
+links theirs through GraphQL and keeps one websocket subscribed to `chargerUpdated` and
+`actionUpdated`. Measured:
+- plug-in → `chargerUpdated` with isPluggedIn at the user's subscriber: p50/p99 (goal p99 ≤ 1 s
+  at 1,000 charge points), from `/sim/plug` to the event;
+- server memory per connection: the web processes' resident memory after every charge point
+  connected, less before the first one, per charge point (goal ≤ 50 KB);
+- command round trip: `setMaxCurrent(chargerId)` → `actionUpdated` CONFIRMED, p50/p99, and how
+  long the central system's part took (SetChargingProfile + GetCompositeSchedule, from the logs
+  of nothing: measured as the action's time to confirmation).
+`--web 2` runs two web processes (the first with the workers, the second serving sockets only;
+charge points split between them) on PostgreSQL + Redis (TANDEM_BENCH_DATABASE_URL, default a
+fresh database on 127.0.0.1:5432; TANDEM_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0), so
+a command often crosses processes. Failed-handshake limiting is off: every simulated charger
+connects from 127.0.0.1 before its user has linked it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import websockets
+
+from tests.bench.common import Service, free_port, gql, pct, peak_rss_mb, ready, tandem_cmd, temp_sqlite
+
+SECRET = "tdm_cs_bench-ocpp-client-secret"
+LINK = ('mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) '
+        '{ chargers { id information { serialNumber } } } }')
+SUBS = ["subscription { chargerUpdated { id chargeState { isPluggedIn } } }",
+        "subscription { actionUpdated { id state } }"]
+
+
+@dataclass
+class User:
+    """One user, their charge points and subscriber."""
+
+    token: str
+    chargers: dict[str, str] = field(default_factory=dict)  # serial -> charger id
+    plugged: dict[str, float] = field(default_factory=dict)  # charger id -> when /sim/plug was sent
+    seen: dict[str, float] = field(default_factory=dict)  # charger id -> latency (s)
+    actions: dict[str, float] = field(default_factory=dict)  # action id -> when requested
+    confirmed: dict[str, float] = field(default_factory=dict)  # action id -> latency (s)
+
+
+async def until(done: Any, timeout: float) -> None:
+    """Check `done()` every 0.2 s until it holds or `timeout` seconds pass (the figures say how many)."""
+    end = time.perf_counter() + timeout
+    while not done() and time.perf_counter() < end:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+
+
+def rss_kb(pid: int) -> float:
+    """Current resident memory of a process, in KB."""
+    for line in open(f"/proc/{pid}/status").read().splitlines():
+        if line.startswith("VmRSS:"):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def private_postgres() -> tuple[str, str]:
+    """(url, database) of a fresh database on the shared PostgreSQL server."""
+    import asyncpg
+
+    base = os.environ.get("TANDEM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    name = f"tandem_bench_{os.getpid()}"
+    conn = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.rsplit("/", 1)[0] + "/" + name, name
+
+
+async def drop_postgres(name: str) -> None:
+    """Drop the bench's database."""
+    import asyncpg
+
+    base = os.environ.get("TANDEM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    conn = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def subscriber(url: str, user: User, ready_evt: asyncio.Event, stop: asyncio.Event) -> None:
+    """One user's websocket: records when each plug-in and each confirmation arrives."""
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"], max_queue=None) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {user.token}"}}))
+        await ws.recv()
+        for i, q in enumerate(SUBS):
+            await ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": {"query": q}}))
+        ready_evt.set()
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), 0.5)
+            except TimeoutError:
+                continue
+            msg = json.loads(raw)
+            if msg.get("type") == "ping":
+                await ws.send(json.dumps({"type": "pong"}))
+                continue
+            data = (msg.get("payload") or {}).get("data") or {}
+            now = time.perf_counter()
+            c = data.get("chargerUpdated")
+            if c and c["chargeState"]["isPluggedIn"] and c["id"] in user.plugged and c["id"] not in user.seen:
+                user.seen[c["id"]] = now - user.plugged[c["id"]]
+            a = data.get("actionUpdated")
+            if a and a["state"] == "CONFIRMED" and a["id"] in user.actions and a["id"] not in user.confirmed:
+                user.confirmed[a["id"]] = now - user.actions[a["id"]]
+
+
+async def main(points: int, users_n: int, plugins: int, commands: int, webs: int) -> None:
+    rng = random.Random(1)
+    per_user = max(1, points // users_n)
+    env: dict[str, str] = {"TANDEM_DEMO_CLIENT_SECRET": SECRET, "TANDEM_OCPP_AUTH_FAILURES_PER_MINUTE": "0",
+                           "TANDEM_CHARGER_POLL_S": "10", "TANDEM_MAX_SOCKETS_PER_USER": "0",
+                           "TANDEM_MAX_SUBSCRIPTIONS_PER_USER": "0", "TANDEM_RATE_LIMIT_PER_MINUTE": "0"}
+    pg_name = None
+    if webs > 1:
+        url, pg_name = await private_postgres()
+        env.update(TANDEM_DATABASE_URL=url,
+                   TANDEM_BROADCAST_URL=os.environ.get("TANDEM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    else:
+        env["TANDEM_DATABASE_URL"] = temp_sqlite()
+    sim_port = free_port()
+    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port)), {})
+    await sim.wait_for("simulator: ")
+    sim.drain()
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    ports = [free_port() for _ in range(webs)]
+    procs: list[Service] = []
+    try:
+        for i, port in enumerate(ports):
+            args = ["serve", "--demo"] if i == 0 else ["serve"]
+            extra = {"TANDEM_EMBEDDED_WORKERS": "false"} if i else {}
+            web = await Service.start(tandem_cmd(*args), {**env, **extra, "TANDEM_PORT": str(port),
+                                                          "TANDEM_SIMULATOR_URL": sim_url})
+            await web.wait_for("GraphQL: " if i else "demo user token: ", timeout=120)
+            web.drain()
+            procs.append(web)
+        async with httpx.AsyncClient(timeout=120) as http:
+            bases = [f"http://127.0.0.1:{p}" for p in ports]
+            for base in bases:
+                await ready(http, base)
+            api = bases[0] + "/graphql"
+            users: list[User] = []
+            for u in range(users_n):
+                uid = (await gql(http, api, 'mutation($e: String!) { createUser(externalId: $e) { id } }',
+                                 {"e": f"ocpp-bench-{u}"}, SECRET))["createUser"]["id"]
+                tok = (await gql(http, api, 'mutation($u: ID!) { createUserToken(userId: $u) { token } }',
+                                 {"u": uid}, SECRET))["createUserToken"]["token"]
+                users.append(User(tok))
+            vins = [f"OCPPBENCH{i:08d}" for i in range(min(plugins, points))]
+            cars = (await http.post(f"{sim_url}/sim/accounts", json={"vendor": "smartcar", "devices": [
+                {"kind": "vehicle", "vin": vin, "soc": 0.2} for vin in vins]})).json()
+            assert cars["devices"]
+            before = [rss_kb(p.proc.pid) for p in procs]
+            t0 = time.perf_counter()
+            for u, user in enumerate(users):
+                web_url = bases[u % webs].replace("http://", "ws://") + "/ocpp"
+                serials = [f"CPB{u:04d}{k:03d}" for k in range(per_user)]
+                made = (await http.post(f"{sim_url}/sim/accounts", json={
+                    "vendor": "ocpp", "centralSystemUrl": web_url, "ocppOptions": {"heartbeatS": 30},
+                    "devices": [{"kind": "charger", "serialNumber": s} for s in serials]})).json()
+                for creds in made["chargePoints"]:
+                    data = await gql(http, api, LINK, {"c": creds}, user.token)
+                    ch = data["linkVendor"]["chargers"][0]
+                    user.chargers[ch["information"]["serialNumber"]] = ch["id"]
+            total = sum(len(u.chargers) for u in users)
+            while True:
+                world = (await http.get(f"{sim_url}/sim/world")).json()
+                connected = sum(1 for p in world["chargePoints"].values() if p["connected"])
+                if connected >= total:
+                    break
+                if time.perf_counter() - t0 > 600:
+                    raise TimeoutError(f"only {connected}/{total} charge points connected")
+                await asyncio.sleep(1)
+            connect_s = time.perf_counter() - t0
+            await asyncio.sleep(5)  # let the at-connect configuration finish
+            after = [rss_kb(p.proc.pid) for p in procs]
+            per_conn_kb = (sum(after) - sum(before)) / total
+
+            stop = asyncio.Event()
+            readies = [asyncio.Event() for _ in users]
+            subs = [asyncio.create_task(subscriber(bases[i % webs].replace("http://", "ws://") + "/graphql", u,
+                                                   readies[i], stop)) for i, u in enumerate(users)]
+            await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
+
+            pairs = [(u, s) for u in users for s in u.chargers]
+            rng.shuffle(pairs)
+            chosen = pairs[:len(vins)]
+            for (user, serial), vin in zip(chosen, vins, strict=False):
+                cid = user.chargers[serial]
+                user.plugged[cid] = time.perf_counter()
+                await http.post(f"{sim_url}/sim/plug", json={"vin": vin, "serialNumber": serial})
+                await asyncio.sleep(max(0.0, 10.0 / max(1, len(vins))))  # spread over ~10 s
+            await until(lambda: sum(len(u.seen) for u in users) >= len(chosen), 60)
+            plug_lat = [v for u in users for v in u.seen.values()]
+
+            targets = [(u, s) for u, s in pairs[: max(1, commands)]]
+            for user, serial in targets:
+                cid = user.chargers[serial]
+                start = time.perf_counter()
+                data = await gql(http, api, 'mutation($c: ID!, $a: Float!) { setMaxCurrent(chargerId: $c, '
+                                 'maxCurrent: $a) { id state } }', {"c": cid, "a": float(rng.choice([8, 10, 13, 16]))},
+                                 user.token)
+                user.actions[data["setMaxCurrent"]["id"]] = start
+            await until(lambda: sum(len(u.confirmed) for u in users) >= len(targets), 120)
+            cmd_lat = [v for u in users for v in u.confirmed.values()]
+            stop.set()
+            await asyncio.gather(*subs, return_exceptions=True)
+
+        print(f"\nOCPP bench: {total} charge points on {webs} web process(es), {users_n} users, heartbeats 30 s")
+        print(f"  connected in {connect_s:.1f} s (link through GraphQL, handshake, at-connect configuration)")
+        print(f"  memory per connection: {per_conn_kb:.1f} KB (RSS {sum(before) / 1024:.0f} → "
+              f"{sum(after) / 1024:.0f} MB; goal ≤ 50 KB)")
+        print(f"  plug-in → chargerUpdated: delivered {len(plug_lat)}/{len(chosen)}, "
+              f"p50 {pct(plug_lat, 50) * 1000:.0f} ms, p99 {pct(plug_lat, 99) * 1000:.0f} ms (goal p99 ≤ 1000 ms)")
+        print(f"  setMaxCurrent → CONFIRMED: {len(cmd_lat)}/{len(targets)}, p50 {pct(cmd_lat, 50) * 1000:.0f} ms, "
+              f"p99 {pct(cmd_lat, 99) * 1000:.0f} ms")
+        print(f"  peak RSS of the web process(es): {', '.join(f'{peak_rss_mb(p.proc.pid):.0f} MB' for p in procs)}")
+    finally:
+        for p in procs:
+            await p.stop()
+        await sim.stop()
+        if pg_name:
+            await drop_postgres(pg_name)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--plugins", type=int, default=200)
+    parser.add_argument("--commands", type=int, default=100)
+    parser.add_argument("--web", type=int, default=1, choices=[1, 2])
+    args = parser.parse_args()
+    asyncio.run(main(args.points, args.users, args.plugins, args.commands, args.web))

@@ -1,0 +1,91 @@
+"""OCPP 1.6J end to end: simulated charge points over real websockets to a real uvicorn."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import websockets
+
+from tests.e2e import flows
+from tests.e2e.harness import Stack, make_user
+from tests.e2e.ocpp_flows import central_url, charger, link_ocpp, sim_station, sim_world, until_charger
+
+
+async def test_link_connect_plug_and_commands(st: Stack) -> None:
+    """Linked as `ocpp`, the charge point connects; plug-in, stop, start and max current all show
+    in the charger's state from what the charge point reports."""
+    _, token = await make_user(st)
+    await flows.link(st, token, "smartcar", [flows.car("VINOCPP1", soc=0.4)])
+    c = await link_ocpp(st, token, "CP-E2E-1")
+    assert c["vendor"] == "ocpp"
+    assert c["chargeState"]["powerDeliveryState"] == "UNPLUGGED"
+    await st.sim("/sim/plug", {"vin": "VINOCPP1", "serialNumber": "CP-E2E-1"})
+    now = await until_charger(st, token, c["id"], lambda x: x["chargeState"]["isCharging"])
+    assert now["chargeState"]["isPluggedIn"] is True
+    assert now["chargeState"]["chargeRate"] == pytest.approx(11.0, abs=0.1)
+
+    stop = await flows.action(st, token, "stopCharging", chargerId=c["id"])
+    done = await flows.settled(st, token, stop["id"])
+    assert done["state"] == "CONFIRMED", done
+    world = await sim_world(st)
+    assert [b["power_kw"] for b in world["chargers"] if b["serialNumber"] == "CP-E2E-1"] == [0.0]
+
+    start = await flows.action(st, token, "startCharging", chargerId=c["id"])
+    assert (await flows.settled(st, token, start["id"]))["state"] == "CONFIRMED"
+
+    limit = await flows.action(st, token, "setMaxCurrent", chargerId=c["id"], maxCurrent=10.0)
+    assert (await flows.settled(st, token, limit["id"]))["state"] == "CONFIRMED"
+    after = await charger(st, token, c["id"])
+    assert after["chargeState"]["maxCurrent"] == pytest.approx(10.0)
+    world = await sim_world(st)
+    box = next(b for b in world["chargers"] if b["serialNumber"] == "CP-E2E-1")
+    assert box["dynamic_current"] == pytest.approx(10.0)
+
+    await st.sim("/sim/unplug", {"vin": "VINOCPP1"})
+    gone = await until_charger(st, token, c["id"], lambda x: x["chargeState"]["isPluggedIn"] is False)
+    assert gone["chargeState"]["powerDeliveryState"] == "UNPLUGGED"
+
+
+async def _handshake(st: Stack, cp_id: str, password: str | None, subprotocols: list[str]) -> int:
+    headers = {}
+    if password is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{cp_id}:{password}".encode()).decode()
+    try:
+        async with websockets.connect(f"{central_url(st)}/{cp_id}", subprotocols=subprotocols,  # type: ignore[arg-type]
+                                      additional_headers=headers, open_timeout=5):
+            return 101
+    except websockets.InvalidStatus as exc:
+        return int(exc.response.status_code)
+
+
+async def test_handshake_refusals(st: Stack) -> None:
+    """Unknown id and wrong password: 401; no `ocpp1.6` subprotocol: 400; nothing is created."""
+    _, token = await make_user(st)
+    creds = await sim_station(st, "CP-AUTH-1")
+    await st.data('mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) { chargers { id } } }',
+                  {"c": creds}, token=token)
+    assert await _handshake(st, "CP-NOBODY", "whatever-password", ["ocpp1.6"]) == 401
+    assert await _handshake(st, "CP-AUTH-1", creds["password"] + "x", ["ocpp1.6"]) == 401
+    assert await _handshake(st, "CP-AUTH-1", None, ["ocpp1.6"]) == 401
+    assert await _handshake(st, "CP-AUTH-1", creds["password"], ["ocpp2.0.1"]) == 400
+    world = await sim_world(st)
+    assert world["chargePoints"]["CP-AUTH-1"]["connected"] in (True, False)  # the simulated one keeps trying
+
+
+async def test_failed_handshakes_are_rate_limited_per_charge_point(tmp_path) -> None:
+    """After the allowed failures for one id, even the right password waits (429); other ids do not."""
+    from tests.conftest import settings_for
+    from tests.e2e.conftest import FAST
+    from tests.e2e.harness import stack
+
+    async with stack(settings_for(tmp_path, **{**FAST, "ocpp_auth_failures_per_minute": 3})) as st:
+        _, token = await make_user(st)
+        await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-RL-1"]})  # we are the charger here
+        creds = await sim_station(st, "CP-RL-1")
+        await st.data('mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) { chargers { id } } }',
+                      {"c": creds}, token=token)
+        for _ in range(3):
+            assert await _handshake(st, "CP-RL-1", "wrong-password", ["ocpp1.6"]) == 401
+        assert await _handshake(st, "CP-RL-1", creds["password"], ["ocpp1.6"]) == 429
+        assert await _handshake(st, "CP-RL-OTHER", "wrong-password", ["ocpp1.6"]) == 401

@@ -1,0 +1,155 @@
+"""OCPP pure parts: meter values, frames, status mapping, passwords, credentials."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters import errors as ve
+from adapters.ocpp import mapping
+from adapters.ocpp.adapter import check_credentials
+from adapters.ocpp.hub import StationState
+from adapters.types import PowerState
+from app.ocpp import messages, passwords, store
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def sv(value: object, measurand: str | None = None, unit: str | None = None, phase: str | None = None) -> dict:
+    out: dict = {"value": value}
+    if measurand:
+        out["measurand"] = measurand
+    if unit:
+        out["unit"] = unit
+    if phase:
+        out["phase"] = phase
+    return out
+
+
+def test_meter_reading_units_phases_and_defaults() -> None:
+    reading = messages.meter_reading([{"timestamp": "2026-11-30T11:59:00Z", "sampled_value": [
+        sv("3.68", "Power.Active.Import", "kW", "L1"), sv("3680", "Power.Active.Import", "W", "L2"),
+        sv("12.5", "Energy.Active.Import.Register", "kWh"), sv("55.5", "SoC", "Percent"),
+    ]}])
+    assert reading.power_w == pytest.approx(7360)
+    assert reading.energy_wh == pytest.approx(12500)
+    assert reading.soc == pytest.approx(55.5)
+    assert reading.at == datetime(2026, 11, 30, 11, 59, tzinfo=UTC)
+    # no measurand: the energy register, in Wh
+    assert messages.meter_reading([{"timestamp": "x", "sampled_value": [sv("1000")]}]).energy_wh == 1000
+    # a total wins over phases; junk values are skipped; SoC outside 0-100 ignored
+    r = messages.meter_reading([{"sampled_value": [sv("100", "Power.Active.Import", "W", "L1"),
+                                                   sv("11000", "Power.Active.Import", "W"),
+                                                   sv("nan", "Power.Active.Import"), sv("150", "SoC")]}])
+    assert r.power_w == 11000 and r.soc is None
+
+
+def test_meter_reading_newest_entry_wins() -> None:
+    r = messages.meter_reading([
+        {"timestamp": "2026-11-30T11:00:00Z", "sampled_value": [sv("5000", "Power.Active.Import", "W")]},
+        {"timestamp": "2026-11-30T10:00:00Z", "sampled_value": [sv("9000", "Power.Active.Import", "W")]},
+    ])
+    assert r.power_w == 5000
+
+
+@pytest.mark.parametrize("frame, code", [
+    ("not json", "FormationViolation"),
+    ("[" * 5000, "FormationViolation"),
+    (json.dumps({"a": 1}), "FormationViolation"),
+    (json.dumps([2, "id-1", "Heartbeat"]), "FormationViolation"),
+    (json.dumps([2, "x" * 40, "Heartbeat", {}]), "FormationViolation"),
+    (json.dumps([9, "id", "Heartbeat", {}]), "FormationViolation"),
+    ("[2, \"id\", \"DataTransfer\", {\"data\": \"" + "x" * 70000 + "\"}]", "ProtocolError"),
+])
+def test_frame_problems(frame: str, code: str) -> None:
+    problem = messages.frame_problem(frame)
+    assert problem is not None and problem[1] == code
+
+
+def test_good_frames_pass() -> None:
+    assert messages.frame_problem(json.dumps([2, "abc", "Heartbeat", {}])) is None
+    assert messages.frame_problem(json.dumps([3, "abc", {"currentTime": "x"}])) is None
+
+
+def state(**kw: object) -> StationState:
+    base: dict = dict(charge_point_id="CP", connected=True, last_message_at=NOW, heartbeat_s=60,
+                      status="Available", status_at=NOW)
+    base.update(kw)
+    return StationState(**base)
+
+
+@pytest.mark.parametrize("status, plugged, charging, power", [
+    ("Available", False, False, PowerState.UNPLUGGED),
+    ("Preparing", True, False, PowerState.PLUGGED_IN_INITIALIZING),
+    ("Charging", True, True, PowerState.PLUGGED_IN_CHARGING),
+    ("SuspendedEV", True, False, PowerState.PLUGGED_IN_STOPPED),
+    ("SuspendedEVSE", True, False, PowerState.PLUGGED_IN_STOPPED),
+    ("Finishing", True, False, PowerState.PLUGGED_IN_STOPPED),
+    ("Faulted", None, None, PowerState.PLUGGED_IN_FAULT),
+    ("Unavailable", None, None, PowerState.UNKNOWN),
+])
+def test_status_mapping(status: str, plugged: bool | None, charging: bool | None, power: PowerState) -> None:
+    snap = mapping.snapshot(state(status=status), NOW)
+    assert (snap.is_plugged_in, snap.is_charging, snap.power_state) == (plugged, charging, power)
+    assert snap.is_online
+
+
+def test_offline_after_missed_heartbeats_and_when_disconnected() -> None:
+    late = NOW - timedelta(seconds=2 * 60 + mapping.SLACK_S + 1)
+    assert not mapping.snapshot(state(last_message_at=late, status="Charging"), NOW).is_online
+    assert mapping.snapshot(state(last_message_at=late, status="Charging"), NOW).is_plugged_in is None
+    assert not mapping.snapshot(state(connected=False), NOW).is_online
+
+
+def test_energy_rate_and_limit() -> None:
+    snap = mapping.snapshot(state(status="Charging", power_w=7400, energy_wh=15_000, tx_meter_start_wh=10_000,
+                                  limit_a=16, reported_limit_a=None), NOW)
+    assert snap.charge_rate_kw == pytest.approx(7.4)
+    assert snap.session_energy_kwh == pytest.approx(5.0)
+    assert snap.max_current == 16
+    reported = mapping.snapshot(state(limit_a=16, reported_limit_a=10), NOW)
+    assert reported.max_current == 10
+    # not delivering: no rate, whatever the last meter value said
+    assert mapping.snapshot(state(status="SuspendedEVSE", power_w=7400), NOW).charge_rate_kw == 0.0
+
+
+def test_units() -> None:
+    assert mapping.amps_to_rate(16, "W") == pytest.approx(11040)
+    assert mapping.amps_to_rate(16, "A") == 16
+    assert mapping.rate_to_amps(11040, "W") == pytest.approx(16)
+
+
+def test_clamp_vendor_time_to_receipt() -> None:
+    ahead = NOW + timedelta(hours=1)
+    assert store.clamp(ahead, NOW) == NOW
+    behind = NOW - timedelta(minutes=5)
+    assert store.clamp(behind, NOW) == behind
+    assert store.clamp(None, NOW) == NOW
+    assert store.clamp(datetime(2026, 11, 30, 11, 0), NOW) == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+
+
+def test_passwords_hashed_and_checked() -> None:
+    stored = passwords.hash_password("correct horse")
+    assert "correct horse" not in stored and stored.startswith("scrypt$")
+    assert passwords.verify("correct horse", stored)
+    assert not passwords.verify("correct horsf", stored)
+    assert not passwords.verify("anything", None)
+    assert not passwords.verify("anything", "garbage")
+
+
+@pytest.mark.parametrize("creds", [
+    {}, {"chargePointId": "CP1"}, {"chargePointId": "", "password": "longenough"},
+    {"chargePointId": "CP/1", "password": "longenough"}, {"chargePointId": "CP1", "password": "short"},
+    {"chargePointId": "CP1", "password": "longenough", "extra": 1}, {"chargePointId": 5, "password": "longenough"},
+    {"chargePointId": "x" * 49, "password": "longenough"},
+])
+def test_bad_credentials(creds: dict) -> None:
+    with pytest.raises(ve.BadCredentials):
+        check_credentials(creds)
+
+
+def test_good_credentials() -> None:
+    assert check_credentials({"chargePointId": "EVB-P1234:5", "password": "s3cret-pass"}) == ("EVB-P1234:5",
+                                                                                               "s3cret-pass")
