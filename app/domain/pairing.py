@@ -54,6 +54,8 @@ class PairingSettings:
     resume_settle_s: float = 60.0
     #: A quiet car must have been asked this long (plus twice its known lag) after the plug-in.
     quiet_margin_s: float = 10.0
+    #: A car whose SoC differs from what the charger reports by more than this (points) is not on it.
+    soc_tolerance: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class ChargerTrack:
     seen_at: datetime | None = None
     #: Tandem's own pause of this charger in this plug session (a probe): (paused, resumed or None).
     paused: tuple[datetime, datetime | None] | None = None
+    #: The idTag (RFID card, ISO 15118 id) this plug session was started with (OCPP chargers).
+    id_tag: str | None = None
+    #: The car's SoC (%) as the charger reports it (OCPP MeterValues), where it does.
+    soc: float | None = None
 
     def in_pause(self, ts: datetime, s: PairingSettings) -> bool:
         """Whether `ts` falls in Tandem's own pause of the charger or the settling time after it:
@@ -97,6 +103,7 @@ class VehicleObs:
     charge_rate_kw: float | None = None
     lat: float | None = None
     lon: float | None = None
+    battery_level: float | None = None  # percent
 
     @property
     def taken_at(self) -> datetime:
@@ -118,6 +125,8 @@ class VehicleTrack:
     #: How long after a cable event its cloud is known to report it (seconds, learnt from past
     #: plug-ins); None: not known, so its silence is never taken for absence.
     report_lag_s: float | None = None
+    #: The idTags the user says name this vehicle (`setVehicleIdTags`).
+    id_tags: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -147,6 +156,7 @@ class _Verdict:
     near: bool = False  # fit: a fresh location near the charger's
     unlocatable: bool = False  # fit: the car cannot report a location at all
     quiet: bool = False  # unknown: a cloud known to report promptly, asked well after the plug-in, had nothing newer
+    tagged: bool = False  # fit: the session's idTag names this vehicle
     notes: list[str] = field(default_factory=list)
 
 
@@ -192,6 +202,32 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
               or _check_location(c, v.name, last, verdict, s)
               or _check_charging(c, v.name, fresh, others, verdict, s))
     return _Verdict("out", notes=[reason]) if reason else verdict
+
+
+def _tagged(c: ChargerTrack, v: VehicleTrack, owner: VehicleTrack | None, verdict: _Verdict,
+            s: PairingSettings) -> _Verdict:
+    """The charger's own identification of the car, on top of the car's data: the idTag the
+    session was started with names one of the user's vehicles (it singles that one out, unless
+    its own data excludes it, and excludes every other), and a SoC the charger reports must match
+    the car's (it only ever excludes: two cars may stand at the same level)."""
+    if verdict.kind != "out" and c.soc is not None and c.plugged_in_at is not None:
+        levels = [o for o in v.observations if o.battery_level is not None and o.taken_at > c.plugged_in_at]
+        if levels:
+            level = levels[-1].battery_level
+            assert level is not None
+            if abs(level - c.soc) > s.soc_tolerance:
+                return _Verdict("out", notes=[
+                    f"the charger reports the car at {c.soc:.0f} %, {v.name} reported {level:.0f} %: excluded"])
+            verdict.notes.append(f"the charger reports the car at {c.soc:.0f} %, as {v.name} does")
+    if c.id_tag is None or owner is None:
+        return verdict
+    if owner.vehicle_id != v.vehicle_id:
+        return _Verdict("out", notes=[f"the session was started with idTag {c.id_tag}, which names "
+                                      f"{owner.name}, not {v.name}: excluded"])
+    if verdict.kind == "out":
+        return verdict  # the car's own data says it is not here: the card may be in another hand
+    return _Verdict("fit", strong=True, near=verdict.near, unlocatable=verdict.unlocatable, tagged=True,
+                    notes=[*verdict.notes, f"the session was started with idTag {c.id_tag}, which names {v.name}"])
 
 
 def _silent(c: ChargerTrack, v: VehicleTrack, timeline: list[VehicleObs], s: PairingSettings) -> _Verdict:
@@ -339,7 +375,8 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     verdicts: dict[str, dict[str, _Verdict]] = {}
     for c in open_chargers:
         others = [o for o in open_chargers if o is not c]
-        verdicts[c.charger_id] = {v.vehicle_id: _judge(c, v, others, s) for v in free}
+        owner = next((v for v in vehicles if c.id_tag is not None and c.id_tag in v.id_tags), None)
+        verdicts[c.charger_id] = {v.vehicle_id: _tagged(c, v, owner, _judge(c, v, others, s), s) for v in free}
     assigned = _solve(verdicts)
     plugged_open = [c for c in chargers if c.plugged and c.charger_id not in active]
     blind = _blind_only_vehicle(vehicles, verdicts, plugged_open)
@@ -493,6 +530,9 @@ def _solve(verdicts: dict[str, dict[str, _Verdict]]) -> dict[str, str]:
 
 def _certain(cid: str, vs: dict[str, _Verdict], possible: dict[str, set[str]], assigned: dict[str, str]) -> str | None:
     """The vehicle certainly plugged into `cid` given the pairs fixed so far, or None."""
+    tagged = [vid for vid in possible[cid] if vs[vid].tagged]
+    if len(tagged) == 1:  # the card was presented at this charger: it is here, whatever else is open
+        return tagged[0]
     fits = [vid for vid in possible[cid] if vs[vid].kind == "fit"]
     if len(fits) > 1:  # a car at the charger's location beats fits that cannot tell where they are
         near = [vid for vid in fits if vs[vid].near]

@@ -103,11 +103,12 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
         # the one before it (a cloud serves its latest copy), and that is all we know.
         age = (previous[-1].observed_at if previous else EPOCH) if ahead else o.data_age
         previous.append(dp.VehicleObs(o.observed_at, age, o.is_plugged_in, o.is_charging,
-                                      o.charge_rate, o.latitude, o.longitude))
+                                      o.charge_rate, o.latitude, o.longitude, o.battery_level))
     # silence is never trusted from a cloud whose clock runs ahead: its copies cannot be dated
     return [dp.VehicleTrack(v.id, "chargeState" in v.capabilities, "location" in v.capabilities,
                             tuple(by_vehicle[v.id]), _label(v), v.polled_at,
-                            None if (v.clock_ahead_s or 0.0) > CLOCK_TOLERANCE_S else report_lag(v.report_lags))
+                            None if (v.clock_ahead_s or 0.0) > CLOCK_TOLERANCE_S else report_lag(v.report_lags),
+                            frozenset(v.id_tags or ()))
             for v in graph.vehicles.values()]
 
 
@@ -117,7 +118,7 @@ def _charger_track(graph: UserGraph, c: Charger, pauses: probe.Pauses) -> dp.Cha
     return dp.ChargerTrack(c.id, bool(c.is_plugged_in), c.plugged_in_at, bool(c.is_charging), c.charging_changed_at,
                            c.charge_rate, (loc.latitude, loc.longitude) if loc else None,
                            seen_at=seen - timedelta(seconds=CHARGER_CLOUD_LAG_S) if seen else EPOCH,
-                           paused=probe.pause_of(pauses, c))
+                           paused=probe.pause_of(pauses, c), id_tag=c.session_id_tag, soc=c.session_soc)
 
 
 def user_lock(user_id: str) -> asyncio.Lock:
