@@ -18,7 +18,7 @@ def create_app(world: World | None = None, *, speed: float | None = None, seed: 
     """A simulator app; `speed` (default env TANDEM_SIM_SPEED or 1) runs simulated time faster."""
     if world is None:
         speed = speed if speed is not None else float(os.environ.get("TANDEM_SIM_SPEED", "1"))
-        world = World(Clock(speed), seed=seed)
+        world = World(Clock(speed, real_stamps=os.environ.get("TANDEM_SIM_REAL_STAMPS") == "1"), seed=seed)
     sim = Sim(world=world, rng=random.Random(seed))
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:

@@ -41,6 +41,10 @@ class Sim:
         """Simulated time."""
         return self.world.clock.now()
 
+    def stamp(self, vendor: str, t: float) -> str:
+        """Simulated time `t` as the vendor's cloud writes it: its clock, skewed by its fault."""
+        return iso(self.world.clock.stamp(t) + self.faults[vendor].clock_skew_s)
+
     def accepted(self, vendor: str, device: str, command: str) -> None:
         """Log a command the cloud accepted for `device` (vin or serial number)."""
         self.commands.append({"vendor": vendor, "device": device, "command": command, "at": iso(self.now())})

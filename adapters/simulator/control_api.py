@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.simulator.checks import is_number
 from adapters.simulator.common import VENDORS, Sim, bad_request, body_of, iso
 from adapters.simulator.faults import Faults
 from adapters.simulator.ocpp_station import Station
@@ -113,6 +114,21 @@ def routes(sim: Sim) -> list[Route]:
         world.unplug(vin)
         return JSONResponse({"plugged": False, "at": iso(sim.now())})
 
+    async def move(request: Request) -> Response:
+        body = await obj(request)
+        ids = body if isinstance(body, Response) else ids_of(body, "vin")
+        if isinstance(ids, Response):
+            return ids
+        (vin,) = ids
+        assert isinstance(body, dict)
+        lat, lon = body.get("latitude"), body.get("longitude")
+        if vin is None or vin not in world.cars_by_vin:
+            return bad_request("unknown vin", 404)
+        if not (is_number(lat) and -90 <= lat <= 90 and is_number(lon) and -180 <= lon <= 180):
+            return bad_request("latitude (-90..90) and longitude (-180..180) must be numbers")
+        world.move(vin, float(lat), float(lon))
+        return JSONResponse({"moved": True, "at": iso(sim.now())})
+
     async def faults(request: Request) -> Response:
         body = await obj(request)
         if isinstance(body, Response):
@@ -173,6 +189,7 @@ def routes(sim: Sim) -> list[Route]:
         Route("/sim/accounts", accounts, methods=["POST"]),
         Route("/sim/plug", plug, methods=["POST"]),
         Route("/sim/unplug", unplug, methods=["POST"]),
+        Route("/sim/move", move, methods=["POST"]),
         Route("/sim/faults", faults, methods=["POST"]),
         Route("/sim/time", advance, methods=["POST"]),
         Route("/sim/world", state, methods=["GET"]),

@@ -101,14 +101,16 @@ def routes(sim: Sim) -> list[Route]:
         if faults().is_offline(box.id):
             return JSONResponse({"chargerOpMode": 0, "isOnline": False, "totalPower": 0.0, "sessionEnergy": None,
                                  "lifetimeEnergy": None, "dynamicChargerCurrent": box.dynamic_current,
-                                 "outputCurrent": 0.0, "cableLocked": False, "latestPulse": iso(box.settled_at),
+                                 "outputCurrent": 0.0, "cableLocked": False,
+                                 "latestPulse": sim.stamp("easee", box.settled_at),
                                  "reasonForNoCurrent": None, "voltage": box.voltage})
         st = world.box_state(box, t)
         return JSONResponse({
             "chargerOpMode": st["mode"], "isOnline": True, "totalPower": st["kw"],
             "sessionEnergy": round(box.session_energy, 3), "lifetimeEnergy": round(box.lifetime_energy, 3),
             "dynamicChargerCurrent": box.dynamic_current, "outputCurrent": st["amps"],
-            "cableLocked": box.plugged_vin is not None, "latestPulse": iso(t), "reasonForNoCurrent": st["reason"],
+            "cableLocked": box.plugged_vin is not None, "latestPulse": sim.stamp("easee", t),
+            "reasonForNoCurrent": st["reason"],
             "voltage": box.voltage,
         })
 

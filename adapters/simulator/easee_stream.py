@@ -19,7 +19,7 @@ import contextlib
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from adapters.simulator.common import Sim, bearer, iso
+from adapters.simulator.common import Sim, bearer
 
 #: Real seconds between the cloud's looks at an account's chargers.
 TICK_S = 1.0
@@ -62,8 +62,8 @@ def routes(sim: Sim) -> list[WebSocketRoute]:
                 now = modes(acct.devices)
                 for cid, mode in now.items():
                     if last.get(cid) != mode:
-                        await ws.send_json({"mid": cid, "dataType": 4, "id": OP_MODE, "timestamp": iso(sim.now()),
-                                            "value": str(mode)})
+                        await ws.send_json({"mid": cid, "dataType": 4, "id": OP_MODE,
+                                            "timestamp": sim.stamp("easee", sim.now()), "value": str(mode)})
                 last = now
         except WebSocketDisconnect:
             return

@@ -11,7 +11,8 @@ from typing import Any
 from adapters.simulator import checks
 
 FAULT_FIELDS = {"vendor", "failure_rate", "command_failure_rate", "latency_ms", "offline", "rate_limit",
-                "revoked", "asleep", "ocpp", "stale", "limited"}
+                "revoked", "asleep", "stale", "frozen", "clock_skew_s", "ocpp", "limited"}
+MAX_SKEW_S = 86400.0
 OCPP_FAULTS = {"drop", "reboot", "silent", "slow_s", "require_known_id_tag", "boot_unavailable", "stale_status",
                "no_soc", "call_error"}
 #: What a `limited` fault covers: the whole cloud (the app's quota), one account, one device.
@@ -77,8 +78,12 @@ class Faults:
     offline: set[str] = field(default_factory=set)
     revoked: set[str] = field(default_factory=set)
     asleep: set[str] = field(default_factory=set)
-    #: Vins whose cloud lost touch with the car: it answers from its last copy, with its old data age.
+    #: vins whose cloud copy goes stale: no refresh, no push, the last copy served as it was.
     stale: set[str] = field(default_factory=set)
+    #: vins whose cloud serves its last copy stamped as fresh (a cache that re-stamps old data).
+    frozen: set[str] = field(default_factory=set)
+    #: How far the cloud's clock runs ahead of true time (seconds; negative: behind).
+    clock_skew_s: float = 0.0
     capacity: float = 0.0  # 0: no rate limit
     refill_per_s: float = 0.0
     tokens: float = 0.0
@@ -111,10 +116,14 @@ class Faults:
             f.offline = set(off)
         else:
             raise ValueError("offline must be a list of ids or true")
-        for name in ("revoked", "asleep", "stale"):
+        for name in ("revoked", "asleep", "stale", "frozen"):
             value = [] if body.get(name) is None else body[name]
             checks.strings(name, value)
             setattr(f, name, set(value))
+        skew = body.get("clock_skew_s", 0)
+        if not checks.is_number(skew) or abs(skew) > MAX_SKEW_S:
+            raise ValueError(f"clock_skew_s must be a number of seconds within ±{MAX_SKEW_S:.0f}")
+        f.clock_skew_s = float(skew)
         f.ocpp = OcppFaults.parse(body.get("ocpp"))
         if body.get("limited") is not None:
             f.limited_all, f.limited, f.limited_retry_after_s = _limited(body["limited"])

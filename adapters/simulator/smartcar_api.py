@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.simulator.checks import is_number
-from adapters.simulator.common import Sim, bearer, body_of, device_gate, gate, iso, limited
+from adapters.simulator.common import Sim, bearer, body_of, device_gate, gate, limited
 from adapters.simulator.faults import DEVICE
 from adapters.simulator.world import Car
 
@@ -85,8 +85,8 @@ def routes(sim: Sim) -> list[Route]:
             return 409, error_body(409, "ASLEEP", "vehicle asleep"), {}
         if path in ("/battery", "/charge", "/charge/limit") and not car.has_charge_state:
             return 501, error_body(501), {}
-        view, at = (car.cache, car.cache_at) if car.vin in faults.stale and car.cache else world.car_view(car, t)
-        hdr = {"sc-data-age": iso(at)}
+        view, at = world.car_view(car, t, stale=car.vin in faults.stale, frozen=car.vin in faults.frozen)
+        hdr = {"sc-data-age": sim.stamp("smartcar", at + car.clock_skew_s)}
         if path == "/battery":
             rng = view["soc"] * car.capacity_kwh * car.efficiency_km_per_kwh
             return 200, {"percentRemaining": round(view["soc"], 4), "range": round(rng, 1)}, hdr

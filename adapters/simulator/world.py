@@ -21,12 +21,22 @@ from adapters.simulator import checks
 class Clock:
     """Simulated time: real elapsed time × speed, plus manual advances."""
 
-    def __init__(self, speed: float = 1.0, real: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, speed: float = 1.0, real: Callable[[], float] = time.monotonic,
+                 real_stamps: bool = False) -> None:
         self.speed = speed
         self.real = real
         self.t0 = real()
         self.start = time.time()
         self.offset = 0.0
+        #: Clouds stamp their data with wall-clock time rather than simulated time (at a speed
+        #: other than 1 simulated time runs ahead of the wall clock, like a vendor clock that drifts).
+        self.real_stamps = real_stamps
+
+    def stamp(self, t: float) -> float:
+        """The time a vendor cloud writes for simulated time `t` (Unix seconds)."""
+        if not self.real_stamps or self.speed == 1:
+            return t
+        return self.start + (t - self.start - self.offset) / self.speed + self.offset
 
     def now(self) -> float:
         """Simulated Unix time."""
@@ -65,6 +75,8 @@ class Car:
     min_soc_for_command: float | None = None
     vehicle_refresh_s: float = 300.0
     pushes_on_change: bool = False
+    #: How far the clock its cloud stamps data with runs ahead (seconds; negative: behind).
+    clock_skew_s: float = 0.0
     efficiency_km_per_kwh: float = 6.0
     #: An RFID card or ISO 15118 id the car presents at OCPP chargers (None: the charger's own card).
     id_tag: str | None = None
@@ -128,7 +140,7 @@ CAR_RULES: dict[str, checks.Check] = {
     "can_start": checks.flag, "can_stop": checks.flag, "can_set_current": checks.flag,
     "has_location": checks.flag, "has_charge_state": checks.flag, "reports_charge_rate": checks.flag,
     "sleeps": checks.flag,
-    "pushes_on_change": checks.flag,
+    "pushes_on_change": checks.flag, "clock_skew_s": checks.number(-86400, 86400),
     "latitude": checks.number(-90, 90), "longitude": checks.number(-180, 180),
     "sleep_after_s": checks.number(0), "min_soc_for_command": checks.number(0, 1, optional=True, note=_FRACTION),
     "vehicle_refresh_s": checks.number(above=0), "efficiency_km_per_kwh": checks.number(above=0),
@@ -375,6 +387,13 @@ class World:
         car.dirty, car.last_activity = True, t
         car.cable_log = [*car.cable_log[-7:], (t, False)]
 
+    def move(self, vin: str, latitude: float, longitude: float) -> None:
+        """The car drives to (latitude, longitude), unplugged first if it was plugged in."""
+        car = self.cars_by_vin[vin]
+        self.unplug(vin)
+        car.latitude, car.longitude = latitude, longitude
+        car.dirty, car.last_activity = True, max(car.last_activity, self.clock.now())
+
     # -- what clouds see -----------------------------------------------------------------------
     def asleep(self, car: Car, t: float, forced: set[str]) -> bool:
         """Whether the car is asleep at time t (forced: vins held asleep by a fault)."""
@@ -393,17 +412,23 @@ class World:
             car.awake_at = t + delay
         car.last_activity = max(car.last_activity, car.awake_at, t)
 
-    def car_view(self, car: Car, t: float) -> tuple[dict[str, Any], float]:
+    def car_view(self, car: Car, t: float, stale: bool = False, frozen: bool = False) -> tuple[dict[str, Any], float]:
         """The vehicle cloud's cached copy of the car, and when it was taken.
 
         The cloud refreshes at every `vehicle_refresh_s` boundary (computed lazily here): the copy
         describes the car at the latest boundary, not at the moment it is read. The cable state is
         taken from that moment; SoC and the rest are the present values (close enough at a lag).
-        A car that pushes on change refreshes as soon as something changed.
+        A car that pushes on change refreshes as soon as something changed, and at every read while
+        it charges. A `stale` cloud (a
+        fault) neither refreshes nor pushes: it serves its last copy as it was; a `frozen` one
+        serves its last copy stamped as taken now.
         """
         self.settle_car(car, t)
+        if (stale or frozen) and car.cache:
+            return car.cache, t if frozen else car.cache_at
         boundary = car.phase + ((t - car.phase) // car.vehicle_refresh_s) * car.vehicle_refresh_s
-        if (car.pushes_on_change and car.dirty) or not car.cache:
+        # a pushing car also streams while it charges (its state of charge changes all the time)
+        if (car.pushes_on_change and (car.dirty or car.power_kw > 0)) or not car.cache:
             self._snapshot(car, t)
         elif boundary > car.cache_at:
             self._snapshot(car, boundary)

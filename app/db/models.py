@@ -170,6 +170,12 @@ class Vehicle(Asset):
     data_age = fields.DatetimeField(null=True)
     #: Polling faster until this time (after a charger plug-in, to confirm pairing).
     confirm_until = fields.DatetimeField(null=True)
+    # Seconds from a charger's plug-in to this car's cloud first reporting it, at its recent
+    # activations (newest last): evidence of how promptly its cloud reports a cable.
+    # (None until the first; nullable so that existing rows need no value.)
+    report_lags: fields.JSONField[list[float] | None] = fields.JSONField(null=True)
+    # How far its cloud's clock was seen running ahead of ours (seconds; taken off its times).
+    clock_ahead_s = fields.FloatField(null=True)
     #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
     id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
     # Tandem's SoC estimate (app.domain.soc): level (%) at est_at, the ACTIVE charger's session meter

@@ -7,10 +7,18 @@ Decided from both devices' data, tuned never to activate the wrong pair (late be
   the charger's, excludes a car; being near the charger only agrees, it never singles one out;
 - a car is singled out when every other vehicle of the user is excluded by its own data, or
   when its charge rate matches this charger and no other open one (strong evidence) and every
-  other vehicle is *quiet*: polled since the plug-in, its cloud had nothing newer than the
-  plug-in to say (a car plugged in wakes and reports). Strong evidence never passes over a car
-  not yet polled since the plug-in (it may be the one on the cable, and the matching car
-  charging elsewhere at the same rate), over another fit, or over a car that cannot report;
+  other vehicle is *quiet*: its cloud is known to report a cable within `report_lag_s` (learnt
+  from its past plug-ins), still refreshes its copy at its usual rhythm, and, asked well after
+  that since the plug-in, had nothing newer to say than "unplugged". Silence from a cloud that
+  may lag, or may have gone stale, is not evidence of absence: strong evidence never
+  passes over a car whose lag is not known, not yet asked long enough after the plug-in, over
+  another fit, or over a car that cannot report;
+- among several fits, one reporting a location near the charger is singled out over fits that
+  cannot report a location at all (and nearness alone never passes over a silent car, nor over
+  another car near the charger: cars share garages);
+- a decision rests on the chosen car's report of its cable: every charger of the user must have
+  been seen since that report was received (the car may be on a charger whose next poll has
+  yet to show it); otherwise it waits, naming the chargers to poll;
 - a car whose last known location is too far from the charger to have reached it by the
   plug-in (at `max_speed_kmh`) is excluded without waiting for it to report;
 - several chargers are solved jointly, on positive evidence only: any charger may hold a guest
@@ -44,6 +52,10 @@ class PairingSettings:
     max_speed_kmh: float = 150.0
     #: After a probe resumes a charger, cars may take this long to charge again.
     resume_settle_s: float = 60.0
+    #: A quiet car must have been asked this long (plus twice its known lag) after the plug-in.
+    quiet_margin_s: float = 10.0
+    #: A car whose SoC differs from what the charger reports by more than this (points) is not on it.
+    soc_tolerance: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,10 @@ class ChargerTrack:
     seen_at: datetime | None = None
     #: Tandem's own pause of this charger in this plug session (a probe): (paused, resumed or None).
     paused: tuple[datetime, datetime | None] | None = None
+    #: The idTag (RFID card, ISO 15118 id) this plug session was started with (OCPP chargers).
+    id_tag: str | None = None
+    #: The car's SoC (%) as the charger reports it (OCPP MeterValues), where it does.
+    soc: float | None = None
 
     def in_pause(self, ts: datetime, s: PairingSettings) -> bool:
         """Whether `ts` falls in Tandem's own pause of the charger or the settling time after it:
@@ -87,6 +103,7 @@ class VehicleObs:
     charge_rate_kw: float | None = None
     lat: float | None = None
     lon: float | None = None
+    battery_level: float | None = None  # percent
 
     @property
     def taken_at(self) -> datetime:
@@ -105,6 +122,11 @@ class VehicleTrack:
     label: str = ""
     #: When its cloud was last asked (a poll that succeeded), whatever the age of its data.
     polled_at: datetime | None = None
+    #: How long after a cable event its cloud is known to report it (seconds, learnt from past
+    #: plug-ins); None: not known, so its silence is never taken for absence.
+    report_lag_s: float | None = None
+    #: The idTags the user says name this vehicle (`setVehicleIdTags`).
+    id_tags: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -122,13 +144,19 @@ class Decision:
     needs_probe: bool
     candidates: tuple[str, ...]
     evidence: tuple[str, ...]
+    #: Chargers whose last poll is older than the vehicle data the decision would rest on: poll
+    #: them, then decide again.
+    stale_chargers: tuple[str, ...] = ()
 
 
 @dataclass
 class _Verdict:
     kind: str  # fit | unknown | blind | out
     strong: bool = False  # fit: a charge rate only this charger explains
-    quiet: bool = False  # unknown: polled since the plug-in, with nothing newer to say
+    near: bool = False  # fit: a fresh location near the charger's
+    unlocatable: bool = False  # fit: the car cannot report a location at all
+    quiet: bool = False  # unknown: a cloud known to report promptly, asked well after the plug-in, had nothing newer
+    tagged: bool = False  # fit: the session's idTag names this vehicle
     notes: list[str] = field(default_factory=list)
 
 
@@ -159,9 +187,7 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
         far = _out_of_reach(c, v.name, timeline, s)
         if far:
             return _Verdict("out", notes=[far])
-        quiet = v.polled_at is not None and v.polled_at > c.plugged_in_at
-        return _Verdict("unknown", quiet=quiet, notes=[f"{v.name} has no data newer than the plug-in" + (
-            f" (its cloud had nothing newer at {_t(v.polled_at)})" if quiet and v.polled_at else " yet")])
+        return _silent(c, v, timeline, s)
     last = fresh[-1]
     if last.is_plugged_in is False:
         return _Verdict("out", notes=[f"{v.name} reported unplugged with data from {_t(last.taken_at)}: excluded"])
@@ -170,18 +196,83 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
     lag = (last.taken_at - c.plugged_in_at).total_seconds()
     when = f"{lag:.0f} s after the charger's plug-in was seen" if lag >= 0 else \
         f"{-lag:.0f} s before the charger's plug-in was seen, after it was last seen unplugged"
-    verdict = _Verdict("fit", notes=[f"{v.name} reported plugged in with data from {_t(last.taken_at)}, {when}"])
+    verdict = _Verdict("fit", unlocatable=not v.has_location,
+                       notes=[f"{v.name} reported plugged in with data from {_t(last.taken_at)}, {when}"])
     reason = (_plugged_in_before(v.name, timeline, start, s)
               or _check_location(c, v.name, last, verdict, s)
               or _check_charging(c, v.name, fresh, others, verdict, s))
     return _Verdict("out", notes=[reason]) if reason else verdict
 
 
+def _tagged(c: ChargerTrack, v: VehicleTrack, owner: VehicleTrack | None, verdict: _Verdict,
+            s: PairingSettings) -> _Verdict:
+    """The charger's own identification of the car, on top of the car's data: the idTag the
+    session was started with names one of the user's vehicles (it singles that one out, unless
+    its own data excludes it, and excludes every other), and a SoC the charger reports must match
+    the car's (it only ever excludes: two cars may stand at the same level)."""
+    if verdict.kind != "out" and c.soc is not None and c.plugged_in_at is not None:
+        levels = [o for o in v.observations if o.battery_level is not None and o.taken_at > c.plugged_in_at]
+        if levels:
+            level = levels[-1].battery_level
+            assert level is not None
+            if abs(level - c.soc) > s.soc_tolerance:
+                return _Verdict("out", notes=[
+                    f"the charger reports the car at {c.soc:.0f} %, {v.name} reported {level:.0f} %: excluded"])
+            verdict.notes.append(f"the charger reports the car at {c.soc:.0f} %, as {v.name} does")
+    if c.id_tag is None or owner is None:
+        return verdict
+    if owner.vehicle_id != v.vehicle_id:
+        return _Verdict("out", notes=[f"the session was started with idTag {c.id_tag}, which names "
+                                      f"{owner.name}, not {v.name}: excluded"])
+    if verdict.kind == "out":
+        return verdict  # the car's own data says it is not here: the card may be in another hand
+    return _Verdict("fit", strong=True, near=verdict.near, unlocatable=verdict.unlocatable, tagged=True,
+                    notes=[*verdict.notes, f"the session was started with idTag {c.id_tag}, which names {v.name}"])
+
+
+def _silent(c: ChargerTrack, v: VehicleTrack, timeline: list[VehicleObs], s: PairingSettings) -> _Verdict:
+    """A car with no data newer than the plug-in: quiet when its cloud is known to report a cable
+    within `report_lag_s`, was asked well after that since the plug-in, and its last word was
+    "unplugged"; else it may simply not have reported yet (or its "plugged in" from around the
+    plug-in may be this very cable)."""
+    assert c.plugged_in_at is not None
+    lag = v.report_lag_s
+    if lag is None:
+        return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
+                                          "(its cloud may lag: silence is not absence)"])
+    if not timeline or timeline[-1].is_plugged_in is not False:
+        return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
+                                          "(and its last report was not \"unplugged\")"])
+    due = c.plugged_in_at + timedelta(seconds=2 * lag + s.quiet_margin_s)
+    if v.polled_at is not None and v.polled_at >= due and not _gone_stale(v.polled_at, timeline, s):
+        return _Verdict("unknown", quiet=True, notes=[
+            f"{v.name} has no data newer than the plug-in (its cloud, known to report within {lag:.0f} s, "
+            f"had nothing newer at {_t(v.polled_at)})"])
+    if v.polled_at is not None and v.polled_at >= due:
+        return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
+                                          "(its cloud has not refreshed as usual: it may be stale)"])
+    return _Verdict("unknown", notes=[f"{v.name} has no data newer than the plug-in yet "
+                                      f"(its cloud reports within {lag:.0f} s: asking again)"])
+
+
+def _gone_stale(asked: datetime, timeline: list[VehicleObs], s: PairingSettings) -> bool:
+    """Whether the car's cloud may have stopped refreshing: its newest copy, when the cloud was
+    last asked, is older than half again the oldest any copy was when first received (plus the
+    margin), or there are too few copies to know how fresh it keeps them. A stale cloud's silence
+    says nothing, however promptly it used to report."""
+    usual = [(o.observed_at - o.taken_at).total_seconds() for o in timeline]
+    if len(usual) < 2:
+        return True
+    return (asked - timeline[-1].taken_at).total_seconds() > 1.5 * max(usual) + s.quiet_margin_s
+
+
 def _plugged_in_before(name: str, timeline: list[VehicleObs], start: datetime, s: PairingSettings) -> str | None:
     """Why the car must be plugged in elsewhere: seen plugged in more than `plug_skew_s` before the
-    charger's plug-in and never seen unplugged since (before or after the plug-in). None if not."""
+    charger's plug-in and never seen unplugged since (before or after the plug-in). None if not.
+    "Seen" by when we received the answer, not by the vendor's time: a vendor clock that runs
+    behind must not make a plug-in here look older than the charger's."""
     cutoff = start - timedelta(seconds=s.plug_skew_s)
-    early = [i for i, o in enumerate(timeline) if o.taken_at < cutoff and o.is_plugged_in]
+    early = [i for i, o in enumerate(timeline) if o.observed_at < cutoff and o.is_plugged_in]
     if not early:
         return None
     since = early[-1]
@@ -215,6 +306,7 @@ def _check_location(c: ChargerTrack, name: str, last: VehicleObs, verdict: _Verd
     d = distance_m(c.location, (last.lat, last.lon))
     if d > s.distance_m:
         return f"{name} is {d / 1000:.1f} km from the charger's location: excluded"
+    verdict.near = True
     verdict.notes.append(f"{name} is {d:.0f} m from the charger's location")
     return None
 
@@ -283,18 +375,55 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     verdicts: dict[str, dict[str, _Verdict]] = {}
     for c in open_chargers:
         others = [o for o in open_chargers if o is not c]
-        verdicts[c.charger_id] = {v.vehicle_id: _judge(c, v, others, s) for v in free}
+        owner = next((v for v in vehicles if c.id_tag is not None and c.id_tag in v.id_tags), None)
+        verdicts[c.charger_id] = {v.vehicle_id: _tagged(c, v, owner, _judge(c, v, others, s), s) for v in free}
     assigned = _solve(verdicts)
     plugged_open = [c for c in chargers if c.plugged and c.charger_id not in active]
     blind = _blind_only_vehicle(vehicles, verdicts, plugged_open)
     if blind:
         assigned[blind[0]] = blind[1]
     assigned = _one_each(assigned)
-    return [_decision(c, verdicts, assigned, vehicles, len(plugged_open), now, s) for c in open_chargers]
+    stale = _stale_chargers(chargers, assigned, vehicles, s)
+    held = dict(assigned) if stale else {}
+    if stale:
+        assigned = {}
+    return [_decision(c, verdicts, assigned, vehicles, len(plugged_open), now, s, held, stale) for c in open_chargers]
+
+
+def _stale_chargers(chargers: list[ChargerTrack], assigned: dict[str, str], vehicles: list[VehicleTrack],
+                    s: PairingSettings) -> tuple[str, ...]:
+    """The chargers last seen before a chosen car's plug-in was first received: that car may be
+    on one of them, whose cable the next poll would show (two cars plugged in seconds apart). A
+    decision is not taken on such a partial view. (A car that cannot report a cable: its
+    charger's plug-in stands in for it.)"""
+    by_id = {c.charger_id: c for c in chargers}
+    cars = {v.vehicle_id: v for v in vehicles}
+    anchors = [_anchor(by_id[cid], cars[vid], s) for cid, vid in assigned.items()]
+    if not anchors:
+        return ()
+    latest = max(anchors)
+    return tuple(c.charger_id for c in chargers if not c.confirmed_after(latest))
+
+
+def _anchor(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> datetime:
+    """When the first answer saying the car is plugged in (with data from this plug session) was
+    received; the charger's plug-in when there is none."""
+    assert c.plugged_in_at is not None
+    return _first_plugged_answer(c, v, s) or c.plugged_in_at
+
+
+def _first_plugged_answer(c: ChargerTrack, v: VehicleTrack, s: PairingSettings) -> datetime | None:
+    """When the car's cloud first answered "plugged in" with data from after the earliest the
+    charger's cable can have gone in; None: not yet."""
+    assert c.plugged_in_at is not None
+    start = c.plugged_in_at - timedelta(seconds=s.plug_uncertainty_s)
+    answers = [o.observed_at for o in v.observations if o.is_plugged_in and o.taken_at > start]
+    return min(answers) if answers else None
 
 
 def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigned: dict[str, str],
-              vehicles: list[VehicleTrack], n_plugged: int, now: datetime, s: PairingSettings) -> Decision:
+              vehicles: list[VehicleTrack], n_plugged: int, now: datetime, s: PairingSettings,
+              held: dict[str, str], stale: tuple[str, ...]) -> Decision:
     """One charger's decision, with evidence in words."""
     assert c.plugged_in_at is not None
     cid = c.charger_id
@@ -309,7 +438,11 @@ def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigne
     window_over = (now - c.plugged_in_at).total_seconds() >= s.confirm_window_s
     chosen = assigned.get(cid)
     if chosen is not None:
-        notes.append(_chosen_note(vehicles, chosen, vs[chosen], len(open_vs) > 1))
+        notes.append(_chosen_note(vehicles, chosen, vs, open_vs))
+        ambiguous = False
+    elif cid in held:
+        notes.append(f"{_name(vehicles, held[cid])} would be singled out, but waiting for a poll of "
+                     f"{', '.join(stale)} newer than the vehicle data")
         ambiguous = False
     else:
         why, ambiguous = _not_chosen(cid, verdicts, open_vs, placed, vehicles, n_plugged, window_over)
@@ -317,15 +450,20 @@ def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigne
         ambiguous = ambiguous or (window_over and bool(open_vs))
     return Decision(
         charger_id=cid, vehicle_id=chosen, ambiguous=ambiguous, needs_probe=ambiguous and window_over,
-        candidates=tuple(open_vs), evidence=tuple(notes),
+        candidates=tuple(open_vs), evidence=tuple(notes), stale_chargers=stale if cid in held else (),
     )
 
 
-def _chosen_note(vehicles: list[VehicleTrack], vid: str, verdict: _Verdict, others_open: bool) -> str:
+def _chosen_note(vehicles: list[VehicleTrack], vid: str, vs: dict[str, _Verdict], open_vs: dict[str, _Verdict]) -> str:
     name = _name(vehicles, vid)
+    verdict = vs[vid]
     if verdict.kind == "blind":
         return f"{name} is the user's only vehicle, only this charger is plugged in, and nothing contradicts it"
-    if others_open:
+    rest = [vd for o, vd in open_vs.items() if o != vid]
+    if any(vd.kind == "fit" for vd in rest):
+        return (f"{name} singled out: plugged in at the charger's location, and the other vehicles that fit "
+                "cannot report a location")
+    if rest:
         return f"{name} singled out by strong evidence; the other vehicles are quiet since the plug-in"
     return f"{name} singled out: every other vehicle is excluded"
 
@@ -369,8 +507,9 @@ def _name(vehicles: list[VehicleTrack], vid: str) -> str:
 def _solve(verdicts: dict[str, dict[str, _Verdict]]) -> dict[str, str]:
     """Certain pairs only, fixed one at a time. A vehicle is certain on a charger when it fits
     it, no other vehicle is possible there (all others excluded or certainly on another charger;
-    strong evidence may pass over quiet vehicles only), and it is possible on no other open
-    charger. No charger is presumed to hold one of the user's
+    strong evidence or nearness may pass over quiet vehicles only, nearness over fits that
+    cannot report a location), and it is possible on no other open charger. No charger is
+    presumed to hold one of the user's
     vehicles: a guest car may be in any of them, so elimination never rests on that."""
     possible = {cid: {vid for vid, vd in vs.items() if vd.kind != "out"} for cid, vs in verdicts.items()}
     assigned: dict[str, str] = {}
@@ -391,14 +530,27 @@ def _solve(verdicts: dict[str, dict[str, _Verdict]]) -> dict[str, str]:
 
 def _certain(cid: str, vs: dict[str, _Verdict], possible: dict[str, set[str]], assigned: dict[str, str]) -> str | None:
     """The vehicle certainly plugged into `cid` given the pairs fixed so far, or None."""
+    tagged = [vid for vid in possible[cid] if vs[vid].tagged]
+    if len(tagged) == 1:  # the card was presented at this charger: it is here, whatever else is open
+        return tagged[0]
     fits = [vid for vid in possible[cid] if vs[vid].kind == "fit"]
+    if len(fits) > 1:  # a car at the charger's location beats fits that cannot tell where they are
+        near = [vid for vid in fits if vs[vid].near]
+        if len(near) != 1 or not all(vs[o].unlocatable for o in fits if o != near[0]):
+            return None
+        fits = near
     if len(fits) != 1:
         return None
     (vid,) = fits
     if any(vid in cands for other, cands in possible.items() if other != cid and other not in assigned):
         return None  # it could be in another of the user's chargers
-    rest = [vs[o] for o in possible[cid] if o != vid]
-    if rest and not (vs[vid].strong and all(r.kind == "unknown" and r.quiet for r in rest)):
+    chosen = vs[vid]
+    for o in possible[cid] - {vid}:
+        other = vs[o]
+        if other.kind == "fit" and other.unlocatable and chosen.near:
+            continue  # passed over by location
+        if other.kind == "unknown" and other.quiet and (chosen.strong or chosen.near):
+            continue  # a prompt cloud that had nothing to say
         return None  # others have not reported (or cannot): wait
     return vid
 
@@ -421,6 +573,19 @@ def _one_each(assigned: dict[str, str]) -> dict[str, str]:
     for vid in assigned.values():
         counts[vid] = counts.get(vid, 0) + 1
     return {cid: vid for cid, vid in assigned.items() if counts[vid] == 1}
+
+
+def cable_report_lag(c: ChargerTrack, v: VehicleTrack, s: PairingSettings | None = None) -> float | None:
+    """Seconds from the earliest the charger's cable can have gone in to the first answer of the
+    car's cloud saying it is plugged in (with data from after that): one sample of how promptly
+    this cloud reports a cable, taken when the pair is activated. Over-estimates, never under
+    (the cable is taken to have gone in as early as the charger's poll allows). None: no such answer."""
+    s = s or PairingSettings()
+    if c.plugged_in_at is None:
+        return None
+    first = _first_plugged_answer(c, v, s)
+    start = c.plugged_in_at - timedelta(seconds=s.plug_uncertainty_s)
+    return max(0.0, (first - start).total_seconds()) if first else None
 
 
 def probe_watch(candidates: Iterable[str], before: dict[str, VehicleObs]) -> list[str]:
@@ -462,21 +627,47 @@ def interpret_probe(candidates: Iterable[str], before: dict[str, VehicleObs], pa
 
 
 def should_deactivate(c: ChargerTrack, v: VehicleTrack, activated_at: datetime,
-                      s: PairingSettings | None = None) -> str | None:
-    """Why an ACTIVE pair is no longer plugged together, or None."""
+                      s: PairingSettings | None = None, rivals: Iterable[VehicleTrack] = (),
+                      other_chargers: Iterable[ChargerTrack] = ()) -> str | None:
+    """Why an ACTIVE pair is no longer believed to be plugged together, or None.
+
+    An activation is a belief, re-checked on every datum: it ends when the charger or the car
+    says the cable is out, the car is plugged in far away, or a *rival* appears: another vehicle
+    of the user, ACTIVE nowhere (`rivals`), whose data now fits this plug session as well (it
+    reported plugged in after the plug-in and was never seen unplugged since), unless the active
+    car is the one at the charger's location and the rival cannot report one. `other_chargers`:
+    the user's other chargers (a rate they deliver as well is no contradiction)."""
     s = s or PairingSettings()
     if not c.plugged:
         return "charger reported unplugged"
     if c.plugged_in_at and c.plugged_in_at > activated_at:
         return f"new plug session on the charger at {_t(c.plugged_in_at)} (unplugged and plugged in again)"
     fresh = [o for o in v.observations if o.taken_at > activated_at]
-    if not fresh:
+    if fresh:
+        last = fresh[-1]
+        if last.is_plugged_in is False:
+            return f"{v.name} reported unplugged with data from {_t(last.taken_at)}"
+        if c.location and last.lat is not None and last.lon is not None:
+            d = distance_m(c.location, (last.lat, last.lon))
+            if d > s.distance_m and last.is_plugged_in:
+                return f"{v.name} is plugged in {d / 1000:.1f} km from the charger"
+    return _rival(c, v, list(rivals), [o for o in other_chargers if o.plugged and o.plugged_in_at], s)
+
+
+def _rival(c: ChargerTrack, v: VehicleTrack, rivals: list[VehicleTrack], others: list[ChargerTrack],
+           s: PairingSettings) -> str | None:
+    """Why another vehicle now makes the ACTIVE car uncertain on `c`, or None."""
+    if c.plugged_in_at is None:
         return None
-    last = fresh[-1]
-    if last.is_plugged_in is False:
-        return f"{v.name} reported unplugged with data from {_t(last.taken_at)}"
-    if c.location and last.lat is not None and last.lon is not None:
-        d = distance_m(c.location, (last.lat, last.lon))
-        if d > s.distance_m and last.is_plugged_in:
-            return f"{v.name} is plugged in {d / 1000:.1f} km from the charger"
+    mine = _judge(c, v, others, s)
+    for w in rivals:
+        verdict = _judge(c, w, others, s)
+        if verdict.kind != "fit":
+            continue
+        if any(o.is_plugged_in is False and o.taken_at > c.plugged_in_at for o in w.observations):
+            continue  # unplugged while this session's cable was in: not this session's car
+        if mine.kind == "fit" and mine.near and verdict.unlocatable:
+            continue
+        return (f"{w.name} reported plugged in after the plug-in too and fits as well ({verdict.notes[0]}): "
+                f"{v.name} is no longer certain")
     return None

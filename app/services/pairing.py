@@ -25,6 +25,32 @@ MAX_EVIDENCE = 12
 _locks: dict[str, asyncio.Lock] = {}
 #: How late a charger cloud may report a cable (Easee: within seconds).
 CHARGER_CLOUD_LAG_S = 2.0
+#: Chargers a decision waits for (their last poll was older than the vehicle data): decide again
+#: after their next poll even when it changed nothing. A liveness hint only, never an input.
+_awaited: set[str] = set()
+#: Cable-report lags kept per vehicle, and how many make a cloud's promptness known.
+REPORT_LAGS_KEPT = 5
+REPORT_LAGS_NEEDED = 3
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A vendor clock seen running further ahead than this is not trusted to date its data.
+CLOCK_TOLERANCE_S = 2.0
+
+
+def awaited(asset_id: str) -> bool:
+    """Whether a pairing decision waits for this asset's poll (and forget it): the caller then
+    runs `after_poll` even though the poll changed nothing."""
+    if asset_id in _awaited:
+        _awaited.discard(asset_id)
+        return True
+    return False
+
+
+def report_lag(lags: list[float] | None) -> float | None:
+    """How long after a cable event a car's cloud is known to report it: the longest of its
+    recent cable-report lags, once there are enough of them; None (may lag) before."""
+    lags = list(lags or [])
+    return max(lags) if len(lags) >= REPORT_LAGS_NEEDED else None
+
 
 def utcnow() -> datetime:
     """Now, timezone-aware."""
@@ -71,10 +97,19 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
                                    observed_at__gte=since).order_by("observed_at", "id")
     by_vehicle: dict[str, list[dp.VehicleObs]] = {vid: [] for vid in graph.vehicles}
     for o in obs:
-        by_vehicle[o.asset_id].append(dp.VehicleObs(o.observed_at, o.data_age, o.is_plugged_in, o.is_charging,
-                                                    o.charge_rate, o.latitude, o.longitude))
+        ahead = (graph.vehicles[o.asset_id].clock_ahead_s or 0.0) > CLOCK_TOLERANCE_S
+        previous = by_vehicle[o.asset_id]
+        # A clock seen running ahead is not trusted to date a copy: it was made after we received
+        # the one before it (a cloud serves its latest copy), and that is all we know.
+        age = (previous[-1].observed_at if previous else EPOCH) if ahead else o.data_age
+        previous.append(dp.VehicleObs(o.observed_at, age, o.is_plugged_in, o.is_charging,
+                                      o.charge_rate, o.latitude, o.longitude, o.battery_level))
+    # silence is never trusted from a cloud whose clock runs ahead: its copies cannot be dated
     return [dp.VehicleTrack(v.id, "chargeState" in v.capabilities, "location" in v.capabilities,
-                            tuple(by_vehicle[v.id]), _label(v), v.polled_at) for v in graph.vehicles.values()]
+                            tuple(by_vehicle[v.id]), _label(v), v.polled_at,
+                            None if (v.clock_ahead_s or 0.0) > CLOCK_TOLERANCE_S else report_lag(v.report_lags),
+                            frozenset(v.id_tags or ()))
+            for v in graph.vehicles.values()]
 
 
 def _charger_track(graph: UserGraph, c: Charger, pauses: probe.Pauses) -> dp.ChargerTrack:
@@ -82,8 +117,8 @@ def _charger_track(graph: UserGraph, c: Charger, pauses: probe.Pauses) -> dp.Cha
     seen = max((t for t in (c.polled_at, c.state_updated_at, c.last_seen) if t), default=None)
     return dp.ChargerTrack(c.id, bool(c.is_plugged_in), c.plugged_in_at, bool(c.is_charging), c.charging_changed_at,
                            c.charge_rate, (loc.latitude, loc.longitude) if loc else None,
-                           seen_at=seen - timedelta(seconds=CHARGER_CLOUD_LAG_S) if seen else None,
-                           paused=probe.pause_of(pauses, c))
+                           seen_at=seen - timedelta(seconds=CHARGER_CLOUD_LAG_S) if seen else EPOCH,
+                           paused=probe.pause_of(pauses, c), id_tag=c.session_id_tag, soc=c.session_soc)
 
 
 def user_lock(user_id: str) -> asyncio.Lock:
@@ -96,9 +131,19 @@ def user_lock(user_id: str) -> asyncio.Lock:
 
 
 async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
-    """Re-decide the user's EV systems from current evidence; publish what changed."""
+    """Re-decide the user's EV systems from current evidence; publish what changed. Chargers a
+    decision waits for are polled at once (and the user re-decided after their poll)."""
     async with user_lock(user_id):
-        return await _evaluate(rt, user_id)
+        decisions = await _evaluate(rt, user_id)
+    stale = {cid for d in decisions for cid in d.stale_chargers}
+    if stale:
+        from app.workers.kick import request_poll
+
+        _awaited.update(stale)
+        # a charger whose polls fail (rate limited, unreachable) keeps its back-off: no kick
+        for cid in sorted(await column(Charger.filter(id__in=list(stale), poll_error=None), "id")):
+            await request_poll(rt, "charger", str(cid))
+    return decisions
 
 
 async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
@@ -113,19 +158,25 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     tracks = await _tracks(graph, since)
     pauses = await probe.pauses(graph.chargers.values())
     by_vid = {t.vehicle_id: t for t in tracks}
+    charger_tracks = {cid: _charger_track(graph, c, pauses) for cid, c in graph.chargers.items()}
+    busy = {s.vehicle_id for s in active}
     changed: list[EvSystem] = []
-    for system in active:  # end activations first
-        charger = graph.chargers[system.charger_id]
-        reason = dp.should_deactivate(_charger_track(graph, charger, pauses), by_vid[system.vehicle_id],
-                                      system.activated_at or now, settings)
+    for system in active:  # end activations first: each is a belief, re-checked on every datum
+        track = charger_tracks[system.charger_id]
+        rivals = [] if _proven_by_probe(system, track) else [t for t in tracks if t.vehicle_id not in busy]
+        others = [t for cid, t in charger_tracks.items() if cid != system.charger_id]
+        reason = dp.should_deactivate(track, by_vid[system.vehicle_id], system.activated_at or now, settings,
+                                      rivals=rivals, other_chargers=others)
         if reason:
             system.status, system.activated_at = "ESTABLISHED", None
-            system.evidence = [f"deactivated: {reason}"]
+            # tagged with the plug session (when one goes on) so later decisions keep saying why
+            tag = f" {probe.session_tag(track.plugged_in_at)}" if track.plugged and track.plugged_in_at else ""
+            system.evidence = [f"deactivated: {reason}{tag}"]
             changed.append(system)
             await merge.pair_changed(system, now)
     current = {s.charger_id: s.vehicle_id for s in graph.systems if s.status == "ACTIVE"}
-    decisions = dp.decide([_charger_track(graph, c, pauses) for c in graph.chargers.values()], tracks, current, now,
-                          settings)
+    decisions = dp.decide(list(charger_tracks.values()), tracks, current, now, settings)
+    learnt: dict[str, float] = {}
     for d in decisions:
         for system in graph.systems_of_charger(d.charger_id):
             if system.status == "ACTIVE":
@@ -139,11 +190,26 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
                 system.status, system.activated_at = "ACTIVE", now
                 system.evidence = [*evidence, "activated"]
                 changed.append(system)
+                lag = dp.cable_report_lag(charger_tracks[d.charger_id], by_vid[system.vehicle_id], settings)
+                if lag is not None:
+                    learnt[system.vehicle_id] = lag
             elif system.evidence != evidence:
                 system.evidence = evidence
                 changed.append(system)
     await _save(rt, user_id, changed)
+    for vid, lag in learnt.items():
+        lags = [*(graph.vehicles[vid].report_lags or []), round(lag, 1)][-REPORT_LAGS_KEPT:]
+        await Vehicle.filter(id=vid).update(report_lags=lags)
     return decisions
+
+
+def _proven_by_probe(system: EvSystem, track: dp.ChargerTrack) -> bool:
+    """Whether a probe singled this car out in the current plug session (a rival's data then
+    contradicts nothing: the car followed the charger's pause)."""
+    if track.plugged_in_at is None:
+        return False
+    tag = probe.session_tag(track.plugged_in_at)
+    return any(e.endswith(tag) and "charged again" in e for e in system.evidence)
 
 
 async def activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, vehicle_id: str,

@@ -10,6 +10,7 @@ from typing import Any
 
 from adapters.types import ChargerSnapshot, VehicleSnapshot
 from app.db.models import Charger, Observation, Vehicle
+from app.domain import vendortime
 from app.runtime import Runtime
 from app.services import merge, pairing
 from app.services.state import charger_data
@@ -18,7 +19,7 @@ from app.services.state import charger_data
 LAST_SEEN_EVERY = timedelta(seconds=60)
 #: Fields whose change is not worth an event on its own.
 _QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "session_soc", "est_at", "est_energy",
-          "polled_at"}
+          "polled_at", "clock_ahead_s"}
 #: A plugged-in charger's poll time is written on every poll while its plug-in is being decided
 #: (the confirmation window, the probe, and this much more): pairing compares car data with it.
 #: Later it is written with other changes only, and `last_seen` bounds it within LAST_SEEN_EVERY.
@@ -52,14 +53,15 @@ def _reachability(row: Vehicle | Charger, reachable: bool, now: datetime) -> dic
 
 
 def vehicle_changes(row: Vehicle, snap: VehicleSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:
-    """Changed fields and transitions of a vehicle poll."""
+    """Changed fields and transitions of a vehicle poll received at `now` (the vendor's data time
+    is translated to our clock and clamped to `now`: app.domain.vendortime)."""
+    claim = vendortime.received(snap.data_age, now, row.clock_ahead_s or 0.0)
     values: dict[str, Any] = {
         "battery_level": snap.battery_level, "range_km": snap.range_km, "is_plugged_in": snap.is_plugged_in,
         "is_charging": snap.is_charging, "is_fully_charged": snap.is_fully_charged,
         "charge_limit": snap.charge_limit, "charge_rate": snap.charge_rate_kw, "max_current": snap.max_current,
-        "latitude": snap.latitude, "longitude": snap.longitude,
-        # a vendor's time is a claim: never later than when we received it
-        "data_age": min(snap.data_age, now) if snap.data_age is not None else None,
+        "latitude": snap.latitude, "longitude": snap.longitude, "data_age": claim.at,
+        "clock_ahead_s": claim.ahead_s,
     }
     if snap.battery_capacity_kwh is not None:
         values["battery_capacity"] = snap.battery_capacity_kwh
@@ -73,6 +75,18 @@ def vehicle_changes(row: Vehicle, snap: VehicleSnapshot, now: datetime) -> tuple
     return changes, trans
 
 
+#: A drop of the session's energy by more than this (kWh) while plugged in is a new session.
+SESSION_RESET_KWH = 0.05
+
+
+def replugged(row: Charger, snap: ChargerSnapshot) -> bool:
+    """Whether the charger's session energy fell while it stayed plugged in: the cable was pulled
+    and put in again (another car, say) between two polls, which the plug state alone hides."""
+    was, now = row.session_energy, snap.session_energy_kwh
+    return bool(row.is_plugged_in and snap.is_plugged_in and was is not None and now is not None
+                and now < was - SESSION_RESET_KWH)
+
+
 def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:
     """Changed fields and transitions of a charger poll (timestamps of transitions set here)."""
     values: dict[str, Any] = {
@@ -83,6 +97,8 @@ def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple
     }
     changes = _diff(row, values)
     trans = _transitions(row.is_plugged_in, snap.is_plugged_in, row.is_charging, snap.is_charging)
+    if replugged(row, snap):  # a car swapped faster than the polls: a new plug session all the same
+        trans |= {"unplugged", "plugged_in"}
     if "plugged_in" in trans:
         changes["plugged_in_at"] = now
     if "unplugged" in trans:
@@ -157,6 +173,8 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
         if stamp:
             row.polled_at = now
             await row.save(update_fields=["polled_at"])
+        if pairing.awaited(row.id):  # a decision waited for this poll, though it changed nothing
+            await pairing.after_poll(rt, kind, row, set())
         return
     follower: str | None = None
     async with pairing.user_lock(row.user_id):  # pairing sees a poll's data and its time together

@@ -203,8 +203,9 @@ class Poller:
         try:
             if entry.kind == "vehicle":
                 snap = await adapter.read_vehicle(session, row.vendor_id)
+                now = utcnow()  # received: no vehicle data can describe a later moment
                 changes, trans = apply.vehicle_changes(row, snap, now)  # type: ignore[arg-type]
-            else:
+            else:  # a charger's state held at least from the moment it was asked
                 snap = await adapter.read_charger(session, row.vendor_id)
                 changes, trans = apply.charger_changes(row, snap, now)  # type: ignore[arg-type]
         except ve.VendorError as exc:

@@ -209,10 +209,13 @@ class DemoStack:
 
 
 @asynccontextmanager
-async def demo_stack(env: dict[str, str], sim_speed: float = 1.0) -> AsyncIterator[DemoStack]:
-    """Start the simulator and `tandem serve --demo` (settings from `env`; ports chosen here)."""
+async def demo_stack(env: dict[str, str], sim_speed: float = 1.0,
+                     sim_env: dict[str, str] | None = None) -> AsyncIterator[DemoStack]:
+    """Start the simulator (its environment plus `sim_env`) and `tandem serve --demo` (settings
+    from `env`; ports chosen here)."""
     sim_port, port = free_port(), free_port()
-    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port), "--speed", str(sim_speed)), {})
+    sim = await Service.start(tandem_cmd("simulate", "--port", str(sim_port), "--speed", str(sim_speed)),
+                              sim_env or {})
     await sim.wait_for("simulator: ")
     sim.drain()
     sim_url = f"http://127.0.0.1:{sim_port}"

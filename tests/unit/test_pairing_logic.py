@@ -425,16 +425,72 @@ def test_a_rate_match_does_not_pass_over_a_silent_vehicle() -> None:
     assert late.vehicle_id is None and late.needs_probe
 
 
-def test_a_rate_match_passes_over_a_car_whose_cloud_was_asked_after_the_plug_in() -> None:
-    """v2 was polled after the plug-in and its cloud had nothing new (a car plugged in wakes and
-    reports): the unique rate match singles v1 out. Asked before the plug-in, or never: wait."""
+def test_a_rate_match_passes_over_a_car_whose_prompt_cloud_was_asked_well_after_the_plug_in() -> None:
+    """v2's cloud is known to report a cable within 5 s (learnt from its past plug-ins) and, asked
+    well after that since the plug-in, had nothing new: the unique rate match singles v1 out.
+    Asked too soon after the plug-in, before it, or never: wait."""
     c = charger(charging=True, changed=10, power=11.0)
     match = car("v1", obs(40, True, charging=True, rate=10.6))
-    for polled, chosen in ((at(20), "v1"), (at(-5), None), (None, None)):
-        quiet = VehicleTrack("v2", observations=(obs(-600, False),), polled_at=polled)
+    due = 2 * 5 + S.quiet_margin_s
+    # refreshed every 300 s, polled as rarely: a copy is up to 290 s old when first received
+    copies = tuple(obs(t, False, lag=290) for t in (-1500, -1200, -900, -600, -300))
+    for polled, chosen in ((at(due), "v1"), (at(due - 1), None), (at(-5), None), (None, None)):
+        quiet = VehicleTrack("v2", observations=copies, polled_at=polled, report_lag_s=5)
         d = decide([c], [match, quiet])["c1"]
         assert d.vehicle_id == chosen, polled
         assert ("by strong evidence" in text(d)) is (chosen is not None)
+
+
+def test_a_prompt_cloud_that_stopped_refreshing_is_not_quiet() -> None:
+    """v2's cloud kept its copies within 20 s of fresh, then stopped refreshing: asked 60 s after
+    its last copy it may be stale (serving an old copy while its car is on the cable), so its
+    silence counts for nothing."""
+    c = charger(charging=True, changed=10, power=11.0)
+    match = car("v1", obs(40, True, charging=True, rate=10.6))
+    copies = tuple(obs(t, False, lag=20) for t in (-300, -200, -100, -40))
+    stale = VehicleTrack("v2", observations=copies, polled_at=at(20), report_lag_s=5)
+    d = decide([c], [match, stale])["c1"]
+    assert d.vehicle_id is None and "it may be stale" in text(d)
+    few = VehicleTrack("v2", observations=(obs(-60, False),), polled_at=at(100), report_lag_s=5)
+    assert decide([c], [match, few])["c1"].vehicle_id is None
+
+
+@pytest.mark.parametrize("lag", [None, 150.0])
+def test_silence_from_a_cloud_that_may_lag_is_not_absence(lag: float | None) -> None:
+    """The issue's household: A (no location, prompt cloud) charges at a public charger at 11 kW;
+    B (at home, cloud lagging minutes) is on the charger, also 11 kW, and silent so far. A's rate
+    match must not pass over B, however often B's cloud is asked: its lag is not known, or known
+    to be long."""
+    c = charger(charging=True, changed=2, power=11.0, location=HOME)
+    a = VehicleTrack("A", has_location=False, observations=(obs(-900, False), obs(3, True, charging=True, rate=10.5)),
+                     polled_at=at(4), report_lag_s=1.0)
+    b = VehicleTrack("B", observations=(obs(-900, False, loc=HOME),), polled_at=at(100), report_lag_s=lag)
+    for now in (5, 60, 100):
+        d = decide([c], [a, b], now=now)["c1"]
+        assert d.vehicle_id is None, d.evidence
+        assert "silence is not absence" in text(d) or "asking again" in text(d)
+
+
+def test_the_car_at_the_chargers_location_is_singled_out_over_a_fit_that_cannot_tell_where_it_is() -> None:
+    """Same household, once B confirms: both are plugged in and charging at the charger's rate; B
+    reports a location at the charger, A cannot report one. B is singled out, A never."""
+    c = charger(charging=True, changed=2, power=11.0, location=HOME)
+    a = VehicleTrack("A", has_location=False, observations=(obs(-900, False), obs(3, True, charging=True, rate=10.5)))
+    b = VehicleTrack("B", observations=(obs(-900, False, loc=HOME), obs(150, True, charging=True, rate=10.4,
+                                                                        loc=north_of(HOME, 15))))
+    d = decide([c], [a, b], now=160)["c1"]
+    assert d.vehicle_id == "B"
+    assert "cannot report a location" in text(d)
+
+
+def test_nearness_does_not_pass_over_another_car_near_the_charger_or_a_silent_one() -> None:
+    """Cars share garages: a second fit near the charger, or a silent car, keeps it ambiguous."""
+    c = charger(location=HOME)
+    b = car("B", obs(30, True, loc=north_of(HOME, 10)))
+    twin = car("T", obs(31, True, loc=north_of(HOME, 20)))
+    silent = VehicleTrack("S", has_location=False, observations=(obs(-900, False),))
+    assert decide([c], [b, twin])["c1"].vehicle_id is None
+    assert decide([c], [b, silent])["c1"].vehicle_id is None
 
 
 def test_strong_evidence_never_passes_over_a_car_that_cannot_tell() -> None:
@@ -695,6 +751,66 @@ def test_still_plugged_in_at_home_stays_active() -> None:
     assert dp.should_deactivate(charger(location=HOME), car("v1"), at(60), S) is None
 
 
+def test_a_rival_that_fits_as_well_ends_an_activation() -> None:
+    """A·C was believed (A singled out while B was silent); B's lagging cloud now reports plugged in
+    since the plug-in, at the charger's location, and A cannot tell where it is: the belief ends."""
+    c = charger(charging=True, changed=2, power=11.0, location=HOME)
+    a = VehicleTrack("A", has_location=False, observations=(obs(3, True, charging=True, rate=10.5),))
+    b = VehicleTrack("B", observations=(obs(-900, False, loc=HOME), obs(150, True, charging=True, rate=10.4, loc=HOME)))
+    reason = dp.should_deactivate(c, a, at(10), S, rivals=[b])
+    assert reason is not None and "B reported plugged in after the plug-in too" in reason
+    assert dp.should_deactivate(c, a, at(10), S, rivals=[]) is None
+
+
+def test_a_rival_that_was_seen_unplugged_during_the_session_or_cannot_tell_where_it_is_ends_nothing() -> None:
+    c = charger(charging=True, changed=2, power=11.0, location=HOME)
+    a = car("A", obs(3, True, charging=True, rate=10.5, loc=north_of(HOME, 10)))
+    later = car("B", obs(-900, False), obs(600, False), obs(900, True, charging=True, rate=10.6))
+    blind = VehicleTrack("B", has_location=False, observations=(obs(150, True, charging=True, rate=10.4),))
+    other_rate = car("B", obs(150, True, charging=True, rate=7.0))
+    for rival in (later, blind, other_rate):
+        assert dp.should_deactivate(c, a, at(10), S, rivals=[rival]) is None, rival
+
+
+def test_a_decision_waits_for_every_charger_to_be_seen_after_the_vehicle_data() -> None:
+    """The crossed race: A (lagging) on C1, B (prompt) on C2 0.6 s later. C1 was seen plugged,
+    C2 not yet (its last poll is from before B's answer). B's rate matches C1 and no other open
+    charger, A is quiet by all the data Tandem has: on that partial view B·C1 would be chosen.
+    It is not taken; C2 is named to be polled."""
+    c1 = replace(charger("c1", 0, charging=True, changed=0, power=11.0), seen_at=at(2))
+    c2 = replace(charger("c2", None, plugged=False), seen_at=at(-3))
+    a = VehicleTrack("A", observations=tuple(obs(t, False, lag=30) for t in (-100, -60, -20)), polled_at=at(30),
+                     report_lag_s=1.0)
+    b = car("B", VehicleObs(observed_at=at(1.5), data_age=at(0.6), is_plugged_in=True, is_charging=True,
+                            charge_rate_kw=10.5))
+    d = decide([c1, c2], [a, b], now=31)["c1"]
+    assert d.vehicle_id is None and d.stale_chargers == ("c2",)
+    assert "waiting for a poll of c2" in text(d)
+    # C2 polled after B's answer: it shows B's cable, the rate no longer tells, nothing is decided
+    c2_now = replace(charger("c2", 2, charging=True, changed=2, power=11.0), seen_at=at(3))
+    ds = decide([replace(c1, seen_at=at(3)), c2_now], [a, b], now=32)
+    assert ds["c1"].vehicle_id is None and ds["c2"].vehicle_id is None
+    assert not ds["c1"].stale_chargers
+
+
+def test_a_fresh_view_of_every_charger_lets_the_decision_through() -> None:
+    c = replace(charger("c1", 0), seen_at=at(40))
+    other = replace(charger("c2", None, plugged=False), seen_at=at(40))
+    d = decide([c, other], [car("v1", obs(30, True, lag=5))])["c1"]
+    assert d.vehicle_id == "v1" and not d.stale_chargers
+
+
+def test_a_vendor_clock_running_behind_does_not_make_a_plug_in_here_look_older() -> None:
+    """The car's cloud stamps its data 10 min early: its plug-in here looks 10 min before the
+    charger's. Received after the plug-in, it is no plug-in elsewhere."""
+    behind = VehicleObs(observed_at=at(20), data_age=at(20 - 600), is_plugged_in=True)
+    d = decide([charger()], [car("v1", obs(-900, False), behind)])["c1"]
+    assert "already plugged in" not in text(d)
+    received_before = VehicleObs(observed_at=at(-400), data_age=at(-1000), is_plugged_in=True)
+    d2 = decide([charger()], [car("v1", received_before, obs(30, True))])["c1"]
+    assert "already plugged in" in text(d2)
+
+
 # --- property: honest worlds never produce a false activation --------------------------------
 
 
@@ -880,3 +996,82 @@ def test_a_car_that_cannot_report_its_plug_state_is_still_excluded_when_far_away
     near = dp.VehicleObs(observed_at=at(20), data_age=at(15), is_plugged_in=None, lat=HOME[0], lon=HOME[1])
     d = dp.decide([charger("c1", 0, location=HOME)], [car("v1", near, charge_state=False)], {}, at(60), S)[0]
     assert d.vehicle_id == "v1"
+
+
+def test_a_cable_report_lag_is_measured_from_the_earliest_the_cable_can_have_gone_in() -> None:
+    s = replace(S, plug_uncertainty_s=12.0)
+    c = charger("c1", 0)
+    v = car("v1", obs(-600, False), obs(3, True, lag=2), obs(30, True))
+    assert dp.cable_report_lag(c, v, s) == pytest.approx(17.0)  # answer at 5 s, cable in from -12 s
+    assert dp.cable_report_lag(c, car("v1", obs(-600, False)), s) is None
+
+
+# --- property: prompt and lagging clouds, cars charging elsewhere at the same rate ---------------
+
+
+def _cloud_world(rng: random.Random) -> World:
+    """One charger at home (a Location or none), 2-3 cars, all 11 kW. At most one car is on the
+    charger (plugged in at P; or a guest car is), the others idle at home since long ago, or
+    plugged in elsewhere at the same rate within seconds of P (located far away, or unable to
+    report a location), or elsewhere since long ago. Each car's cloud either pushes every change
+    within 5 s (its `report_lag_s` known as 5, or not known) or refreshes only every 240 s (its
+    lag not known, or known as 260). Honest data: every answer describes the car as it was."""
+    located = rng.random() < 0.7
+    plug = rng.uniform(0, 60)
+    now = plug + rng.uniform(1, 900)
+    vids = [f"v{i}" for i in range(rng.randint(2, 3))]
+    occupant = rng.choice([*vids, None])
+    kinds = {vid: "charger" if vid == occupant else rng.choice(["idle", "elsewhere_now", "elsewhere_long"])
+             for vid in vids}
+    vehicles: list[VehicleTrack] = []
+    for vid in vids:
+        kind = kinds[vid]
+        has_loc = kind == "charger" or rng.random() < 0.5
+        pos = north_of(HOME, rng.uniform(0, 30)) if kind in ("charger", "idle") else north_of(HOME, 30_000)
+        when = {"charger": plug, "elsewhere_now": plug + rng.uniform(-10, 10), "elsewhere_long": -3000.0,
+                "idle": None}[kind]
+
+        def state(t: float, when: float | None = when) -> tuple[bool, float]:
+            on = when is not None and t >= when
+            return on, (10.5 if on and t >= when + 1 else 0.0)  # type: ignore[operator]
+
+        push = rng.random() < 0.6
+        if push:
+            times = [-3600.0] + ([when + rng.uniform(0.1, 1.0), when + 1.5] if when is not None else [])
+            lag_known = 5.0 if rng.random() < 0.5 else None
+        else:
+            phase = rng.uniform(0, 240)
+            times = [-3600.0] + [phase + k * 240 for k in range(-2, 8) if phase + k * 240 > -3600]
+            lag_known = 260.0 if rng.random() < 0.5 else None
+        observations = []
+        for t in sorted(times):
+            received = t + (rng.uniform(0, 5) if push else rng.uniform(0, 20))
+            if received > now:
+                continue
+            on, rate = state(t)
+            observations.append(VehicleObs(observed_at=at(received), data_age=at(t), is_plugged_in=on,
+                                           is_charging=rate > 0, charge_rate_kw=rate or None,
+                                           lat=pos[0] if has_loc else None, lon=pos[1] if has_loc else None))
+        vehicles.append(VehicleTrack(vid, has_location=has_loc, observations=tuple(observations),
+                                     polled_at=at(now - rng.uniform(0, 3)), report_lag_s=lag_known))
+    # A guest car in the charger just as a car of the user that cannot be located (or a charger
+    # without a Location) starts charging
+    # elsewhere at the same rate is indistinguishable from that car on the charger (README, known
+    # gaps): guests come only while no such car plugs in elsewhere.
+    coincident = any(kinds[v.vehicle_id] == "elsewhere_now" and not (v.has_location and located) for v in vehicles)
+    guest = occupant is None and not coincident and rng.random() < 0.5
+    busy = occupant is not None or guest
+    c = ChargerTrack("c1", busy, at(plug) if busy else None, busy and now >= plug + 1,
+                     at(plug + 1) if busy and now >= plug + 1 else None, 11.0 if busy and now >= plug + 1 else None,
+                     HOME if located else None, seen_at=at(now))
+    truth: dict[str, str | None] = {vid: "c1" if vid == occupant else None for vid in vids}
+    return World([c], vehicles, truth, {}, at(now))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_cloud_worlds_never_activate_a_wrong_pair(seed: int) -> None:
+    """Silence from a cloud not known to be prompt never counts, a location only singles out over
+    cars that cannot report one: no false activation, whatever the clouds' lags."""
+    rng = random.Random(3000 + seed)
+    for _ in range(300):
+        _check(_cloud_world(rng), truthful=True)

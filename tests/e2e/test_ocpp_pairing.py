@@ -1,0 +1,62 @@
+"""Pairing with an OCPP charger: the pushed plug-in, and the car named by the idTag it starts with,
+even while the car's cloud lags minutes; a card of another car, and a card nobody named."""
+
+from __future__ import annotations
+
+from tests.e2e import flows
+from tests.e2e.harness import Stack, make_user
+from tests.e2e.ocpp_flows import link_ocpp, until_charger
+
+SET_TAGS = "mutation($v: ID!, $t: [String!]!) { setVehicleIdTags(vehicleId: $v, idTags: $t) { id } }"
+
+
+def lagging(vin: str, **kw: object) -> dict[str, object]:
+    """A car whose cloud refreshes every 5 minutes (it will not report the plug-in in this test)."""
+    return {"kind": "vehicle", "vin": vin, "vehicle_refresh_s": 300, "soc": 0.4, **kw}
+
+
+async def systems(st: Stack, token: str) -> list[dict]:
+    return list((await flows.viewer(st, token))["evSystems"])
+
+
+async def test_a_known_idtag_activates_at_once_and_excludes_the_other_car(st: Stack) -> None:
+    _, token = await make_user(st)
+    cars = await flows.link(st, token, "smartcar", [lagging("VINTAGGED01", id_tag="04AABBCC"),
+                                                    lagging("VINOTHER001")])
+    ids = {v["information"]["vin"]: v["id"] for v in cars["vehicles"]}
+    await st.data(SET_TAGS, {"v": ids["VINTAGGED01"], "t": ["04AABBCC"]}, token=token)
+    c = await link_ocpp(st, token, "CP-PAIR-1")
+    await st.sim("/sim/plug", {"vin": "VINTAGGED01", "serialNumber": "CP-PAIR-1"})
+
+    async def active() -> list[dict] | None:
+        found = [s for s in await systems(st, token) if s["status"] == "ACTIVE"]
+        return found or None
+    (system,) = await flows.wait_for(active, 15, every=0.2)
+    assert system["vehicle"]["id"] == ids["VINTAGGED01"] and system["charger"]["id"] == c["id"]
+    assert any("idTag 04AABBCC" in e for e in system["evidence"])
+    other = next(s for s in await systems(st, token) if s["vehicle"]["id"] == ids["VINOTHER001"])
+    assert other["status"] == "ESTABLISHED"
+    assert any("names" in e and "not" in e for e in other["evidence"])
+
+
+async def test_a_card_of_another_car_excludes_the_car_that_borrowed_it(st: Stack) -> None:
+    """A car plugged in with another car's card is excluded by the card (the card names the other
+    car; the charger's identification is what a card is for)."""
+    _, token = await make_user(st)
+    cars = await flows.link(st, token, "smartcar", [
+        {"kind": "vehicle", "vin": "VINCARDOWNER", "pushes_on_change": True, "soc": 0.5},
+        lagging("VINBORROWER", id_tag="CARD0001")])
+    ids = {v["information"]["vin"]: v["id"] for v in cars["vehicles"]}
+    await st.data(SET_TAGS, {"v": ids["VINCARDOWNER"], "t": ["CARD0001"]}, token=token)
+    c = await link_ocpp(st, token, "CP-PAIR-2")
+    await st.sim("/sim/plug", {"vin": "VINBORROWER", "serialNumber": "CP-PAIR-2"})
+    await until_charger(st, token, c["id"], lambda x: x["chargeState"]["isCharging"])
+
+    async def decided() -> list[dict] | None:
+        found = await systems(st, token)
+        borrower = next(s for s in found if s["vehicle"]["id"] == ids["VINBORROWER"])
+        return found if any("names" in e for e in borrower["evidence"]) else None
+    found = await flows.wait_for(decided, 20, every=0.3)
+    borrower = next(s for s in found if s["vehicle"]["id"] == ids["VINBORROWER"])
+    assert borrower["status"] == "ESTABLISHED", borrower
+    assert any("which names" in e and "not" in e for e in borrower["evidence"]), borrower

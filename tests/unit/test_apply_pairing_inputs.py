@@ -1,0 +1,50 @@
+"""What a poll hands to pairing (app.workers.apply): vendor times as claims, re-plugs as sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from adapters.types import ChargerSnapshot, PowerState, VehicleSnapshot
+from app.db.models import Charger, Vehicle
+from app.workers import apply
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def vsnap(data_age: datetime | None) -> VehicleSnapshot:
+    return VehicleSnapshot(battery_level=50.0, range_km=200.0, is_plugged_in=False, is_charging=False,
+                           is_fully_charged=False, charge_limit=80.0, charge_rate_kw=None, battery_capacity_kwh=None,
+                           max_current=None, latitude=None, longitude=None, data_age=data_age)
+
+
+def csnap(plugged: bool, energy: float | None) -> ChargerSnapshot:
+    return ChargerSnapshot(is_online=True, is_plugged_in=plugged, is_charging=plugged,
+                           power_state=PowerState.PLUGGED_IN_CHARGING if plugged else PowerState.UNPLUGGED,
+                           charge_rate_kw=11.0 if plugged else 0.0, max_current=32.0, session_energy_kwh=energy,
+                           schedule_blocking=False, data_age=None)
+
+
+def test_a_vehicle_time_ahead_of_the_receipt_is_clamped_and_its_lead_learnt() -> None:
+    row = Vehicle(id="v", vendor="smartcar", vendor_id="x", clock_ahead_s=0.0)
+    changes, _ = apply.vehicle_changes(row, vsnap(NOW + timedelta(minutes=10)), NOW)
+    assert changes["data_age"] == NOW and changes["clock_ahead_s"] == 600
+    row.clock_ahead_s = 600.0
+    later = NOW + timedelta(seconds=30)  # the same clock, data 2 min old by it
+    changes, _ = apply.vehicle_changes(row, vsnap(later + timedelta(seconds=600 - 120)), later)
+    assert changes["data_age"] == later - timedelta(seconds=120)
+
+
+def test_a_vehicle_time_behind_is_kept() -> None:
+    row = Vehicle(id="v", vendor="smartcar", vendor_id="x", clock_ahead_s=0.0)
+    changes, _ = apply.vehicle_changes(row, vsnap(NOW - timedelta(seconds=150)), NOW)
+    assert changes["data_age"] == NOW - timedelta(seconds=150) and "clock_ahead_s" not in changes
+
+
+def test_a_session_energy_drop_while_plugged_in_is_a_new_plug_session() -> None:
+    row = Charger(id="c", vendor="easee", vendor_id="EH1", is_plugged_in=True, is_charging=True, session_energy=4.2)
+    changes, trans = apply.charger_changes(row, csnap(True, 0.03), NOW)
+    assert {"unplugged", "plugged_in"} <= trans and changes["plugged_in_at"] == NOW
+    _, same = apply.charger_changes(row, csnap(True, 4.25), NOW)
+    assert not same & {"unplugged", "plugged_in"}
+    _, out = apply.charger_changes(row, csnap(False, None), NOW)
+    assert out == {"unplugged", "charging_stopped"}
