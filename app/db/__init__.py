@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 from tortoise.queryset import QuerySet
 
@@ -53,6 +54,10 @@ async def migrate(settings: Settings) -> None:
 async def init(settings: Settings) -> None:
     """Migrate, then initialise Tortoise for this process (usable from any task)."""
     await migrate(settings)
+    # Tortoise caches each table's SQL per connection *name* ("default"), whatever database it
+    # points at: a process that opens another database (a test session switching between SQLite
+    # and PostgreSQL) must not reuse the other dialect's statements.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
     try:
         await check_readable(connections.get("default"))

@@ -111,8 +111,15 @@ async def _train(st: Stack, token: str, vin: str, serial: str, pair: Pair, times
             await st.sim("/sim/unplug", {"vin": vin})
             await until_established(st, token, pair, timeout=15)
             await wait_for(lambda: reports_unplugged(st, token, pair[0]), timeout=15)
+            await wait_for(lambda: _charger_unplugged(st, token, pair[1]), timeout=15)
             watch.activations.clear()
         watch.check()
+
+
+async def _charger_unplugged(st: Stack, token: str, charger_id: str) -> bool:
+    """The charger's own poll has seen the cable out (else a quick re-plug looks like one session)."""
+    chargers = (await viewer(st, token))["chargers"]
+    return any(c["id"] == charger_id and c["chargeState"]["isPluggedIn"] is False for c in chargers)
 
 
 async def test_a_prompt_cloud_gone_stale_is_not_passed_over_by_its_silence(st: Stack) -> None:
