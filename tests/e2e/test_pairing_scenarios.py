@@ -255,8 +255,11 @@ async def test_car_without_location_shows_its_chargers_location_while_active(st:
         await st.sim("/sim/unplug", {"vin": "NOLOC0000000001"})
 
         async def gone() -> dict[str, Any] | None:
+            # the cable state follows the charger's poll at once; the capability follows the
+            # activation's end, decided right after that poll
             now = await vehicle_state(st, token, v["id"])
-            return now if now["chargeState"]["pluggedInChargerId"] is None else None
+            done = now["chargeState"]["pluggedInChargerId"] is None and not now["capabilities"]["location"]["isCapable"]
+            return now if done else None
 
         later = await wait_for(gone, timeout=10)
         assert later["capabilities"]["location"]["isCapable"] is False
