@@ -15,8 +15,8 @@ async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions
                      changes: dict[str, Any], now: datetime) -> None:
     """Called after a poll's changes were written."""
     if isinstance(row, Charger):
-        await sessions.on_charger(row, transitions, now)
         system = await EvSystem.filter(charger_id=row.id, status="ACTIVE").first()
+        await sessions.on_charger(row, system, transitions, now)
         if system is not None and (transitions or {"is_charging", "charge_rate", "max_current"} & set(changes)):
             await _replan(rt, system.vehicle_id)
     elif "battery_level" in changes or transitions:

@@ -23,8 +23,10 @@ async def _prices(charger: Charger, start: datetime, end: datetime) -> tuple[tup
     return tariffs.prices(rates_of(tariff), tariff.repeat_daily, location.timezone, start, end), tariff.currency
 
 
-async def on_charger(charger: Charger, transitions: set[str], now: datetime) -> ChargingSession | None:
-    """Open, update or close the charger's session after a poll; the session touched, if any."""
+async def on_charger(charger: Charger, system: EvSystem | None, transitions: set[str],
+                     now: datetime) -> ChargingSession | None:
+    """Open, update or close the charger's session after a poll (`system`: the charger's ACTIVE EV
+    system, if any); the session touched, if any."""
     session = await ChargingSession.filter(charger_id=charger.id, ended_at=None).order_by("-started_at").first()
     if "plugged_in" in transitions or (session is None and charger.is_plugged_in):
         if session is not None:
@@ -35,7 +37,7 @@ async def on_charger(charger: Charger, transitions: set[str], now: datetime) -> 
     if session is None:
         return None
     await _count(session, charger, now)
-    await _identify(session, charger)
+    await _identify(session, charger, system)
     if "unplugged" in transitions or charger.is_plugged_in is False:
         await _close(session, charger, now)
     await session.save()
@@ -61,9 +63,8 @@ async def _count(session: ChargingSession, charger: Charger, now: datetime) -> N
         session.currency = currency
 
 
-async def _identify(session: ChargingSession, charger: Charger) -> None:
+async def _identify(session: ChargingSession, charger: Charger, system: EvSystem | None) -> None:
     """The vehicle of the charger's ACTIVE EV system, its SoC at the start, and whether a plan steers."""
-    system = await EvSystem.filter(charger_id=charger.id, status="ACTIVE").first()
     if system is None:
         return
     vehicle = await Vehicle.filter(id=system.vehicle_id).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from app.domain.pairing import VehicleObs
-from tests.unit.test_pairing_logic import at, car, charger, decide, obs, text
+from tests.unit.test_pairing_logic import car, charger, decide, obs, text
 
 
 def lvl(t: float, level: float, plugged: bool | None = None) -> VehicleObs:
@@ -59,4 +59,3 @@ def test_soc_from_the_charger_excludes_a_car_at_another_level_and_agrees_otherwi
     # an older level (before the plug-in) says nothing
     stale = car("v1", lvl(-600, 31.0, False), obs(30, True))
     assert decide([c], [stale], now=60)["c1"].vehicle_id == "v1"
-    assert at(0) == c.plugged_in_at
