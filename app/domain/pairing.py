@@ -23,6 +23,10 @@ Decided from both devices' data, tuned never to activate the wrong pair (late be
   plug-in (at `max_speed_kmh`) is excluded without waiting for it to report;
 - several chargers are solved jointly, on positive evidence only: any charger may hold a guest
   car, so a car is activated only where it fits and could be in no other of the user's chargers;
+- the session's idTag (OCPP): one the user set on a vehicle singles it out (unless its own data
+  excludes it) and excludes every other; one Tandem learnt (`app.domain.idtags`) singles its car
+  out only over vehicles excluded or known to come with a card of their own, never over a fit,
+  and excludes nobody; a learnt tag presented where its car is not is reported (`refuted`);
 - when the evidence cannot single one car out, nothing is activated and `evidence` says why;
   after the confirmation window a probe (pause the charger, watch who stops) can decide.
 """
