@@ -201,11 +201,12 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
                 system.evidence = evidence
                 changed.append(system)
     done = await _save(rt, user_id, changed)
-    if learn:
+    for d in decisions if learn else []:
         for system in changed:
-            if system.id in done and system.status == "ACTIVE":
-                await _learn(rt, user_id, graph, system, next((d for d in decisions if d.charger_id == system.charger_id
-                                                             and d.vehicle_id == system.vehicle_id), None))
+            # only an activation decided without the session's idTag confirms it by other evidence
+            if (system.id in done and system.status == "ACTIVE" and system.charger_id == d.charger_id
+                    and system.vehicle_id == d.vehicle_id and d.id_tag is not None and not d.by_id_tag):
+                await _learn(rt, user_id, graph, system, d.id_tag)
     for vid, lag in learnt.items():
         lags = [*(graph.vehicles[vid].report_lags or []), round(lag, 1)][-REPORT_LAGS_KEPT:]
         await Vehicle.filter(id=vid).update(report_lags=lags)
@@ -228,13 +229,10 @@ async def _refute(rt: Runtime, user_id: str, graph: UserGraph,
     return lines
 
 
-async def _learn(rt: Runtime, user_id: str, graph: UserGraph, system: EvSystem, d: dp.Decision | None) -> None:
-    """After an activation decided without the session's idTag (`d`; None: by a probe): the tag
-    may be learnt for the vehicle; the evidence says what came of it."""
+async def _learn(rt: Runtime, user_id: str, graph: UserGraph, system: EvSystem, tag: str) -> None:
+    """After an activation decided without the session's idTag (by the car's data, or a probe):
+    the tag may be learnt for the vehicle; the evidence says what came of it."""
     charger = graph.chargers[system.charger_id]
-    tag = charger.session_id_tag if d is None else d.id_tag
-    if tag is None or (d is not None and d.by_id_tag):
-        return
     vehicle = graph.vehicles[system.vehicle_id]
     line = await idtags.confirmed(rt, user_id, vehicle, charger, tag, charger.plugged_in_at, _label(vehicle))
     if line is None:
@@ -278,8 +276,8 @@ async def _activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, ve
     system.evidence = [*system.evidence, "activated"][-MAX_EVIDENCE:]
     if system.id not in await _save(rt, user_id, [system]):
         return False
-    if rt.settings.ocpp_learn_id_tags:  # a probe is other evidence than an idTag
-        await _learn(rt, user_id, graph, system, None)
+    if rt.settings.ocpp_learn_id_tags and charger.session_id_tag:  # a probe is other evidence than an idTag
+        await _learn(rt, user_id, graph, system, charger.session_id_tag)
     return True
 
 
