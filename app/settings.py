@@ -112,6 +112,9 @@ class Settings:
     ocpp_call_timeout_s: float = 10.0
     ocpp_auth_failures_per_minute: int = 10
     ocpp_id_tag: str = "TANDEM"
+    #: Learn a session's idTag for its vehicle when other evidence confirmed the pair
+    #: (app.domain.idtags); off: nothing is learnt and learnt tags are not used.
+    ocpp_learn_id_tags: bool = True
     #: Smart charging re-plans every vehicle with it on this often (s), besides re-planning at once on
     #: plug-ins, SoC readings, price and policy changes.
     smart_check_s: float = 60.0

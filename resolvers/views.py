@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.db import models
-from app.services import state
+from app.services import idtags, state
 from app.services.graph import UserGraph
 from schema.enums import (
     ActionKind,
@@ -52,6 +52,7 @@ def vehicle_view(row: models.Vehicle, graph: UserGraph) -> Vehicle:
 
 
 def _vehicle_view(row: models.Vehicle, graph: UserGraph) -> Vehicle:
+    learnt = [t.id_tag for t in idtags.learnt_of(row)] if idtags.learning() else []
     caps = state.vehicle_capabilities(graph, row)
     cs = state.vehicle_charge_state(graph, row)
     loc = state.vehicle_location(graph, row)
@@ -60,7 +61,8 @@ def _vehicle_view(row: models.Vehicle, graph: UserGraph) -> Vehicle:
         vendor=row.vendor,
         is_reachable=row.is_reachable,
         last_seen=row.last_seen,
-        id_tags=list(row.id_tags or []),
+        id_tags=[*(row.id_tags or []), *(t for t in learnt if t not in (row.id_tags or []))],
+        learnt_id_tags=learnt,
         information=VehicleInformation(
             brand=row.brand, model=row.model, year=row.year, vin=row.vin,
             display_name=" ".join(p for p in (row.brand, row.model) if p) or None,

@@ -153,7 +153,11 @@ class Vehicle:
     location: VehicleLocation
     capabilities: VehicleCapabilities
     id_tags: list[str] = strawberry.field(description="RFID cards or ISO 15118 ids that name this vehicle at "
-                                                      "OCPP chargers (setVehicleIdTags).")
+                                                      "OCPP chargers: those set with setVehicleIdTags, then those "
+                                                      "learnt (learntIdTags).")
+    learnt_id_tags: list[str] = strawberry.field(
+        description="The idTags among idTags that Tandem learnt from plug sessions confirmed by other evidence "
+                    "(not set by the user; none while TANDEM_OCPP_LEARN_ID_TAGS is off).")
     row: strawberry.Private[models.Vehicle]
     graph: strawberry.Private[UserGraph]
 

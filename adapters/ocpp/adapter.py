@@ -124,6 +124,9 @@ class OcppAdapter:
         tags = [t for t in (st.last_id_tag, self.id_tag) if t]
         last: e.VendorError | None = None
         for tag in dict.fromkeys(tags):  # the charge point's own card first, then Tandem's tag
+            # noted first (its StartTransaction may come before the answer): a transaction started
+            # with a tag Tandem chose names no car
+            await self.hub.note(vendor_id, remote_id_tag=tag)
             try:
                 await self._call(vendor_id, "RemoteStartTransaction", {"connectorId": 1, "idTag": tag})
                 await self.hub.note(vendor_id, paused=False)

@@ -33,6 +33,7 @@ class StationState:
     transaction_id: int | None = None
     tx_id_tag: str | None = None
     last_id_tag: str | None = None
+    remote_id_tag: str | None = None  # the idTag Tandem sent in a RemoteStartTransaction this plug session
     power_w: float | None = None
     energy_wh: float | None = None
     tx_meter_start_wh: float | None = None

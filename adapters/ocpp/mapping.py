@@ -60,7 +60,8 @@ def snapshot(state: StationState, now: datetime) -> ChargerSnapshot:
         session_energy_kwh=energy,
         schedule_blocking=False,
         data_age=max(ages) if ages else None,
-        id_tag=state.tx_id_tag if online and state.transaction_id is not None else None,
+        id_tag=state.tx_id_tag if online and state.transaction_id is not None
+        and state.tx_id_tag != state.remote_id_tag else None,
         vehicle_soc=state.soc if online and plugged else None,
     )
 

@@ -178,6 +178,9 @@ class Vehicle(Asset):
     clock_ahead_s = fields.FloatField(null=True)
     #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
     id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # idTags Tandem learnt for it (derived from its IdTagSightings, app.domain.idtags):
+    # [{"idTag", "chargerId", "sessionAt" (ISO 8601)}], recomputed whenever a sighting is added.
+    learnt_id_tags: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     # Tandem's SoC estimate (app.domain.soc): level (%) at est_at, the ACTIVE charger's session meter
     # (kWh) then, and the least level that may be shown.
     est_level = fields.FloatField(null=True)
@@ -458,9 +461,34 @@ class OcppStation(Model):
     #: The effective limit the charge point reported (GetCompositeSchedule), in A.
     reported_limit_a = fields.FloatField(null=True)
     next_tx_id = fields.IntField(default=1)
+    # The idTag Tandem last sent in a RemoteStartTransaction in this plug session (cleared at
+    # Available): a transaction started with it says nothing about the car.
+    remote_id_tag = fields.CharField(max_length=20, null=True)
     charger_id: str | None
     class Meta:
         table = "ocpp_station"
+
+
+class IdTagSighting(Model):
+    """An idTag seen with a vehicle (app.domain.idtags): `confirmed` when the vehicle was
+    confirmed on the plug session by other evidence than an idTag; a refutation when its own data
+    excluded it there, or its user dismissed the tag (no charger then)."""
+
+    id = fields.BigIntField(primary_key=True)
+    vehicle: fields.ForeignKeyRelation[Vehicle] = fields.ForeignKeyField(
+        "models.Vehicle", related_name="id_tag_sightings", on_delete=fields.CASCADE
+    )
+    id_tag = fields.CharField(max_length=20)
+    confirmed = fields.BooleanField()
+    charger_id = fields.CharField(max_length=32, null=True)
+    # The charger's plug-in of the session.
+    session_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    vehicle_id: str
+
+    class Meta:
+        table = "id_tag_sighting"
+        unique_together = (("vehicle", "id_tag", "confirmed", "session_at"),)
 
 
 class SmartChargingPolicy(Model):

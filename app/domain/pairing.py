@@ -23,6 +23,10 @@ Decided from both devices' data, tuned never to activate the wrong pair (late be
   plug-in (at `max_speed_kmh`) is excluded without waiting for it to report;
 - several chargers are solved jointly, on positive evidence only: any charger may hold a guest
   car, so a car is activated only where it fits and could be in no other of the user's chargers;
+- the session's idTag (OCPP): one the user set on a vehicle singles it out (unless its own data
+  excludes it) and excludes every other; one Tandem learnt (`app.domain.idtags`) singles its car
+  out only over vehicles excluded or known to come with a card of their own, never over a fit,
+  and excludes nobody; a learnt tag presented where its car is not is reported (`refuted`);
 - when the evidence cannot single one car out, nothing is activated and `evidence` says why;
   after the confirmation window a probe (pause the charger, watch who stops) can decide.
 """
@@ -31,8 +35,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+
+from app.domain.idtags import LearntTag
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,8 @@ class VehicleTrack:
     report_lag_s: float | None = None
     #: The idTags the user says name this vehicle (`setVehicleIdTags`).
     id_tags: frozenset[str] = frozenset()
+    #: The idTags Tandem learnt for it from sessions confirmed by other evidence (`app.domain.idtags`).
+    learnt_tags: tuple[LearntTag, ...] = ()
 
     @property
     def name(self) -> str:
@@ -147,6 +155,13 @@ class Decision:
     #: Chargers whose last poll is older than the vehicle data the decision would rest on: poll
     #: them, then decide again.
     stale_chargers: tuple[str, ...] = ()
+    #: The session's idTag, and whether the chosen vehicle was singled out with it (named by it,
+    #: user-set or learnt): only a choice made without it confirms the tag by other evidence.
+    id_tag: str | None = None
+    by_id_tag: bool = False
+    #: Vehicles the session's idTag was learnt for while their own data says they are not here
+    #: (or they are ACTIVE on another charger): the card is in another hand.
+    refuted: tuple[str, ...] = ()
 
 
 @dataclass
@@ -157,6 +172,8 @@ class _Verdict:
     unlocatable: bool = False  # fit: the car cannot report a location at all
     quiet: bool = False  # unknown: a cloud known to report promptly, asked well after the plug-in, had nothing newer
     tagged: bool = False  # fit: the session's idTag names this vehicle
+    learnt: LearntTag | None = None  # fit or unknown: the session's idTag was learnt for this vehicle
+    carded: bool = False  # the vehicle is known to come with a card of its own (user-set or learnt)
     notes: list[str] = field(default_factory=list)
 
 
@@ -204,12 +221,14 @@ def _judge(c: ChargerTrack, v: VehicleTrack, others: list[ChargerTrack], s: Pair
     return _Verdict("out", notes=[reason]) if reason else verdict
 
 
-def _tagged(c: ChargerTrack, v: VehicleTrack, owner: VehicleTrack | None, verdict: _Verdict,
-            s: PairingSettings) -> _Verdict:
+def _tagged(c: ChargerTrack, v: VehicleTrack, owner: VehicleTrack | None, learner: LearntTag | None,
+            verdict: _Verdict, s: PairingSettings) -> _Verdict:
     """The charger's own identification of the car, on top of the car's data: the idTag the
     session was started with names one of the user's vehicles (it singles that one out, unless
     its own data excludes it, and excludes every other), and a SoC the charger reports must match
-    the car's (it only ever excludes: two cars may stand at the same level)."""
+    the car's (it only ever excludes: two cars may stand at the same level). A tag Tandem learnt
+    (`learner`, only when no vehicle has it user-set) marks its car and excludes nobody: `_certain`
+    lets it pass over vehicles known to come with another card only."""
     if verdict.kind != "out" and c.soc is not None and c.plugged_in_at is not None:
         levels = [o for o in v.observations if o.battery_level is not None and o.taken_at > c.plugged_in_at]
         if levels:
@@ -219,7 +238,13 @@ def _tagged(c: ChargerTrack, v: VehicleTrack, owner: VehicleTrack | None, verdic
                 return _Verdict("out", notes=[
                     f"the charger reports the car at {c.soc:.0f} %, {v.name} reported {level:.0f} %: excluded"])
             verdict.notes.append(f"the charger reports the car at {c.soc:.0f} %, as {v.name} does")
-    if c.id_tag is None or owner is None:
+    if c.id_tag is None:
+        return verdict
+    if owner is None:
+        if learner is not None and learner.vehicle_id == v.vehicle_id and verdict.kind != "out":
+            verdict.learnt = learner
+            verdict.notes.append(f"the session was started with idTag {c.id_tag}, which Tandem learnt for "
+                                 f"{v.name} from {learner.origin()}, confirmed then by other evidence")
         return verdict
     if owner.vehicle_id != v.vehicle_id:
         return _Verdict("out", notes=[f"the session was started with idTag {c.id_tag}, which names "
@@ -373,10 +398,18 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     open_chargers = [c for c in chargers if c.plugged and c.plugged_in_at and c.charger_id not in active]
     free = [v for v in vehicles if v.vehicle_id not in busy]
     verdicts: dict[str, dict[str, _Verdict]] = {}
+    refuted: dict[str, tuple[str, ...]] = {}
+    carded = {v.vehicle_id for v in vehicles if v.id_tags or v.learnt_tags}
     for c in open_chargers:
         others = [o for o in open_chargers if o is not c]
         owner = next((v for v in vehicles if c.id_tag is not None and c.id_tag in v.id_tags), None)
-        verdicts[c.charger_id] = {v.vehicle_id: _tagged(c, v, owner, _judge(c, v, others, s), s) for v in free}
+        learner = _learner(c, vehicles) if owner is None else None
+        vs = verdicts[c.charger_id] = {
+            v.vehicle_id: _tagged(c, v, owner, learner, _judge(c, v, others, s), s) for v in free}
+        for vid, verdict in vs.items():
+            verdict.carded = vid in carded
+        if learner is not None and (learner.vehicle_id in busy or vs[learner.vehicle_id].kind == "out"):
+            refuted[c.charger_id] = (learner.vehicle_id,)
     assigned = _solve(verdicts)
     plugged_open = [c for c in chargers if c.plugged and c.charger_id not in active]
     blind = _blind_only_vehicle(vehicles, verdicts, plugged_open)
@@ -387,7 +420,14 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     held = dict(assigned) if stale else {}
     if stale:
         assigned = {}
-    return [_decision(c, verdicts, assigned, vehicles, len(plugged_open), now, s, held, stale) for c in open_chargers]
+    return [replace(_decision(c, verdicts, assigned, vehicles, len(plugged_open), now, s, held, stale),
+                    refuted=refuted.get(c.charger_id, ())) for c in open_chargers]
+
+
+def _learner(c: ChargerTrack, vehicles: list[VehicleTrack]) -> LearntTag | None:
+    """The learnt tag the session was started with, when exactly one vehicle has it learnt."""
+    found = [t for v in vehicles for t in v.learnt_tags if c.id_tag is not None and t.id_tag == c.id_tag]
+    return found[0] if len(found) == 1 else None
 
 
 def _stale_chargers(chargers: list[ChargerTrack], assigned: dict[str, str], vehicles: list[VehicleTrack],
@@ -448,18 +488,24 @@ def _decision(c: ChargerTrack, verdicts: dict[str, dict[str, _Verdict]], assigne
         why, ambiguous = _not_chosen(cid, verdicts, open_vs, placed, vehicles, n_plugged, window_over)
         notes.append(why)
         ambiguous = ambiguous or (window_over and bool(open_vs))
+    picked = chosen or held.get(cid)
+    by_tag = picked is not None and picked in vs and (vs[picked].tagged or vs[picked].learnt is not None)
     return Decision(
         charger_id=cid, vehicle_id=chosen, ambiguous=ambiguous, needs_probe=ambiguous and window_over,
         candidates=tuple(open_vs), evidence=tuple(notes), stale_chargers=stale if cid in held else (),
+        id_tag=c.id_tag, by_id_tag=by_tag,
     )
 
 
 def _chosen_note(vehicles: list[VehicleTrack], vid: str, vs: dict[str, _Verdict], open_vs: dict[str, _Verdict]) -> str:
     name = _name(vehicles, vid)
     verdict = vs[vid]
+    rest = [vd for o, vd in open_vs.items() if o != vid]
+    if verdict.learnt is not None and all(vd.kind != "fit" and vd.carded for vd in rest):
+        return (f"{name} singled out by the learnt idTag {verdict.learnt.id_tag}: no other vehicle fits, and each "
+                "other one is excluded or comes with a card of its own")
     if verdict.kind == "blind":
         return f"{name} is the user's only vehicle, only this charger is plugged in, and nothing contradicts it"
-    rest = [vd for o, vd in open_vs.items() if o != vid]
     if any(vd.kind == "fit" for vd in rest):
         return (f"{name} singled out: plugged in at the charger's location, and the other vehicles that fit "
                 "cannot report a location")
@@ -533,6 +579,11 @@ def _certain(cid: str, vs: dict[str, _Verdict], possible: dict[str, set[str]], a
     tagged = [vid for vid in possible[cid] if vs[vid].tagged]
     if len(tagged) == 1:  # the card was presented at this charger: it is here, whatever else is open
         return tagged[0]
+    learnt = [vid for vid in possible[cid] if vs[vid].learnt is not None]
+    if len(learnt) == 1 and all(vs[o].kind != "fit" and vs[o].carded for o in possible[cid] - {learnt[0]}):
+        # a card Tandem learnt: a shared card, a guest's borrowed one, must not pass over a car
+        # that fits, nor over one that may come with this very card (none of its own seen)
+        return learnt[0]
     fits = [vid for vid in possible[cid] if vs[vid].kind == "fit"]
     if len(fits) > 1:  # a car at the charger's location beats fits that cannot tell where they are
         near = [vid for vid in fits if vs[vid].near]

@@ -202,7 +202,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
             if status in NO_TRANSACTION:
                 changes.update(transaction_id=None, tx_id_tag=None, paused=False, power_w=0.0)
             if status == "Available":
-                changes.update(soc=None)
+                changes.update(soc=None, remote_id_tag=None)
             await self._changed(**changes)
             if status == "Unavailable" and not self._asked_operative:
                 self.spawn(self.make_operative())

@@ -17,7 +17,7 @@ from app.db import column
 from app.db.models import Charger, EvSystem, Observation, Vehicle
 from app.domain import pairing as dp
 from app.runtime import Runtime
-from app.services import merge, probe
+from app.services import idtags, merge, probe
 from app.services.graph import UserGraph, load_graph
 
 log = logging.getLogger("tandem.pairing")
@@ -92,7 +92,7 @@ def _label(v: Vehicle) -> str:
     return f"{name} ({v.id[:6]})"
 
 
-async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
+async def _tracks(graph: UserGraph, since: datetime, learn: bool) -> list[dp.VehicleTrack]:
     obs = await Observation.filter(asset_type="vehicle", asset_id__in=list(graph.vehicles),
                                    observed_at__gte=since).order_by("observed_at", "id")
     by_vehicle: dict[str, list[dp.VehicleObs]] = {vid: [] for vid in graph.vehicles}
@@ -108,7 +108,7 @@ async def _tracks(graph: UserGraph, since: datetime) -> list[dp.VehicleTrack]:
     return [dp.VehicleTrack(v.id, "chargeState" in v.capabilities, "location" in v.capabilities,
                             tuple(by_vehicle[v.id]), _label(v), v.polled_at,
                             None if (v.clock_ahead_s or 0.0) > CLOCK_TOLERANCE_S else report_lag(v.report_lags),
-                            frozenset(v.id_tags or ()))
+                            frozenset(v.id_tags or ()), idtags.learnt_of(v) if learn else ())
             for v in graph.vehicles.values()]
 
 
@@ -155,7 +155,8 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     starts = [c.plugged_in_at for c in graph.chargers.values() if c.plugged_in_at]
     active = [s for s in graph.systems if s.status == "ACTIVE"]
     since = min([*starts, *(s.activated_at for s in active if s.activated_at), now]) - timedelta(hours=2)
-    tracks = await _tracks(graph, since)
+    learn = rt.settings.ocpp_learn_id_tags
+    tracks = await _tracks(graph, since, learn)
     pauses = await probe.pauses(graph.chargers.values())
     by_vid = {t.vehicle_id: t for t in tracks}
     charger_tracks = {cid: _charger_track(graph, c, pauses) for cid, c in graph.chargers.items()}
@@ -176,6 +177,7 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
             await merge.pair_changed(system, now)
     current = {s.charger_id: s.vehicle_id for s in graph.systems if s.status == "ACTIVE"}
     decisions = dp.decide(list(charger_tracks.values()), tracks, current, now, settings)
+    refutations = await _refute(rt, user_id, graph, decisions) if learn else {}
     learnt: dict[str, float] = {}
     for d in decisions:
         for system in graph.systems_of_charger(d.charger_id):
@@ -183,9 +185,11 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
                 continue
             evidence = list(d.evidence[-MAX_EVIDENCE:])
             plugged_in_at = graph.chargers[d.charger_id].plugged_in_at
-            if plugged_in_at:  # a probe's outcome stays for the rest of its plug session
+            if plugged_in_at:  # a probe's outcome (a card forgotten) stays for the rest of its plug session
                 tag = probe.session_tag(plugged_in_at)
-                evidence = [*evidence, *(e for e in system.evidence if e.endswith(tag))][-MAX_EVIDENCE:]
+                kept = [e for e in system.evidence if e.endswith(tag)]
+                kept += [e for e in refutations.get(d.charger_id, []) if e not in kept]
+                evidence = [*evidence, *kept][-MAX_EVIDENCE:]
             if d.vehicle_id == system.vehicle_id:
                 system.status, system.activated_at = "ACTIVE", now
                 system.evidence = [*evidence, "activated"]
@@ -196,11 +200,48 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
             elif system.evidence != evidence:
                 system.evidence = evidence
                 changed.append(system)
-    await _save(rt, user_id, changed)
+    done = await _save(rt, user_id, changed)
+    for d in decisions if learn else []:
+        for system in changed:
+            # only an activation decided without the session's idTag confirms it by other evidence
+            if (system.id in done and system.status == "ACTIVE" and system.charger_id == d.charger_id
+                    and system.vehicle_id == d.vehicle_id and d.id_tag is not None and not d.by_id_tag):
+                await _learn(rt, user_id, graph, system, d.id_tag)
     for vid, lag in learnt.items():
         lags = [*(graph.vehicles[vid].report_lags or []), round(lag, 1)][-REPORT_LAGS_KEPT:]
         await Vehicle.filter(id=vid).update(report_lags=lags)
     return decisions
+
+
+async def _refute(rt: Runtime, user_id: str, graph: UserGraph,
+                  decisions: list[dp.Decision]) -> dict[str, list[str]]:
+    """Forget learnt tags presented where their vehicle is not; the evidence lines to add, per charger."""
+    lines: dict[str, list[str]] = {}
+    for d in decisions:
+        plugged_in_at = graph.chargers[d.charger_id].plugged_in_at
+        for vid in d.refuted:
+            if d.id_tag is None or plugged_in_at is None:
+                continue
+            await idtags.refuted(rt, user_id, vid, d.charger_id, d.id_tag, plugged_in_at)
+            lines.setdefault(d.charger_id, []).append(
+                f"idTag {d.id_tag} was learnt for {_label(graph.vehicles[vid])}, which is not here: no longer "
+                f"learnt {probe.session_tag(plugged_in_at)}")
+    return lines
+
+
+async def _learn(rt: Runtime, user_id: str, graph: UserGraph, system: EvSystem, tag: str) -> None:
+    """After an activation decided without the session's idTag (by the car's data, or a probe):
+    the tag may be learnt for the vehicle; the evidence says what came of it."""
+    charger = graph.chargers[system.charger_id]
+    vehicle = graph.vehicles[system.vehicle_id]
+    line = await idtags.confirmed(rt, user_id, vehicle, charger, tag, charger.plugged_in_at, _label(vehicle))
+    if line is None:
+        return
+    evidence = list(system.evidence)
+    evidence.insert(len(evidence) - 1 if evidence and evidence[-1] == "activated" else len(evidence), line)
+    system.evidence = evidence[-MAX_EVIDENCE:]
+    await system.save(update_fields=["evidence", "updated_at"])
+    await rt.publish("evSystem", user_id, system.id)
 
 
 def _proven_by_probe(system: EvSystem, track: dp.ChargerTrack) -> bool:
@@ -233,7 +274,11 @@ async def _activate_if_still_open(rt: Runtime, user_id: str, charger_id: str, ve
         return False
     system.status, system.activated_at = "ACTIVE", utcnow()
     system.evidence = [*system.evidence, "activated"][-MAX_EVIDENCE:]
-    return system.id in await _save(rt, user_id, [system])
+    if system.id not in await _save(rt, user_id, [system]):
+        return False
+    if rt.settings.ocpp_learn_id_tags and charger.session_id_tag:  # a probe is other evidence than an idTag
+        await _learn(rt, user_id, graph, system, charger.session_id_tag)
+    return True
 
 
 async def record_probe(rt: Runtime, user_id: str, charger_id: str, plugged_in_at: datetime, line: str,

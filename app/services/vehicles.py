@@ -6,6 +6,8 @@ import re
 
 from app.db.models import Vehicle
 from app.errors import BadInput, NotFoundError
+from app.runtime import Runtime
+from app.services import idtags
 
 #: An OCPP 1.6 IdToken: at most 20 printable characters.
 ID_TAG = re.compile(r"^[\x21-\x7e]{1,20}$")
@@ -22,9 +24,11 @@ def clean_id_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-async def set_id_tags(user_id: str, vehicle_id: str, tags: list[str]) -> Vehicle:
-    """Replace the vehicle's idTags. A tag names one vehicle: one already on another of the user's
-    vehicles is refused (BAD_USER_INPUT), as it could no longer tell the two apart."""
+async def set_id_tags(rt: Runtime, user_id: str, vehicle_id: str, tags: list[str]) -> Vehicle:
+    """Replace the vehicle's user-set idTags. A tag names one vehicle: one already set on another
+    of the user's vehicles is refused (BAD_USER_INPUT), as it could no longer tell the two apart.
+    The list stands for everything the user wants the vehicle named by: a learnt tag it keeps
+    becomes user-set, a learnt tag it leaves out is never learnt for this vehicle again."""
     vehicle = await Vehicle.filter(id=vehicle_id, user_id=user_id).first()
     if vehicle is None:
         raise NotFoundError("No such vehicle.")
@@ -33,6 +37,10 @@ async def set_id_tags(user_id: str, vehicle_id: str, tags: list[str]) -> Vehicle
         shared = set(cleaned) & set(other.id_tags or [])
         if shared:
             raise BadInput(f"idTag {sorted(shared)[0]!r} already names another of your vehicles ({other.id}).")
-    vehicle.id_tags = cleaned
-    await vehicle.save(update_fields=["id_tags"])
-    return vehicle
+    from app.services.pairing import user_lock
+
+    async with user_lock(user_id):
+        vehicle.id_tags = cleaned
+        await vehicle.save(update_fields=["id_tags"])
+        await idtags.dismiss(rt, user_id, vehicle, cleaned)
+    return await Vehicle.get(id=vehicle_id)

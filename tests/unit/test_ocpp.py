@@ -115,6 +115,15 @@ def test_energy_rate_and_limit() -> None:
     assert mapping.snapshot(state(status="SuspendedEVSE", power_w=7400), NOW).charge_rate_kw == 0.0
 
 
+def test_the_session_idtag_is_the_cards_not_tandems_own_remote_start() -> None:
+    by_card = mapping.snapshot(state(status="Charging", transaction_id=7, tx_id_tag="04A1B2C3"), NOW)
+    assert by_card.id_tag == "04A1B2C3"
+    # Tandem started it remotely with that tag (a card from an earlier session, or its own): no evidence
+    remote = state(status="Charging", transaction_id=7, tx_id_tag="04A1B2C3", remote_id_tag="04A1B2C3")
+    assert mapping.snapshot(remote, NOW).id_tag is None
+    assert mapping.snapshot(state(status="Preparing", tx_id_tag="04A1B2C3"), NOW).id_tag is None  # no transaction
+
+
 def test_units() -> None:
     assert mapping.amps_to_rate(16, "W") == pytest.approx(11040)
     assert mapping.amps_to_rate(16, "A") == 16
@@ -153,3 +162,33 @@ def test_bad_credentials(creds: dict) -> None:
 def test_good_credentials() -> None:
     assert check_credentials({"chargePointId": "EVB-P1234:5", "password": "s3cret-pass"}) == ("EVB-P1234:5",
                                                                                                "s3cret-pass")
+
+
+class _Station:
+    """The central system as the adapter sees it: one charge point that refuses remote starts for
+    tags it does not know, and every note and call in order."""
+
+    def __init__(self, st: StationState, accepts: set[str]) -> None:
+        self.st, self.accepts, self.log = st, accepts, []  # type: ignore[var-annotated]
+
+    async def state(self, charge_point_id: str) -> StationState:
+        return self.st
+
+    async def call(self, charge_point_id: str, action: str, payload: dict) -> dict:
+        self.log.append((action, payload.get("idTag")))
+        return {"status": "Accepted" if payload.get("idTag") in self.accepts else "Rejected"}
+
+    async def note(self, charge_point_id: str, **changes: object) -> None:
+        self.log.append(("note", changes.get("remote_id_tag")))
+
+
+async def test_a_remote_start_notes_its_idtag_before_sending_it() -> None:
+    """Tandem's remote start names no car: the tag is noted before the Call (its StartTransaction
+    may arrive before the answer), for the card the charger last presented, then Tandem's own."""
+    from adapters.ocpp.adapter import OcppAdapter
+    from adapters.types import Session
+
+    hub = _Station(state(status="Preparing", last_id_tag="04OLDCARD"), accepts={"TANDEM"})
+    await OcppAdapter(hub=hub, id_tag="TANDEM").start_charging(Session("ocpp", "CP"), "CP")
+    assert hub.log == [("note", "04OLDCARD"), ("RemoteStartTransaction", "04OLDCARD"),
+                       ("note", "TANDEM"), ("RemoteStartTransaction", "TANDEM"), ("note", None)]
