@@ -149,7 +149,9 @@ async def test_malformed_frames_get_a_call_error_and_the_socket_lives(st: Stack)
     creds = await sim_station(st, "CP-RAW")
     await st.data('mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) { chargers { id } } }',
                   {"c": creds}, token=token)
-    await sim_faults(st, drop=[])  # keep the simulated one around, but we connect as it ourselves
+    # the simulated one goes offline (and stays away), else its reconnect would replace our socket
+    await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-RAW"], "ocpp": {}})
+    await flows.wait_for(lambda: _disconnected(st, "CP-RAW"))
     auth = base64.b64encode(f"CP-RAW:{creds['password']}".encode()).decode()
     async with websockets.connect(f"{central_url(st)}/CP-RAW", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                                   additional_headers={"Authorization": f"Basic {auth}"}) as ws:
@@ -165,6 +167,11 @@ async def test_malformed_frames_get_a_call_error_and_the_socket_lives(st: Stack)
         await ws.send(json.dumps([2, "ok1", "Heartbeat", {}]))
         reply = await _next_reply(ws)
         assert reply[:2] == [3, "ok1"] and "currentTime" in reply[2]
+
+
+async def _disconnected(st: Stack, serial: str) -> bool:
+    """Whether the simulated charge point has no socket to Tandem now."""
+    return not (await sim_point(st, serial))["connected"]
 
 
 async def _next_reply(ws: websockets.ClientConnection) -> list:
