@@ -114,6 +114,21 @@ def routes(sim: Sim) -> list[Route]:
         world.unplug(vin)
         return JSONResponse({"plugged": False, "at": iso(sim.now())})
 
+    async def vehicle(request: Request) -> Response:
+        body = await obj(request)
+        ids = body if isinstance(body, Response) else ids_of(body, "vin")
+        if isinstance(ids, Response):
+            return ids
+        (vin,) = ids
+        assert isinstance(body, dict)
+        if vin is None or vin not in world.cars_by_vin:
+            return bad_request("unknown vin", 404)
+        try:
+            world.configure(vin, {k: v for k, v in body.items() if k != "vin"})
+        except ValueError as exc:
+            return bad_request(str(exc))
+        return JSONResponse({"configured": sorted(set(body) - {"vin"}), "at": iso(sim.now())})
+
     async def move(request: Request) -> Response:
         body = await obj(request)
         ids = body if isinstance(body, Response) else ids_of(body, "vin")
@@ -165,6 +180,8 @@ def routes(sim: Sim) -> list[Route]:
             "charging": c.power_kw > 0, "power_kw": c.power_kw,
             "asleep": world.asleep(c, t, sim.faults["smartcar"].asleep),
             "can_start": c.can_start, "can_stop": c.can_stop, "has_location": c.has_location,
+            "max_charge_kw": c.max_charge_kw, "taper_from": c.taper_from, "taper_floor": c.taper_floor,
+            "cold_derate": c.cold_derate, "cold_minutes": c.cold_minutes, "charge_efficiency": c.charge_efficiency,
             "latitude": c.latitude, "longitude": c.longitude,
         } for c in world.cars.values()]
         boxes = [charger_row(b, world.box_state(b, t)) for b in world.boxes.values()]
@@ -190,6 +207,7 @@ def routes(sim: Sim) -> list[Route]:
         Route("/sim/plug", plug, methods=["POST"]),
         Route("/sim/unplug", unplug, methods=["POST"]),
         Route("/sim/move", move, methods=["POST"]),
+        Route("/sim/vehicle", vehicle, methods=["POST"]),
         Route("/sim/faults", faults, methods=["POST"]),
         Route("/sim/time", advance, methods=["POST"]),
         Route("/sim/world", state, methods=["GET"]),
