@@ -103,7 +103,8 @@ def routes(sim: Sim) -> list[Route]:
         world.plug(vin, serial)
         return JSONResponse({"plugged": True, "at": iso(sim.now())})
 
-    async def unplug(request: Request) -> Response:
+    async def car_body(request: Request) -> tuple[str, dict[str, Any]] | Response:
+        """A body naming a known car by `vin`: (vin, body), or a 400/404."""
         body = await obj(request)
         ids = body if isinstance(body, Response) else ids_of(body, "vin")
         if isinstance(ids, Response):
@@ -111,18 +112,21 @@ def routes(sim: Sim) -> list[Route]:
         (vin,) = ids
         if vin is None or vin not in world.cars_by_vin:
             return bad_request("unknown vin", 404)
-        world.unplug(vin)
+        assert isinstance(body, dict)
+        return vin, body
+
+    async def unplug(request: Request) -> Response:
+        named = await car_body(request)
+        if isinstance(named, Response):
+            return named
+        world.unplug(named[0])
         return JSONResponse({"plugged": False, "at": iso(sim.now())})
 
     async def vehicle(request: Request) -> Response:
-        body = await obj(request)
-        ids = body if isinstance(body, Response) else ids_of(body, "vin")
-        if isinstance(ids, Response):
-            return ids
-        (vin,) = ids
-        assert isinstance(body, dict)
-        if vin is None or vin not in world.cars_by_vin:
-            return bad_request("unknown vin", 404)
+        named = await car_body(request)
+        if isinstance(named, Response):
+            return named
+        vin, body = named
         try:
             world.configure(vin, {k: v for k, v in body.items() if k != "vin"})
         except ValueError as exc:
@@ -130,15 +134,11 @@ def routes(sim: Sim) -> list[Route]:
         return JSONResponse({"configured": sorted(set(body) - {"vin"}), "at": iso(sim.now())})
 
     async def move(request: Request) -> Response:
-        body = await obj(request)
-        ids = body if isinstance(body, Response) else ids_of(body, "vin")
-        if isinstance(ids, Response):
-            return ids
-        (vin,) = ids
-        assert isinstance(body, dict)
+        named = await car_body(request)
+        if isinstance(named, Response):
+            return named
+        vin, body = named
         lat, lon = body.get("latitude"), body.get("longitude")
-        if vin is None or vin not in world.cars_by_vin:
-            return bad_request("unknown vin", 404)
         if not (is_number(lat) and -90 <= lat <= 90 and is_number(lon) and -180 <= lon <= 180):
             return bad_request("latitude (-90..90) and longitude (-180..180) must be numbers")
         world.move(vin, float(lat), float(lon))
