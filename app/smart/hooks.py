@@ -10,6 +10,7 @@ from typing import Any
 from app.db.models import Charger, EvSystem, SmartChargingPolicy, Vehicle
 from app.domain.soc import reading_time
 from app.runtime import Runtime
+from app.services.merge import active_charger
 from app.smart import learning, service, sessions
 
 
@@ -27,8 +28,7 @@ async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions
             await _replan(rt, system.vehicle_id)
         return
     if "battery_level" in changes:
-        system = await EvSystem.filter(vehicle_id=row.id, status="ACTIVE").first()
-        charger = await Charger.filter(id=system.charger_id).first() if system else None
+        charger = await active_charger(row.id)
         if charger is not None:
             await learning.record(row.id, charger, row.battery_level, reading_time(row.data_age, now), now)
     if "battery_level" in changes or transitions:

@@ -9,9 +9,9 @@ import pytest
 
 from app.db.models import Charger, Location, SmartChargingPolicy, Tariff, Vehicle, VehicleChargeCurve
 from app.settings import Settings
-from app.smart import learning, service
+from app.smart import hooks, learning, service
 from app.smart.curve import ChargeCurve
-from tests.unit.fixtures import household, now
+from tests.unit.fixtures import household, now, runtime
 
 #: The car's true behaviour: 7.4 kW onboard, tapering from 70 % to 30 % of that at 100 %; 40 kWh, 90 % efficient.
 TRUE = ChargeCurve(max_kw=7.4, taper_start=70, taper_floor=0.3, capacity_kwh=40.0, efficiency=0.9)
@@ -153,3 +153,30 @@ async def test_plans_use_the_learned_curve_and_show_it(database: Settings) -> No
     assert dict(view["points"])[90] == pytest.approx(TRUE.power_kw(90, 22.08), rel=0.1)
     # a 7.4 kW car that tapers takes far longer than the 22 kW the defaults assumed
     assert after.fields["estimated_finish_at"] - t0 > 2 * (before.fields["estimated_finish_at"] - t0)
+
+
+async def test_polls_feed_samples_through_the_hooks_and_the_unplug_learns(database: Settings) -> None:
+    rt = await runtime(database)
+    t0 = now()
+    vehicle, charger = await active(t0)
+    energy = 0.0
+    for i, soc in enumerate((30.0, 35.0, 40.0, 45.0, 50.0, 55.0)):
+        t = t0 + timedelta(minutes=5 * i)
+        energy += 7.0 * 5 / 60
+        charger.session_energy = energy
+        await charger.save()
+        if i % 2:  # the charger's own SoC reading (OCPP MeterValues)
+            charger.session_soc = soc
+            await hooks.after_poll(rt, "charger", charger, set(), {"session_soc": soc}, t)
+        else:  # the car's reading
+            vehicle.battery_level, vehicle.data_age = soc, t
+            await hooks.after_poll(rt, "vehicle", vehicle, set(), {"battery_level": soc}, t)
+    row = await VehicleChargeCurve.get(vehicle_id=vehicle.id)
+    assert [s[0] for s in row.samples] == [30.0, 35.0, 40.0, 45.0, 50.0, 55.0]
+    assert await learning.stored(vehicle.id) is None
+    charger.is_plugged_in, charger.is_charging, charger.charge_rate = False, False, 0.0
+    await hooks.after_poll(rt, "charger", charger, {"unplugged"}, {"is_plugged_in": False}, t0 + timedelta(hours=1))
+    learned = await learning.stored(vehicle.id)
+    assert learned is not None and learned.curve.max_kw == pytest.approx(7.0)
+    # 7 kW for 25 min between the first and last sample put 25 points in: 2.92 kWh at 90 % per 25 %
+    assert learned.curve.capacity_kwh == pytest.approx(7.0 * 25 / 60 * 0.9 / 25 * 100, rel=0.01)
