@@ -11,6 +11,7 @@ change; a failed action is simply planned around at the next tick.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -37,6 +38,8 @@ from app.smart.planner import NoPrice, PlanInput, plan
 log = logging.getLogger("tandem.smart")
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 DEFAULT_TARGET = 80.0
+#: A derate seen now (a cold battery) is planned to last this long (s): a battery warms as it charges.
+DERATE_S = 3600.0
 
 
 def utcnow() -> datetime:
@@ -128,6 +131,15 @@ class Decision:
     fields: dict[str, Any]
 
 
+def derate_of(charger: Charger, curve: ChargeCurve, soc: float, charger_kw: float) -> float:
+    """The share of its curve's power the car takes now, as the charging charger reports it (a cold
+    battery; 0.3 to 1); 1 when it is not charging."""
+    expected = curve.power_kw(soc, charger_kw)
+    if not charger.is_charging or not charger.charge_rate or expected <= 0:
+        return 1.0
+    return min(1.0, max(0.3, charger.charge_rate / expected))
+
+
 def _curve(vehicle: Vehicle, charger_kw: float, learned: learning.Learned | None) -> ChargeCurve:
     """The vehicle's learned curve, else defaults from what its cloud says (capacity, charge rate)."""
     if learned is not None:
@@ -182,7 +194,9 @@ async def decide(vehicle: Vehicle, policy: SmartChargingPolicy | None, now: date
     try:
         result = plan(PlanInput(now=now, soc=soc, soc_at=soc_at, target=target,
                                 minimum=min(policy.minimum_charge_limit, target), deadline=deadline,
-                                charger_kw=charger_kw, curve=curve, prices=prices, slot_s=slot_s))
+                                charger_kw=charger_kw, curve=curve, prices=prices, slot_s=slot_s,
+                                derate=derate_of(charger, curve, soc, charger_kw),
+                                derate_slots=max(1, math.ceil(DERATE_S / slot_s))))
     except NoPrice as exc:
         return Decision("CONSIDERING", f"No price for the period until the deadline ({exc}).", None, session)
     charging_now = result.charging_at(now) or not result.feasible  # short of time: charge at once

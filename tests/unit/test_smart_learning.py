@@ -123,9 +123,9 @@ async def test_a_second_session_learns_on_from_the_first(database: Settings) -> 
     assert row.soc_gained == pytest.approx((80 - 20) + (99 - 75), abs=2)
 
 
-async def test_plans_use_the_learned_curve_and_show_it(database: Settings) -> None:
-    t0 = now()
-    vehicle, charger = await active(t0 - timedelta(hours=1))
+async def smart_home(vehicle: Vehicle, charger: Charger, t0: datetime) -> SmartChargingPolicy:
+    """The car at 30 % (a 40 kWh battery, its cloud says), the charger at a location with a flat
+    tariff, and smart charging on to 90 % by 20 h from `t0`."""
     vehicle.battery_level, vehicle.battery_capacity, vehicle.data_age = 30.0, 40.0, t0
     await vehicle.save()
     location = await Location.create(user_id=vehicle.user_id, name="Home", latitude=59.9, longitude=10.7)
@@ -134,9 +134,15 @@ async def test_plans_use_the_learned_curve_and_show_it(database: Settings) -> No
     await Tariff.create(location=location, currency="EUR", rates=[
         {"startAt": (t0 - timedelta(hours=1)).isoformat(), "endAt": (t0 + timedelta(days=2)).isoformat(),
          "price": 0.2}])
-    policy = await SmartChargingPolicy.create(vehicle=vehicle, user_id=vehicle.user_id, is_enabled=True,
-                                              deadline=(t0 + timedelta(hours=20)).strftime("%H:%M"),
-                                              target_charge_limit=90.0)
+    return await SmartChargingPolicy.create(vehicle=vehicle, user_id=vehicle.user_id, is_enabled=True,
+                                            deadline=(t0 + timedelta(hours=20)).strftime("%H:%M"),
+                                            target_charge_limit=90.0)
+
+
+async def test_plans_use_the_learned_curve_and_show_it(database: Settings) -> None:
+    t0 = now()
+    vehicle, charger = await active(t0 - timedelta(hours=1))
+    policy = await smart_home(vehicle, charger, t0)
     before = await service.decide(vehicle, policy, t0)
     assert before.fields["curve"]["learned"] is False and before.fields["curve"]["maxKw"] == pytest.approx(22.08)
 
@@ -180,3 +186,30 @@ async def test_polls_feed_samples_through_the_hooks_and_the_unplug_learns(databa
     assert learned is not None and learned.curve.max_kw == pytest.approx(7.0)
     # 7 kW for 25 min between the first and last sample put 25 points in: 2.92 kWh at 90 % per 25 %
     assert learned.curve.capacity_kwh == pytest.approx(7.0 * 25 / 60 * 0.9 / 25 * 100, rel=0.01)
+
+
+async def test_a_car_taking_less_than_its_curve_now_is_planned_slower_for_an_hour(database: Settings) -> None:
+    t0 = now()
+    vehicle, charger = await active(t0 - timedelta(hours=1))
+    policy = await smart_home(vehicle, charger, t0)
+    charger.plugged_in_at = t0 - timedelta(days=3)
+    _, t = await charge(vehicle, charger, 10.0, 99.0, charger.plugged_in_at)
+    await learning.session_ended(vehicle.id, t)
+    charger.plugged_in_at = t0 - timedelta(hours=1)
+    learned = await learning.stored(vehicle.id)
+    assert learned is not None
+    charger.charge_rate = 7.4
+    assert service.derate_of(charger, learned.curve, 30.0, 22.08) == pytest.approx(1.0, abs=0.01)
+    await charger.save()
+    warm = await service.decide(vehicle, policy, t0)
+    charger.charge_rate = 3.7  # a cold battery: half its power
+    assert service.derate_of(charger, learned.curve, 30.0, 22.08) == pytest.approx(0.5, abs=0.01)
+    await charger.save()
+    cold = await service.decide(vehicle, policy, t0)
+    # the first hour at half power: about half an hour's charge more to go (15 min slots)
+    late = cold.fields["estimated_finish_at"] - warm.fields["estimated_finish_at"]
+    assert timedelta(minutes=15) <= late <= timedelta(minutes=45)
+    charger.charge_rate = 0.5
+    assert service.derate_of(charger, learned.curve, 30.0, 22.08) == 0.3
+    charger.is_charging = False
+    assert service.derate_of(charger, learned.curve, 30.0, 22.08) == 1.0
