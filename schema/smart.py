@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -38,6 +39,33 @@ class SmartChargingSlot:
     price: float
 
 
+@strawberry.type(description="A point of a charge curve: grid power (kW) at a battery level (%).")
+class ChargeCurvePoint:
+    battery_level: float
+    power_kw: float
+
+
+@strawberry.type(description="The charge curve a plan assumed: learned from the vehicle's own sessions, or defaults "
+                             "(then the plan keeps a wider safety margin). maxPowerKw is the car's plateau (grid "
+                             "kW), usableCapacityKwh the battery kWh per 100 %, efficiency the battery kWh per grid "
+                             "kWh; points give the power expected on this charger by battery level.")
+class SmartChargingCurve:
+    is_learned: bool
+    learned_sessions: int
+    max_power_kw: float
+    usable_capacity_kwh: float
+    efficiency: float
+    points: list[ChargeCurvePoint]
+
+    @staticmethod
+    def of(view: dict[str, Any]) -> SmartChargingCurve:
+        """Build from a plan row's `curve` (app.smart.learning.curve_view)."""
+        return SmartChargingCurve(
+            is_learned=bool(view["learned"]), learned_sessions=int(view["sessions"]), max_power_kw=view["maxKw"],
+            usable_capacity_kwh=view["capacityKwh"], efficiency=view["efficiency"],
+            points=[ChargeCurvePoint(battery_level=soc, power_kw=kw) for soc, kw in view["points"]])
+
+
 @strawberry.type(description="The current smart charging plan: when it charges, how much energy (kWh, from the "
                              "grid), what that costs against charging at once, and why it is waiting or ended.")
 class SmartChargingPlan:
@@ -52,6 +80,8 @@ class SmartChargingPlan:
     currency: str | None
     slots: list[SmartChargingSlot]
     reason: str | None
+    charge_curve: SmartChargingCurve | None = strawberry.field(
+        default=None, description="The charge curve this plan assumed; null when there is no plan.")
 
     @staticmethod
     def of(row: models.SmartChargingPlan) -> SmartChargingPlan:
@@ -63,7 +93,7 @@ class SmartChargingPlan:
             slots=[SmartChargingSlot(start_at=datetime.fromisoformat(s["startAt"]),
                                      end_at=datetime.fromisoformat(s["endAt"]), power_kw=s["powerKw"],
                                      price=s["price"]) for s in row.slots],
-            reason=row.reason)
+            reason=row.reason, charge_curve=SmartChargingCurve.of(row.curve) if row.curve else None)
 
 
 @strawberry.type(description="One plug-in: energy (kWh) from the charger's meter, SoC (%) at start and end, its "

@@ -103,7 +103,8 @@ def routes(sim: Sim) -> list[Route]:
         world.plug(vin, serial)
         return JSONResponse({"plugged": True, "at": iso(sim.now())})
 
-    async def unplug(request: Request) -> Response:
+    async def car_body(request: Request) -> tuple[str, dict[str, Any]] | Response:
+        """A body naming a known car by `vin`: (vin, body), or a 400/404."""
         body = await obj(request)
         ids = body if isinstance(body, Response) else ids_of(body, "vin")
         if isinstance(ids, Response):
@@ -111,19 +112,33 @@ def routes(sim: Sim) -> list[Route]:
         (vin,) = ids
         if vin is None or vin not in world.cars_by_vin:
             return bad_request("unknown vin", 404)
-        world.unplug(vin)
+        assert isinstance(body, dict)
+        return vin, body
+
+    async def unplug(request: Request) -> Response:
+        named = await car_body(request)
+        if isinstance(named, Response):
+            return named
+        world.unplug(named[0])
         return JSONResponse({"plugged": False, "at": iso(sim.now())})
 
+    async def vehicle(request: Request) -> Response:
+        named = await car_body(request)
+        if isinstance(named, Response):
+            return named
+        vin, body = named
+        try:
+            world.configure(vin, {k: v for k, v in body.items() if k != "vin"})
+        except ValueError as exc:
+            return bad_request(str(exc))
+        return JSONResponse({"configured": sorted(set(body) - {"vin"}), "at": iso(sim.now())})
+
     async def move(request: Request) -> Response:
-        body = await obj(request)
-        ids = body if isinstance(body, Response) else ids_of(body, "vin")
-        if isinstance(ids, Response):
-            return ids
-        (vin,) = ids
-        assert isinstance(body, dict)
+        named = await car_body(request)
+        if isinstance(named, Response):
+            return named
+        vin, body = named
         lat, lon = body.get("latitude"), body.get("longitude")
-        if vin is None or vin not in world.cars_by_vin:
-            return bad_request("unknown vin", 404)
         if not (is_number(lat) and -90 <= lat <= 90 and is_number(lon) and -180 <= lon <= 180):
             return bad_request("latitude (-90..90) and longitude (-180..180) must be numbers")
         world.move(vin, float(lat), float(lon))
@@ -165,6 +180,8 @@ def routes(sim: Sim) -> list[Route]:
             "charging": c.power_kw > 0, "power_kw": c.power_kw,
             "asleep": world.asleep(c, t, sim.faults["smartcar"].asleep),
             "can_start": c.can_start, "can_stop": c.can_stop, "has_location": c.has_location,
+            "max_charge_kw": c.max_charge_kw, "taper_from": c.taper_from, "taper_floor": c.taper_floor,
+            "cold_derate": c.cold_derate, "cold_minutes": c.cold_minutes, "charge_efficiency": c.charge_efficiency,
             "latitude": c.latitude, "longitude": c.longitude,
         } for c in world.cars.values()]
         boxes = [charger_row(b, world.box_state(b, t)) for b in world.boxes.values()]
@@ -190,6 +207,7 @@ def routes(sim: Sim) -> list[Route]:
         Route("/sim/plug", plug, methods=["POST"]),
         Route("/sim/unplug", unplug, methods=["POST"]),
         Route("/sim/move", move, methods=["POST"]),
+        Route("/sim/vehicle", vehicle, methods=["POST"]),
         Route("/sim/faults", faults, methods=["POST"]),
         Route("/sim/time", advance, methods=["POST"]),
         Route("/sim/world", state, methods=["GET"]),

@@ -61,6 +61,15 @@ class Car:
     soc: float = 0.5
     charge_limit: float = 0.8
     max_charge_kw: float = 11.0
+    #: Charge curve: the onboard power falls linearly from `taper_from` (SoC fraction; 1: no taper)
+    #: to `taper_floor` × max_charge_kw at 100 %.
+    taper_from: float = 1.0
+    taper_floor: float = 0.25
+    #: A cold battery takes `cold_derate` × its power for its first `cold_minutes` of charging per plug-in.
+    cold_derate: float = 1.0
+    cold_minutes: float = 0.0
+    #: Battery kWh gained per kWh from the grid (the rest is lost as heat).
+    charge_efficiency: float = 1.0
     can_start: bool = True
     can_stop: bool = True
     can_set_current: bool = False
@@ -84,6 +93,7 @@ class Car:
     wants_charge: bool = True
     current_limit: float | None = None  # amps requested through /charge/ampere (None: no limit)
     power_kw: float = 0.0
+    charged_s: float = 0.0  # simulated seconds charged since the plug-in (a cold battery warms)
     last_activity: float = 0.0
     awake_at: float = 0.0  # a woken car stays asleep until then
     phase: float = 0.0
@@ -145,6 +155,9 @@ CAR_RULES: dict[str, checks.Check] = {
     "sleep_after_s": checks.number(0), "min_soc_for_command": checks.number(0, 1, optional=True, note=_FRACTION),
     "vehicle_refresh_s": checks.number(above=0), "efficiency_km_per_kwh": checks.number(above=0),
     "id_tag": checks.id_text,
+    "taper_from": checks.number(0, 1, note=_FRACTION), "taper_floor": checks.number(high=1, above=0),
+    "cold_derate": checks.number(high=1, above=0), "cold_minutes": checks.number(0, 1440),
+    "charge_efficiency": checks.number(high=1, above=0.5),
 }
 BOX_RULES: dict[str, checks.Check] = {
     "serialNumber": checks.id_text, "max_current": checks.number(above=0), "phases": checks.number(1, 3, integer=True),
@@ -154,6 +167,16 @@ BOX_RULES: dict[str, checks.Check] = {
     "auto_start": checks.flag,
 }
 CAR_FIELDS = set(CAR_RULES)
+#: Integration step while a car's power tapers (simulated s).
+CURVE_STEP_S = 30.0
+
+
+def taper(car: Car, soc: float) -> float:
+    """The share of its onboard power the car takes at `soc` (a fraction): 1 up to `taper_from`, then
+    falling linearly to `taper_floor` at 100 %."""
+    if soc <= car.taper_from:
+        return 1.0
+    return 1 - (1 - car.taper_floor) * (soc - car.taper_from) / max(1e-9, 1 - car.taper_from)
 BOX_FIELDS = set(BOX_RULES)
 
 
@@ -282,13 +305,17 @@ class World:
         return amps * box.voltage * box.phases / 1000
 
     def car_kw(self, car: Car, box: Box) -> float:
-        """The car's power limit on this charger: its onboard charger, and any requested current limit."""
+        """The car's power limit on this charger now: its onboard charger, tapering above `taper_from`
+        and derated while its battery is cold, and any requested current limit."""
+        kw = car.max_charge_kw * taper(car, car.soc)
+        if car.charged_s < car.cold_minutes * 60:
+            kw *= car.cold_derate
         if car.current_limit is None:
-            return car.max_charge_kw
-        return min(car.max_charge_kw, car.current_limit * box.voltage * box.phases / 1000)
+            return kw
+        return min(kw, car.current_limit * box.voltage * box.phases / 1000)
 
     def delivering(self, box: Box, car: Car | None, t: float) -> float:
-        """Power flowing from box to car at time t (kW)."""
+        """Power flowing from box to car at time t (kW, grid side)."""
         if car is None or not box.enabled or box.paused or self.schedule_blocks(box, t):
             return 0.0
         if not car.wants_charge or car.soc >= car.charge_limit - 1e-9:
@@ -322,16 +349,42 @@ class World:
             car.power_kw = now_kw
 
     def _deliver(self, box: Box, car: Car | None, start: float, end: float) -> None:
-        """Energy over [start, end], during which the power only changes when the car gets full."""
-        kw = self.delivering(box, car, start)
-        if car is None or kw <= 0:
-            return
-        room_kwh = (car.charge_limit - car.soc) * car.capacity_kwh
-        energy = min(kw * (end - start) / 3600, room_kwh)
-        car.soc = min(car.charge_limit, car.soc + energy / car.capacity_kwh)
-        box.session_energy += energy
-        box.lifetime_energy += energy
-        car.last_activity = start + energy / kw * 3600
+        """Energy over [start, end]: in one piece while the power holds, in `CURVE_STEP_S` pieces
+        while it tapers, and ending when the car gets full (the battery gains `charge_efficiency`
+        of the grid energy the charger meters)."""
+        t = start
+        while car is not None and t < end:
+            kw = self.delivering(box, car, t)
+            if kw <= 0:
+                return
+            dt = min(end - t, self._steady_s(car, kw))
+            room_kwh = (car.charge_limit - car.soc) * car.capacity_kwh / car.charge_efficiency  # grid side
+            energy = kw * dt / 3600
+            if energy >= room_kwh:
+                energy, dt = room_kwh, room_kwh / kw * 3600
+                car.soc = car.charge_limit
+            else:
+                car.soc = min(car.charge_limit, car.soc + energy * car.charge_efficiency / car.capacity_kwh)
+            box.session_energy += energy
+            box.lifetime_energy += energy
+            car.charged_s += dt
+            t += dt
+            car.last_activity = t
+            if car.soc >= car.charge_limit - 1e-9:
+                return
+
+    def _steady_s(self, car: Car, kw: float) -> float:
+        """How long (simulated s) the power `kw` holds: until the taper or the warm-up, if either lies ahead."""
+        steady = math.inf
+        if car.charged_s < car.cold_minutes * 60:
+            steady = car.cold_minutes * 60 - car.charged_s
+        if car.taper_from < car.charge_limit:
+            if car.soc < car.taper_from - 1e-9:
+                to_taper = (car.taper_from - car.soc) * car.capacity_kwh / car.charge_efficiency / kw * 3600
+                steady = min(steady, to_taper)
+            else:
+                steady = min(steady, CURVE_STEP_S)
+        return max(steady, 1e-3)
 
     def _apply(self, target: Car | Box | None, kind: str, value: Any, t: float) -> None:
         if isinstance(target, Box):
@@ -370,6 +423,7 @@ class World:
         self.settle(box, t)
         box.plugged_vin, car.plugged_into = vin, serial
         box.paused, box.override, box.session_energy = not box.auto_start, False, 0.0
+        car.charged_s = 0.0
         car.wants_charge, car.dirty, car.last_activity, car.awake_at = True, True, t, min(car.awake_at, t)
         car.cable_log = [*car.cable_log[-7:], (t, True)]
         self._integrate(box, car, t)
@@ -386,6 +440,21 @@ class World:
         box.paused, box.override = False, False
         car.dirty, car.last_activity = True, t
         car.cable_log = [*car.cable_log[-7:], (t, False)]
+
+    def configure(self, vin: str, spec: dict[str, Any]) -> None:
+        """Change a car's settings from now on (the fields of CAR_RULES but its vin; ValueError naming a
+        bad one, nothing changed then). Setting `soc` is a test lever: the battery as if it drove."""
+        if "vin" in spec:
+            raise ValueError("vin cannot be changed")
+        _check_spec("vehicle", CAR_RULES, spec)
+        car = self.cars_by_vin[vin]
+        t = self.clock.now()
+        self.settle_car(car, t)  # what happened until now follows the old settings
+        for name, value in spec.items():
+            setattr(car, name, value)
+        car.dirty, car.last_activity = True, max(car.last_activity, t)
+        if car.plugged_into:
+            self._integrate(self.boxes[car.plugged_into], car, t)
 
     def move(self, vin: str, latitude: float, longitude: float) -> None:
         """The car drives to (latitude, longitude), unplugged first if it was plugged in."""

@@ -560,12 +560,47 @@ class SmartChargingPlan(Model):
     reason = fields.TextField(null=True)
     #: Whether a plan (not boost, not the minimum alone) steered this session.
     planned = fields.BooleanField(default=False)
+    # The charge curve the plan assumed (app.smart.learning.curve_view); None without a plan.
+    curve: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
     vehicle_id: str
     user_id: str
 
     class Meta:
         table = "smart_charging_plan"
+
+
+class VehicleChargeCurve(Model):
+    """A vehicle's charge curve learned from its sessions (app.smart.learning), and the recent
+    samples it is learned from."""
+
+    vehicle: fields.OneToOneRelation[Vehicle] = fields.OneToOneField(
+        "models.Vehicle", related_name="charge_curve", on_delete=fields.CASCADE, primary_key=True
+    )
+    # The learned curve (app.smart.curve.ChargeCurve): plateau (grid kW), usable capacity (kWh per
+    # 100 %), battery kWh per grid kWh, taper (fractions of the plateau at 60, 65 ... 100 %);
+    # max_kw is None until a session taught enough.
+    max_kw = fields.FloatField(null=True)
+    capacity_kwh = fields.FloatField(null=True)
+    efficiency = fields.FloatField(null=True)
+    shape: fields.JSONField[list[float] | None] = fields.JSONField(null=True)
+    sessions = fields.IntField(default=0)
+    learned_at = fields.DatetimeField(null=True)
+    # Recent samples [[SoC %, grid kW, charger limit kW]], oldest first, bounded in number.
+    samples: fields.JSONField[list[list[float]]] = fields.JSONField(default=list)
+    # Grid kWh and SoC points (%) of the sessions learned from, summed (capacity = kWh per point).
+    energy_kwh = fields.FloatField(default=0.0)
+    soc_gained = fields.FloatField(default=0.0)
+    # The session being recorded (its charger's plug-in time) and its first and last (meter kWh, SoC %).
+    session_plugged_at = fields.DatetimeField(null=True)
+    session_first: fields.JSONField[list[float] | None] = fields.JSONField(null=True)
+    session_last: fields.JSONField[list[float] | None] = fields.JSONField(null=True)
+    session_samples = fields.IntField(default=0)
+    updated_at = fields.DatetimeField(auto_now=True)
+    vehicle_id: str
+
+    class Meta:
+        table = "vehicle_charge_curve"
 
 
 class ChargingSession(Model):

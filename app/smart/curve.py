@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 DEFAULT_CAPACITY_KWH = 60.0
 DEFAULT_EFFICIENCY = 0.9  # kWh into the battery per kWh from the grid
+#: A learned usable capacity is held within [MIN_CAPACITY_KWH, 200] kWh (tests run cars with tiny batteries).
+MIN_CAPACITY_KWH = 0.1
 #: SoC buckets (%) of a learned taper: the fraction of plateau power at 60, 65, ... 100 %.
 SHAPE_FROM = 60
 SHAPE_STEP = 5
@@ -110,6 +112,6 @@ def learn(samples: list[SessionSample], energy_kwh: float | None = None, soc_gai
         shape.append(round(prev, 3))
     capacity, efficiency = base.capacity_kwh, base.efficiency
     if energy_kwh and soc_gained and soc_gained >= 5:
-        capacity = max(10.0, min(200.0, energy_kwh * efficiency / soc_gained * 100))
+        capacity = max(MIN_CAPACITY_KWH, min(200.0, energy_kwh * efficiency / soc_gained * 100))
     return ChargeCurve(max_kw=max_kw, taper_start=base.taper_start, taper_floor=base.taper_floor,
                        capacity_kwh=capacity, efficiency=efficiency, learned=True, shape=tuple(shape))

@@ -1,5 +1,6 @@
 """What the coordinator tells smart charging after each saved poll: sessions follow the charger,
-and a vehicle with smart charging on is re-planned on a plug-in, a charging change or a new SoC."""
+SoC readings of a charging vehicle teach its charge curve (`learning`), and a vehicle with smart
+charging on is re-planned on a plug-in, a charging change or a new SoC."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from app.db.models import Charger, EvSystem, SmartChargingPolicy, Vehicle
+from app.domain.soc import reading_time
 from app.runtime import Runtime
-from app.smart import service, sessions
+from app.services.merge import active_charger
+from app.smart import learning, service, sessions
 
 
 async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions: set[str],
@@ -16,10 +19,19 @@ async def after_poll(rt: Runtime, kind: str, row: Vehicle | Charger, transitions
     """Called after a poll's changes were written."""
     if isinstance(row, Charger):
         system = await EvSystem.filter(charger_id=row.id, status="ACTIVE").first()
-        await sessions.on_charger(row, system, transitions, now)
+        session = await sessions.on_charger(row, system, transitions, now)
+        if system is not None and "session_soc" in changes:  # the charger's own SoC reading (OCPP)
+            await learning.record(system.vehicle_id, row, row.session_soc, now, now)
+        if session is not None and session.ended_at is not None and session.vehicle_id:
+            await learning.session_ended(session.vehicle_id, now)
         if system is not None and (transitions or {"is_charging", "charge_rate", "max_current"} & set(changes)):
             await _replan(rt, system.vehicle_id)
-    elif "battery_level" in changes or transitions:
+        return
+    if "battery_level" in changes:
+        charger = await active_charger(row.id)
+        if charger is not None:
+            await learning.record(row.id, charger, row.battery_level, reading_time(row.data_age, now), now)
+    if "battery_level" in changes or transitions:
         await _replan(rt, row.id)
 
 

@@ -11,6 +11,7 @@ change; a failed action is simply planned around at the next tick.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -30,15 +31,15 @@ from app.db.models import (
 )
 from app.errors import BadInput, NotFoundError
 from app.runtime import Runtime
-from app.smart import tariffs
+from app.smart import learning, tariffs
 from app.smart.curve import ChargeCurve
 from app.smart.planner import NoPrice, PlanInput, plan
 
 log = logging.getLogger("tandem.smart")
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 DEFAULT_TARGET = 80.0
-#: A charger whose limit is unknown is taken to give this much (kW): 16 A on three phases.
-DEFAULT_CHARGER_KW = 11.0
+#: A derate seen now (a cold battery) is planned to last this long (s): a battery warms as it charges.
+DERATE_S = 3600.0
 
 
 def utcnow() -> datetime:
@@ -130,12 +131,19 @@ class Decision:
     fields: dict[str, Any]
 
 
-def _charger_kw(charger: Charger) -> float:
-    amps = [a for a in (charger.hw_max_current, charger.max_current) if a]
-    return round(min(amps) * 230 * 3 / 1000, 2) if amps else DEFAULT_CHARGER_KW
+def derate_of(charger: Charger, curve: ChargeCurve, soc: float, charger_kw: float) -> float:
+    """The share of its curve's power the car takes now, as the charging charger reports it (a cold
+    battery; 0.3 to 1); 1 when it is not charging."""
+    expected = curve.power_kw(soc, charger_kw)
+    if not charger.is_charging or not charger.charge_rate or expected <= 0:
+        return 1.0
+    return min(1.0, max(0.3, charger.charge_rate / expected))
 
 
-def _curve(vehicle: Vehicle, charger_kw: float) -> ChargeCurve:
+def _curve(vehicle: Vehicle, charger_kw: float, learned: learning.Learned | None) -> ChargeCurve:
+    """The vehicle's learned curve, else defaults from what its cloud says (capacity, charge rate)."""
+    if learned is not None:
+        return learned.curve
     capacity = vehicle.battery_capacity or 60.0
     return ChargeCurve(max_kw=max(charger_kw, 3.7) if not vehicle.charge_rate else max(vehicle.charge_rate, 3.7),
                        capacity_kwh=capacity, learned=False)
@@ -179,13 +187,16 @@ async def decide(vehicle: Vehicle, policy: SmartChargingPolicy | None, now: date
         return Decision("CONSIDERING", f"No tariff at {location.name}: set one with setLocationTariff.", None,
                         session)
     prices = tariffs.prices(rates_of(tariff), tariff.repeat_daily, location.timezone, now, deadline)
-    charger_kw = _charger_kw(charger)
+    charger_kw = learning.charger_limit_kw(charger)
     soc_at = min(now, vehicle.data_age or vehicle.state_updated_at or now)
+    learned = await learning.stored(vehicle.id)
+    curve = _curve(vehicle, charger_kw, learned)
     try:
         result = plan(PlanInput(now=now, soc=soc, soc_at=soc_at, target=target,
                                 minimum=min(policy.minimum_charge_limit, target), deadline=deadline,
-                                charger_kw=charger_kw, curve=_curve(vehicle, charger_kw), prices=prices,
-                                slot_s=slot_s))
+                                charger_kw=charger_kw, curve=curve, prices=prices, slot_s=slot_s,
+                                derate=derate_of(charger, curve, soc, charger_kw),
+                                derate_slots=max(1, math.ceil(DERATE_S / slot_s))))
     except NoPrice as exc:
         return Decision("CONSIDERING", f"No price for the period until the deadline ({exc}).", None, session)
     charging_now = result.charging_at(now) or not result.feasible  # short of time: charge at once
@@ -195,6 +206,7 @@ async def decide(vehicle: Vehicle, policy: SmartChargingPolicy | None, now: date
         "smart_cost": result.smart_cost, "non_smart_cost": result.non_smart_cost, "currency": tariff.currency,
         "slots": [{"startAt": s.start.isoformat(), "endAt": s.end.isoformat(), "powerKw": s.power_kw,
                    "price": s.price} for s in result.slots],
+        "curve": learning.curve_view(curve, charger_kw, learned.sessions if learned else 0),
         "planned": True,
     }
     state = "PLAN_EXECUTING_CHARGING" if charging_now else "PLAN_EXECUTING_STOPPED"
@@ -224,7 +236,7 @@ async def tick(rt: Runtime, vehicle_id: str, now: datetime | None = None) -> Sma
         row.plan_id, row.planned = new_id(), False
     if "slots" not in d.fields:  # no plan now: nothing planned to show
         for name in ("start_at", "stop_at", "estimated_finish_at", "energy_kwh", "smart_cost", "non_smart_cost",
-                     "currency"):
+                     "currency", "curve"):
             setattr(row, name, None)
         row.slots = []
     for name, value in d.fields.items():
@@ -241,7 +253,7 @@ async def tick(rt: Runtime, vehicle_id: str, now: datetime | None = None) -> Sma
 
 def _visible(row: SmartChargingPlan) -> tuple[Any, ...]:
     return (row.state, row.reason, row.start_at, row.stop_at, row.estimated_finish_at, row.energy_kwh,
-            row.smart_cost, row.non_smart_cost, str(row.slots))
+            row.smart_cost, row.non_smart_cost, str(row.slots), str(row.curve))
 
 
 async def _steer(rt: Runtime, vehicle: Vehicle, charge: bool, row: SmartChargingPlan) -> None:

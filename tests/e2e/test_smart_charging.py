@@ -16,7 +16,8 @@ from tests.e2e.conftest import FAST
 from tests.e2e.harness import Stack, make_user, stack
 
 PLAN = """smartChargingPlan { id state startAt stopAt estimatedFinishAt energyKwh smartCost nonSmartCost currency
-  slots { startAt endAt powerKw price } reason }"""
+  slots { startAt endAt powerKw price } reason
+  chargeCurve { isLearned learnedSessions maxPowerKw usableCapacityKwh efficiency points { batteryLevel powerKw } } }"""
 POLICY = "smartChargingPolicy { isEnabled deadline minimumChargeLimit targetChargeLimit }"
 UPDATE = ("mutation($v: ID!, $e: Boolean, $d: String, $m: Float, $t: Float) { updateSmartChargingPolicy("
           "vehicleId: $v, isEnabled: $e, deadline: $d, minimumChargeLimit: $m, targetChargeLimit: $t) "
@@ -44,12 +45,14 @@ def hhmm(t: datetime) -> str:
     return t.strftime("%H:%M")
 
 
-async def household(st: Stack, *, soc: float = 0.5, capacity: float = 4.0) -> dict[str, Any]:
+async def household(st: Stack, *, soc: float = 0.5, capacity: float = 4.0, car_spec: dict[str, Any] | None = None,
+                    box_spec: dict[str, Any] | None = None) -> dict[str, Any]:
     """A user with a car (small battery, cloud that reports at once) ACTIVE on a charger at home."""
     _, token = await make_user(st)
     car = await flows.link(st, token, "smartcar", [flows.car("VINSMART1", soc=soc, capacity_kwh=capacity,
-                                                             charge_limit=0.9, pushes_on_change=True)])
-    box = await flows.link(st, token, "easee", [flows.box("EHSMART1")])
+                                                             charge_limit=0.9, pushes_on_change=True,
+                                                             **(car_spec or {}))])
+    box = await flows.link(st, token, "easee", [flows.box("EHSMART1", **(box_spec or {}))])
     vid, cid = car["vehicles"][0]["id"], box["chargers"][0]["id"]
     loc = await st.data('mutation { createLocation(name: "Home", latitude: 59.91, longitude: 10.75, '
                         'timezone: "UTC") { id } }', token=token)
@@ -198,3 +201,75 @@ async def test_deadline_missed_keeps_charging_and_says_why(sst: Stack) -> None:
     ended = await until_state(sst, token, vid, "PLAN_ENDED_DEADLINE", timeout=150)
     assert "deadline passed" in ended["smartChargingPlan"]["reason"]
     assert ended["chargeState"]["isCharging"] is True
+
+
+#: The simulated car of the learning test: 7.4 kW onboard, tapering from 60 % to 30 % of that at 100 %,
+#: 90 % of the grid energy reaching its 0.2 kWh battery.
+TAPER = {"max_charge_kw": 7.4, "taper_from": 0.6, "taper_floor": 0.3, "charge_efficiency": 0.9}
+TAPER_CAPACITY = 0.2
+
+
+def true_kw(soc: float) -> float:
+    """The simulated car's power (kW) at `soc` (%), after the simulator's physics."""
+    share = 1.0 if soc <= 60 else 1 - 0.7 * (soc - 60) / 40
+    return 7.4 * share
+
+
+def true_seconds(soc: float, target: float) -> float:
+    """How long the simulated car takes from `soc` to `target` (%)."""
+    total, step = 0.0, 0.01
+    while soc < target:
+        total += step / 100 * TAPER_CAPACITY / 0.9 / true_kw(soc) * 3600
+        soc += step
+    return total
+
+
+def held_for(plan: dict[str, Any]) -> float:
+    """A held plan's charging time to the target (s): its start to its estimated finish."""
+    return (datetime.fromisoformat(plan["estimatedFinishAt"]) - datetime.fromisoformat(plan["startAt"])).total_seconds()
+
+
+async def test_a_session_teaches_the_cars_curve_and_the_next_plan_uses_it(sst: Stack) -> None:
+    # the charger waits for a start, so the car holds its SoC until the plan (or boost) starts it
+    h = await household(sst, soc=0.3, capacity=TAPER_CAPACITY, car_spec=TAPER, box_spec={"auto_start": False})
+    token, vid = h["token"], h["vehicle"]
+    now = datetime.now(UTC)
+    cheap_from = now + timedelta(minutes=40)
+    await sst.data(TARIFF, {"l": h["location"], "r": [
+        {"startAt": iso(now - timedelta(hours=1)), "endAt": iso(cheap_from), "price": 0.5},
+        {"startAt": iso(cheap_from), "endAt": iso(now + timedelta(hours=30)), "price": 0.1}]}, token=token)
+    await sst.data(UPDATE, {"v": vid, "e": True, "d": hhmm(now + timedelta(hours=20)), "t": 90.0}, token=token)
+    first = (await until_state(sst, token, vid, "PLAN_EXECUTING_STOPPED"))["smartChargingPlan"]
+    assert first["chargeCurve"]["isLearned"] is False and first["chargeCurve"]["learnedSessions"] == 0
+
+    # boost charges the car from 30 % to its limit; its readings teach the curve, learned at the unplug
+    await sst.data("mutation($v: ID!) { boostCharging(vehicleId: $v) { id } }", {"v": vid}, token=token)
+    await until_state(sst, token, vid, "PLAN_ENDED_FINISHED", timeout=150)
+    await sst.sim("/sim/unplug", {"vin": "VINSMART1"})
+
+    async def ended() -> bool:
+        s = (await vehicle(sst, token, vid))["chargingSessions"]
+        return bool(s and s[0]["endedAt"])
+    await flows.wait_for(ended, 30)
+
+    # back at 30 % (as if driven), plugged in again: the plan is made with the learned curve
+    await sst.sim("/sim/vehicle", {"vin": "VINSMART1", "soc": 0.3})
+    await sst.sim("/sim/plug", {"vin": "VINSMART1", "serialNumber": "EHSMART1"})
+
+    async def learned_plan() -> dict[str, Any] | None:
+        plan = (await vehicle(sst, token, vid))["smartChargingPlan"]
+        ok = plan and plan["state"] == "PLAN_EXECUTING_STOPPED" and plan["chargeCurve"]["isLearned"]
+        return plan if ok else None
+    second = await flows.wait_for(learned_plan, 60, every=0.5)
+    curve = second["chargeCurve"]
+    assert curve["learnedSessions"] == 1
+    assert curve["maxPowerKw"] == pytest.approx(7.4, rel=0.05)
+    grid_kwh_per_100 = curve["usableCapacityKwh"] / curve["efficiency"]
+    assert grid_kwh_per_100 == pytest.approx(TAPER_CAPACITY / 0.9, rel=0.15)
+    points = {p["batteryLevel"]: p["powerKw"] for p in curve["points"]}
+    for soc in (50, 70, 80, 90):  # a 5 % bucket keeps its highest power: up to half a bucket early
+        assert true_kw(soc) - 0.5 <= points[soc] <= true_kw(soc - 2.5) + 0.5, (soc, points[soc])
+    # the defaults took the 22 kW charger at its word; the learned curve expects what the car does
+    truth = true_seconds(30, 90)
+    assert held_for(second) == pytest.approx(truth, rel=0.2, abs=20)
+    assert held_for(first) < 0.6 * truth

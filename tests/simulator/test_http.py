@@ -335,6 +335,27 @@ async def test_charging_stops_at_the_charge_limit(client: httpx.AsyncClient) -> 
                                                            "chargeRate": 0.0}
 
 
+async def test_sim_vehicle_changes_a_cars_curve_and_soc_from_now_on(client: httpx.AsyncClient) -> None:
+    cap = 40.0
+    p = await make_pair(client, car={"capacity_kwh": cap, "soc": 0.5, "charge_limit": 1.0})
+    await plug(client, p)
+    await advance(client, 600)  # flat and lossless: 11 kW for 10 min
+    assert (await box_state(client, p))["sessionEnergy"] == pytest.approx(11 / 6, abs=1e-3)
+    r = await client.post("/sim/vehicle", json={"vin": p.vin, "soc": 0.8, "taper_from": 0.7, "taper_floor": 0.2,
+                                                 "charge_efficiency": 0.9})
+    assert r.status_code == 200 and r.json()["configured"] == ["charge_efficiency", "soc", "taper_floor",
+                                                               "taper_from"]
+    car = next(v for v in (await sim_world(client))["vehicles"] if v["vin"] == p.vin)
+    assert car["soc"] == 0.8 and car["taper_from"] == 0.7
+    assert car["power_kw"] == pytest.approx(11 * (1 - 0.8 / 3))  # a third of the way down the taper
+    for bad, status in (({"vin": p.vin, "taper_from": 2}, 400), ({"vin": p.vin, "colour": "red"}, 400),
+                        ({"vin": p.vin, "vin2": 1}, 400), ({"vin": "NOPE", "soc": 0.1}, 404)):
+        r = await client.post("/sim/vehicle", json=bad)
+        assert r.status_code == status, bad
+    car = next(v for v in (await sim_world(client))["vehicles"] if v["vin"] == p.vin)
+    assert car["taper_from"] == 0.7  # a rejected change changes nothing
+
+
 async def test_unplug_stops_charging(client: httpx.AsyncClient) -> None:
     cap, soc0 = 77.0, 0.3
     p = await make_pair(client, car={"capacity_kwh": cap, "soc": soc0})

@@ -125,6 +125,62 @@ def test_soc_stops_at_the_charge_limit(world: World) -> None:
     assert box.session_energy == pytest.approx((limit - soc0) * cap)
 
 
+def test_power_tapers_above_taper_from_down_to_the_floor(world: World) -> None:
+    car, box = pair(world, car={"capacity_kwh": 40, "soc": 0.5, "charge_limit": 1.0, "max_charge_kw": 11.0,
+                                "taper_from": 0.6, "taper_floor": 0.3})
+    world.plug(car.vin, box.id)
+    t = world.clock.now()
+    assert world.delivering(box, car, t) == pytest.approx(11.0)  # flat below 60 %
+    car.soc = 0.8  # halfway down the taper: 1 - 0.7 * 0.5 of the onboard power
+    assert world.delivering(box, car, t) == pytest.approx(11.0 * 0.65)
+    car.soc = 0.9999
+    assert world.delivering(box, car, t) == pytest.approx(11.0 * 0.3, abs=0.01)
+
+
+def test_a_tapering_car_takes_longer_and_lazy_reads_agree_with_frequent_ones() -> None:
+    ends = []
+    for steps in (1, 40):
+        w = make_world(RealTime(), speed=1)
+        car, box = pair(w, car={"capacity_kwh": 20, "soc": 0.5, "charge_limit": 1.0, "taper_from": 0.7,
+                                "taper_floor": 0.2})
+        w.plug(car.vin, box.id)
+        for _ in range(steps):
+            w.clock.advance(3600 / steps)
+            w.settle(box, w.clock.now())
+        ends.append((car.soc, box.session_energy))
+    # 10 kWh of room at 11 kW would take 55 min flat; the taper makes one hour not enough
+    assert ends[0][0] < 0.99 and ends[0][1] < 10.0
+    assert ends[0][0] == pytest.approx(ends[1][0], abs=2e-3)
+    assert ends[0][1] == pytest.approx(ends[1][1], abs=0.05)
+
+
+def test_losses_meter_more_grid_energy_than_the_battery_gains(world: World) -> None:
+    car, box = pair(world, car={"capacity_kwh": 50, "soc": 0.2, "charge_limit": 0.6, "charge_efficiency": 0.8})
+    world.plug(car.vin, box.id)
+    world.clock.advance(1800)
+    world.settle(box, world.clock.now())
+    assert box.session_energy == pytest.approx(5.5)  # 11 kW for half an hour, metered at the grid
+    assert car.soc == pytest.approx(0.2 + 5.5 * 0.8 / 50)
+    world.clock.advance(4 * 3600)  # to its own limit: 20 kWh in the battery, 25 from the grid
+    state = world.box_state(box, world.clock.now())
+    assert car.soc == pytest.approx(0.6) and box.session_energy == pytest.approx(25.0)
+    assert state["mode"] == 4 and state["kw"] == 0.0
+
+
+def test_a_cold_battery_is_derated_for_its_first_minutes_of_each_plug_in(world: World) -> None:
+    car, box = pair(world, car={"capacity_kwh": 100, "soc": 0.2, "cold_derate": 0.5, "cold_minutes": 30})
+    world.plug(car.vin, box.id)
+    t0 = world.clock.now()
+    assert world.delivering(box, car, t0) == pytest.approx(5.5)
+    world.clock.advance(3600)
+    world.settle(box, world.clock.now())
+    assert box.session_energy == pytest.approx(5.5 * 0.5 + 11.0 * 0.5)  # cold half hour, then warm
+    assert car.power_kw == pytest.approx(11.0)
+    world.unplug(car.vin)
+    world.plug(car.vin, box.id)  # a new plug-in starts cold again
+    assert world.delivering(box, car, world.clock.now()) == pytest.approx(5.5)
+
+
 def test_car_already_at_limit_does_not_charge(world: World) -> None:
     car, box = pair(world, car={"soc": 0.8, "charge_limit": 0.8})
     world.plug(car.vin, box.id)
@@ -368,8 +424,8 @@ def test_accounts_reject_badly_typed_vehicle_fields(world: World, spec: dict, me
 
 
 def test_account_rules_name_real_fields() -> None:
-    internal = {"id", "account", "plugged_into", "wants_charge", "current_limit", "power_kw", "last_activity",
-                "awake_at", "phase", "cache", "cache_at", "dirty", "pending", "cable_log"}
+    internal = {"id", "account", "plugged_into", "wants_charge", "current_limit", "power_kw", "charged_s",
+                "last_activity", "awake_at", "phase", "cache", "cache_at", "dirty", "pending", "cable_log"}
     assert CAR_FIELDS == set(Car.__dataclass_fields__) - internal
     assert BOX_FIELDS - {"serialNumber"} <= set(Box.__dataclass_fields__)
 
