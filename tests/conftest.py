@@ -26,7 +26,7 @@ PG_TABLES = [
     "action_attempt", "charge_action", "ev_system", "observation", "vehicle", "charger", "location",
     "charger_probe", "path_score", "vendor_link", "user_token", "app_user", "client", "worker_lease",
     "worker_heartbeat", "ocpp_station", "smart_charging_policy", "smart_charging_plan", "tariff",
-    "charging_session", "vehicle_charge_curve",
+    "charging_session", "vehicle_charge_curve", "id_tag_sighting",
 ]
 
 

@@ -8,7 +8,7 @@ from tortoise import fields
 class Migration(migrations.Migration):
     """A vehicle's learned charge curve and its samples; the curve a plan assumed."""
 
-    dependencies = [('models', '0009_pairing')]
+    dependencies = [('models', '0010_idlearn')]
 
     initial = False
 
