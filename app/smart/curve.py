@@ -91,6 +91,8 @@ def learn(samples: list[SessionSample], energy_kwh: float | None = None, soc_gai
     free = [s.power_kw for s in charging if s.soc < SHAPE_FROM and s.power_kw < s.charger_kw * 0.97]
     low = free or [s.power_kw for s in charging if s.soc < SHAPE_FROM] or [s.power_kw for s in charging]
     max_kw = _high(low)
+    if not free:  # the charger held the car back every time: the car takes at least that, maybe more
+        max_kw = max(max_kw, base.max_kw)
     buckets: dict[int, list[float]] = defaultdict(list)
     for s in charging:
         if s.soc < SHAPE_FROM:
