@@ -153,3 +153,11 @@ def test_learning_the_curve() -> None:
     assert c.fraction(96) < 0.8 and c.fraction(96) <= c.fraction(90)
     assert c.capacity_kwh == pytest.approx(40 * 0.9 / 50 * 100)
     assert not learn(samples[:3]).learned
+
+
+def test_a_charger_that_held_the_car_back_does_not_lower_its_limit() -> None:
+    spec = ChargeCurve(max_kw=11, capacity_kwh=60)
+    capped = [SessionSample(s, 3.7, charger_kw=3.7) for s in range(20, 60, 4)]
+    assert learn(capped, prior=spec).max_kw == pytest.approx(11)  # 3.7 kW was the charger, not the car
+    free = [SessionSample(s, 7.2, charger_kw=22) for s in range(20, 60, 4)]
+    assert learn(free, prior=spec).max_kw == pytest.approx(7.2)  # seen below the charger's limit: the car's own
