@@ -81,7 +81,8 @@ def learn(samples: list[SessionSample], energy_kwh: float | None = None, soc_gai
     """A curve from a car's charging samples (and, when known, grid kWh for the SoC points gained).
 
     The plateau is what the car took below 60 % where the charger did not hold it back (its 90th
-    percentile, as for every bucket: a cold battery's slower samples are not the curve); the taper
+    percentile, as for every bucket: a cold battery's slower samples are not the curve; when the
+    charger held it back every time, the prior's limit stands if higher); the taper
     is each sample's power over the plateau it could reach (the lower of the plateau and the
     charger's limit) above 60 %, where the car, not the charger, set the pace. Needs at least 5
     samples; else `prior` (or the defaults) is returned unchanged.
@@ -93,6 +94,8 @@ def learn(samples: list[SessionSample], energy_kwh: float | None = None, soc_gai
     free = [s.power_kw for s in charging if s.soc < SHAPE_FROM and s.power_kw < s.charger_kw * 0.97]
     low = free or [s.power_kw for s in charging if s.soc < SHAPE_FROM] or [s.power_kw for s in charging]
     max_kw = _high(low)
+    if not free:  # the charger held the car back every time: the car takes at least that, maybe more
+        max_kw = max(max_kw, base.max_kw)
     buckets: dict[int, list[float]] = defaultdict(list)
     for s in charging:
         if s.soc < SHAPE_FROM:

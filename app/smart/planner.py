@@ -8,8 +8,15 @@ one at the top), whichever slot of the day it is. The cheapest set of slots is t
 exactly by dynamic programming over (slots seen, slots charged): O(slots²), a few ms for 48 h.
 
 - The minimum charge limit is served first: the first slots up to it are charged whatever the price.
-- A safety margin adds slots in proportion to how uncertain the estimate is (SoC age, a curve not
-  yet learned); they cost nothing in the estimate and are placed where they are cheapest.
+- A safety margin keeps slots in reserve after the ones the estimate needs, sized from where the
+  uncertainty is: a small share of the charging time on the plateau once the car's curve is
+  learned (power and kWh per % are what its sessions showed; a charger reading below it, passed
+  as `derate`, slows the plan live), a larger one in the taper, the part of a curve learned least
+  well (few samples, 5 % buckets) and where an error costs most time. The reserve slots cost
+  nothing in the estimate, so the DP puts them last: the plan finishes early enough for them to
+  fit before the deadline (a latest-finish guard), and as charging proceeds and the remaining
+  need shrinks, re-planning shrinks the reserve with it. SoC age adds none: plugged in, SoC only
+  rises, so an old reading already makes the plan charge longer, never shorter.
 - When the target cannot be reached by the deadline every slot is charged (charge at once) and
   the plan says so; so the latest-feasible start is never passed.
 Prices are per kWh drawn from the grid; energy and costs are grid-side.
@@ -23,11 +30,12 @@ from datetime import datetime, timedelta
 
 from app.smart.curve import ChargeCurve
 
-#: Margins: always, per minute of SoC age, and for a curve not learned yet (fractions of the time needed).
-BASE_MARGIN = 0.05
-STALE_MARGIN_PER_MIN = 0.004
-UNLEARNED_MARGIN = 0.10
-MAX_MARGIN = 0.5
+#: Margins, as shares of the charging time the estimate needs: on the plateau and in the taper, for
+#: a learned curve and for one not learned yet (whose default taper is already on the slow side).
+PLATEAU_MARGIN = 0.02
+TAPER_MARGIN = 0.10
+UNLEARNED_PLATEAU_MARGIN = 0.05
+UNLEARNED_TAPER_MARGIN = 0.10
 #: Integration step inside a slot (s).
 STEP_S = 60.0
 #: Breaks ties between slots that deliver no energy in the estimate (margin slots): cheapest first.
@@ -86,7 +94,7 @@ class Plan:
     smart_cost: float
     non_smart_cost: float  # the same energy drawn from now on, slot after slot
     estimated_finish_at: datetime | None  # when the target is expected
-    margin: float
+    margin: float  # reserve kept after the estimate, as a share of the charging time it needs
     reason: str | None = None
 
     @property
@@ -108,23 +116,25 @@ class NoPrice(ValueError):
     """Some part of the period up to the deadline has no price."""
 
 
-def margin_of(inp: PlanInput) -> float:
-    """The safety margin (fraction of the charging time needed) for how uncertain the estimate is."""
-    age_min = max(0.0, (inp.now - inp.soc_at).total_seconds() / 60)
-    m = BASE_MARGIN + STALE_MARGIN_PER_MIN * age_min + (0.0 if inp.curve.learned else UNLEARNED_MARGIN)
-    return min(MAX_MARGIN, m)
+def margins(curve: ChargeCurve) -> tuple[float, float]:
+    """The margins (plateau, taper) for how well the curve is known."""
+    if curve.learned:
+        return PLATEAU_MARGIN, TAPER_MARGIN
+    return UNLEARNED_PLATEAU_MARGIN, UNLEARNED_TAPER_MARGIN
 
 
-def trajectory(soc: float, target: float, n: int, slot_s: float, charger_kw: float, curve: ChargeCurve,
-               derate: float = 1.0, derate_slots: int | None = None) -> tuple[list[float], list[float]]:
-    """Grid energy of the 1st..n-th charged slot and the SoC after each, charging from `soc` and
-    stopping at `target` (%); `derate` holds for the first `derate_slots` charged slots (None: all)."""
+def _trajectory(soc: float, target: float, n: int, slot_s: float, charger_kw: float, curve: ChargeCurve,
+                derate: float, derate_slots: int | None) -> tuple[list[float], list[float], list[float]]:
+    """`trajectory`, and the reserve each charged slot asks for (in slots: its charging time, as a
+    share of the slot, times the margin for the part of the curve it charges on)."""
+    plateau_m, taper_m = margins(curve)
     energy: list[float] = []
     socs: list[float] = []
+    hedge: list[float] = []
     s = soc
     for k in range(n):
         slow = derate if derate_slots is None or k < derate_slots else 1.0
-        e = 0.0
+        e = h = 0.0
         left = slot_s
         while left > 1e-9 and s < target - 1e-9:
             dt = min(STEP_S, left)
@@ -135,11 +145,21 @@ def trajectory(soc: float, target: float, n: int, slot_s: float, charger_kw: flo
             if s + gain > target:  # the last bit: only the time it takes
                 dt *= (target - s) / gain
                 gain = target - s
+            h += dt / slot_s * (taper_m if curve.fraction(s) < 1 - 1e-9 else plateau_m)
             s += gain
             e += kw * dt / 3600
             left -= dt
         energy.append(e)
         socs.append(s)
+        hedge.append(h)
+    return energy, socs, hedge
+
+
+def trajectory(soc: float, target: float, n: int, slot_s: float, charger_kw: float, curve: ChargeCurve,
+               derate: float = 1.0, derate_slots: int | None = None) -> tuple[list[float], list[float]]:
+    """Grid energy of the 1st..n-th charged slot and the SoC after each, charging from `soc` and
+    stopping at `target` (%); `derate` holds for the first `derate_slots` charged slots (None: all)."""
+    energy, socs, _ = _trajectory(soc, target, n, slot_s, charger_kw, curve, derate, derate_slots)
     return energy, socs
 
 
@@ -209,16 +229,18 @@ def plan(inp: PlanInput) -> Plan:
         return Plan((Slot(inp.now, end, inp.charger_kw, 0.0, 0.0),), False, 0.0, 0.0, 0.0, None, 0.0,
                     f"The target of {target:.0f} % cannot be reached by the deadline; charging at once.")
     prices = slot_prices(inp.now, n, inp.slot_s, inp.prices)
-    energy, socs = trajectory(inp.soc, target, n, inp.slot_s, inp.charger_kw, inp.curve, inp.derate,
-                              inp.derate_slots)
+    energy, socs, hedge = _trajectory(inp.soc, target, n, inp.slot_s, inp.charger_kw, inp.curve, inp.derate,
+                                      inp.derate_slots)
     reached = next((i + 1 for i, s in enumerate(socs) if s >= target - 1e-6), None)
     forced = next((i + 1 for i, s in enumerate(socs) if s >= inp.minimum - 1e-6), n) if inp.minimum > inp.soc else 0
-    margin = margin_of(inp)
+    margin = 0.0
     if reached is None:  # not reachable: charge at once, every slot
         k = n
         feasible = False
     else:
-        k = min(n, reached + math.ceil(reached * margin))
+        margin = sum(hedge[:reached]) / reached
+        extra = math.ceil(margin * reached - 1e-9)
+        k = min(n, reached + extra)
         feasible = True
     forced = min(forced, k)
     _, chosen = cheapest(prices, energy, k, forced)

@@ -11,15 +11,25 @@ minutes ago and decides whether to charge in the next slot; the true physics the
 one-minute steps and the car stops at the target (its own limit).
 
 Strategies, side by side in one run:
-- tandem: `app.smart.planner` with each car's curve learned from its earlier sessions (defaults
-  and a wider margin until then);
+- tandem: `app.smart.planner` with each car's curve learned from its earlier sessions (the spec's
+  onboard limit and capacity, a default taper and a wider margin until then), the charger's last
+  reading as a live derate;
 - greedy: the cheapest slots that cover the energy needed at constant full power (no taper, no
   losses beyond a nominal 10 %, no margin), re-planned the same way;
 - at once: charge from arrival (the non-smart cost);
-- optimum: offline, with perfect knowledge of the car and prices (exact dynamic programme).
-Printed: the share of sessions reaching the target by the deadline (goal ≥ 99.5 %), cost against
-the offline optimum over all sessions (goal within 2 %), and planner time per re-plan (goal p99
-≤ 50 ms).
+- optimum: offline, with perfect knowledge of the car and prices: the cheapest whole slots that
+  bring the car to its full target, found by dynamic programme over SoC and charged with the same
+  one-minute physics (`minute`) as the strategies.
+Printed: the share of sessions reaching the target by the deadline (within 0.5 %, as the service
+counts a plan finished; goal ≥ 99.5 %), cost against the offline optimum over all sessions (goal
+within 2 %), split between cars' first sessions and later ones, and planner time per re-plan
+(goal p99 ≤ 50 ms).
+
+Figures (`./run bench smart --sessions 1000 --seed N`, seeds 1, 2, 3): tandem reaches the target
+in 100.00 % of the sessions that can (all three seeds) at +1.57 %, +1.55 %, +1.42 % over the
+optimum (first sessions of a car +3.3-4.3 %, later ones +1.2-1.4 %); greedy reaches 93.4 %,
+92.0 %, 94.0 % at -0.07 %, -0.17 %, +0.04 % (it stops short, so it buys less); charging at once
++122-124 %. Planner p99 1.8-2.5 ms per re-plan (max ~60 ms, a busy shared machine).
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from tests.bench.common import pct
 SLOT_S = 900.0
 LAG_S = 300.0
 DAY0 = datetime(2026, 11, 30, tzinfo=UTC)
+OPT_BUCKETS = 20  # per SoC %
 
 
 @dataclass
@@ -92,6 +103,17 @@ def derate(s: Session, t: datetime) -> float:
     return 0.6 if s.cold and t < s.arrival + timedelta(minutes=90) else 1.0
 
 
+def minute(s: Session, soc: float, now: datetime) -> tuple[float, float, float, float]:
+    """The true physics of one minute of charging from `soc` at `now`: (SoC after, grid kW, grid kWh,
+    cost); the car stops at its target within the minute."""
+    c = s.car.curve
+    kw = c.power_kw(soc, s.charger_kw, derate(s, now))
+    gain = kw * c.efficiency / 60 / c.capacity_kwh * 100
+    frac = min(1.0, (s.target - soc) / gain) if gain > 0 else 0.0
+    price = next(r.price for r in s.prices if r.start <= now < r.end)
+    return soc + gain * frac, kw, kw * frac / 60, kw * frac / 60 * price
+
+
 def run(s: Session, decide: object, learn_from: bool = False) -> tuple[Outcome, list[float]]:
     """Simulate one session under `decide(session, now, seen_soc, soc_at) -> charge?`; planner times (ms)."""
     soc = s.soc
@@ -100,7 +122,6 @@ def run(s: Session, decide: object, learn_from: bool = False) -> tuple[Outcome, 
     out = Outcome()
     times: list[float] = []
     t = s.arrival
-    c = s.car.curve
     while t + timedelta(seconds=SLOT_S) <= s.deadline:
         seen_at = t - timedelta(seconds=LAG_S)
         seen = next((v for when, v in reversed(history) if when <= seen_at), s.soc)
@@ -108,18 +129,14 @@ def run(s: Session, decide: object, learn_from: bool = False) -> tuple[Outcome, 
         on = soc < s.target - 1e-9 and decide(s, t, seen, max(s.arrival, seen_at), last_kw)  # type: ignore[operator]
         last_kw = 0.0
         times.append((time.perf_counter() - t0) * 1000)
-        for minute in range(int(SLOT_S // 60)):
-            now = t + timedelta(minutes=minute)
+        for m in range(int(SLOT_S // 60)):
+            now = t + timedelta(minutes=m)
             if on and soc < s.target - 1e-9:
-                kw = c.power_kw(soc, s.charger_kw, derate(s, now))
-                gain = kw * c.efficiency / 60 / c.capacity_kwh * 100
-                frac = min(1.0, (s.target - soc) / gain) if gain > 0 else 0.0
-                soc += gain * frac
-                price = next(r.price for r in s.prices if r.start <= now < r.end)
-                out.energy += kw * frac / 60
-                out.cost += kw * frac / 60 * price
+                soc, kw, kwh, cost = minute(s, soc, now)
+                out.energy += kwh
+                out.cost += cost
                 last_kw = kw
-                if learn_from and minute % 5 == 0:
+                if learn_from and m % 5 == 0:
                     s.car.samples.append(SessionSample(soc, kw, s.charger_kw))
 
             history.append((now + timedelta(minutes=1), soc))
@@ -128,14 +145,17 @@ def run(s: Session, decide: object, learn_from: bool = False) -> tuple[Outcome, 
     if learn_from:
         s.car.energy += out.energy
         s.car.gained += soc - s.soc
-        s.car.learned = learn(s.car.samples[-400:], s.car.energy, s.car.gained, s.car.learned)
+        s.car.learned = learn(s.car.samples[-400:], s.car.energy, s.car.gained, s.car.learned or nominal(s))
     return out, times
 
 
+def nominal(s: Session) -> ChargeCurve:
+    """What the car's spec (or its cloud) tells: onboard charger and usable capacity; not its taper or losses."""
+    return ChargeCurve(max_kw=s.car.curve.max_kw, capacity_kwh=s.car.curve.capacity_kwh)
+
+
 def tandem(s: Session, now: datetime, seen: float, seen_at: datetime, last_kw: float) -> bool:
-    # what the car's spec (or its cloud) tells: onboard charger and usable capacity; not its taper or losses
-    nominal = ChargeCurve(max_kw=s.car.curve.max_kw, capacity_kwh=s.car.curve.capacity_kwh)
-    curve = s.car.learned or nominal
+    curve = s.car.learned or nominal(s)
     expected = curve.power_kw(seen, s.charger_kw)
     derate = min(1.0, max(0.3, last_kw / expected)) if last_kw > 0 and expected > 0 else 1.0
     p = plan(PlanInput(now=now, soc=seen, soc_at=seen_at, target=s.target, minimum=s.minimum,
@@ -160,39 +180,35 @@ def at_once(s: Session, now: datetime, seen: float, seen_at: datetime, last_kw: 
 
 def optimum(s: Session) -> Outcome:
     """Offline, with perfect knowledge (the true curve, cold derate, losses, SoC, prices): the
-    cheapest choice of whole slots, by dynamic programme over (slot, SoC in 0.1 % steps)."""
+    cheapest choice of whole slots that brings the car to its full target, by dynamic programme
+    over (slot, SoC in 0.05 % buckets), each bucket keeping its cheapest path with that path's exact
+    SoC, and every slot charged with `minute`, the very physics the strategies are run with (so the
+    choice it finds, replayed in `run`, costs what it says)."""
     n = int((s.deadline - s.arrival).total_seconds() // SLOT_S)
-    c = s.car.curve
-    best: dict[int, tuple[float, float]] = {round(s.soc * 10): (0.0, 0.0)}  # soc bucket -> (cost, energy)
+    # SoC bucket -> (cost, energy, exact SoC)
+    best: dict[int, tuple[float, float, float]] = {round(s.soc * OPT_BUCKETS): (0.0, 0.0, s.soc)}
     for i in range(n):
         start = s.arrival + timedelta(seconds=i * SLOT_S)
-        nxt: dict[int, tuple[float, float]] = {}
-        for bucket, (cost, energy) in best.items():
-            soc = bucket / 10
-            if cost < nxt.get(bucket, (math.inf, 0.0))[0]:
-                nxt[bucket] = (cost, energy)
+        nxt: dict[int, tuple[float, float, float]] = {}
+        for bucket, (cost, energy, soc) in best.items():
+            if cost < nxt.get(bucket, (math.inf, 0.0, 0.0))[0]:
+                nxt[bucket] = (cost, energy, soc)
             if soc >= s.target - 1e-9:
                 continue
-            e_cost = e_energy = 0.0
-            for m in range(0, 15, 3):  # 3-minute steps
-                now = start + timedelta(minutes=m)
-                kw = c.power_kw(soc, s.charger_kw, derate(s, now))
-                gain = kw * c.efficiency / 20 / c.capacity_kwh * 100
-                frac = min(1.0, (s.target - soc) / gain) if gain > 0 else 0.0
-                soc += gain * frac
-                price = next(r.price for r in s.prices if r.start <= now < r.end)
-                e_energy += kw * frac / 20
-                e_cost += kw * frac / 20 * price
-            key = round(soc * 10)
-            if cost + e_cost < nxt.get(key, (math.inf, 0.0))[0]:
-                nxt[key] = (cost + e_cost, energy + e_energy)
+            for m in range(int(SLOT_S // 60)):
+                soc, _, kwh, paid = minute(s, soc, start + timedelta(minutes=m))
+                cost += paid
+                energy += kwh
+            key = round(soc * OPT_BUCKETS)
+            if cost < nxt.get(key, (math.inf, 0.0, 0.0))[0]:
+                nxt[key] = (cost, energy, soc)
         best = nxt
-    done = {b: v for b, v in best.items() if b / 10 >= s.target - 0.5}
+    done = [v for v in best.values() if v[2] >= s.target - 1e-6]
     if done:
-        cost, energy = min(done.values())
+        cost, energy, _ = min(done)
         return Outcome(cost=cost, energy=energy, reached=True)
-    top = max(best)
-    return Outcome(cost=best[top][0], energy=best[top][1], reached=False)
+    cost, energy, _ = max(best.values(), key=lambda v: v[2])
+    return Outcome(cost=cost, energy=energy, reached=False)
 
 
 def sessions(n: int, rng: random.Random) -> list[Session]:
@@ -223,7 +239,9 @@ def main(n: int, seed: int) -> None:
     runs = sessions(n, rng)
     results: dict[str, list[Outcome]] = {"tandem": [], "greedy": [], "at once": [], "optimum": []}
     times: list[float] = []
+    first: list[bool] = []  # the car's first session: default curve, wider margin
     for s in runs:
+        first.append(s.car.learned is None)
         o, t = run(s, tandem, learn_from=True)
         results["tandem"].append(o)
         times += t
@@ -242,7 +260,13 @@ def main(n: int, seed: int) -> None:
         cost = sum(o.cost for o in outs)
         print(f"{name:<9} {share:>14.2f}% {cost:>10.2f} {(cost / opt - 1) * 100:>+10.2f}% "
               f"{sum(o.energy for o in outs):>11.0f}")
-    print("goals: tandem reaches the target ≥ 99.5 %, cost within 2 % of the optimum")
+    for label, group in (("a car's first session (default curve)", [i for i in range(n) if first[i]]),
+                         ("later sessions (learned curve)", [i for i in range(n) if not first[i]])):
+        part = sum(results["optimum"][i].cost for i in group)
+        mine = sum(results["tandem"][i].cost for i in group)
+        print(f"  tandem, {label}: {len(group)} sessions, {(mine / max(part, 1e-9) - 1) * 100:+.2f}% vs optimum")
+    print("goals: tandem reaches the target ≥ 99.5 % (within 0.5 %, as the service counts it finished), "
+          "cost within 2 % of the optimum")
     print(f"planner per re-plan: p50 {pct(times, 50):.2f} ms, p99 {pct(times, 99):.2f} ms, "
           f"max {max(times):.2f} ms over {len(times)} (goal p99 ≤ 50 ms)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -108,14 +109,31 @@ def test_missing_price_is_refused() -> None:
         plan(inp([0.3] * 3, hours=5))
 
 
-def test_margin_grows_with_stale_soc_and_unknown_curve() -> None:
-    learned = plan(inp([0.3] * 14, learned=True))
-    unknown = plan(inp([0.3] * 14, learned=False))
-    stale_in = inp([0.3] * 14, learned=True)
+def test_margin_sized_by_how_uncertain_the_estimate_is() -> None:
+    learned = plan(inp([0.3] * 14, soc=30, target=60, learned=True))  # all on the plateau
+    unknown = plan(inp([0.3] * 14, soc=30, target=60, learned=False))
+    taper = plan(inp([0.3] * 14, soc=70, target=100, learned=True))  # mostly in the taper
+    stale_in = inp([0.3] * 14, soc=30, target=60, learned=True)
     stale = plan(PlanInput(**{**stale_in.__dict__, "soc_at": NOW - timedelta(minutes=30)}))
-    assert learned.margin < unknown.margin
-    assert learned.margin < stale.margin
-    assert len(unknown.slots) > len(learned.slots)
+    assert 0 < learned.margin < unknown.margin
+    assert learned.margin < taper.margin
+    # plugged in, the SoC only rises: an old reading already makes the plan charge longer
+    assert stale.margin == learned.margin
+
+
+def test_margin_keeps_slots_free_before_the_deadline() -> None:
+    falling = [0.40 - 0.02 * i for i in range(14)]  # the last slots are the cheapest
+    i = inp(falling, soc=40, target=100, hours=12)
+    p = plan(i)
+    _, socs_at = trajectory(40, 100, 48, 900, 11, i.curve)
+    needed = next(n + 1 for n, s in enumerate(socs_at) if s >= 100 - 1e-6)
+    reserve = len(p.slots) - needed
+    assert p.feasible and reserve == math.ceil(p.margin * needed) >= 1
+    # the slots the estimate needs come first, and end early enough for the reserve to fit after them,
+    # though the cheapest slots are the last ones
+    assert p.estimated_finish_at == p.slots[needed - 1].end
+    assert p.estimated_finish_at <= i.deadline - timedelta(minutes=15 * reserve)
+    assert p.stop_at is not None and p.stop_at <= i.deadline
 
 
 def test_taper_makes_the_top_slower() -> None:
@@ -135,3 +153,11 @@ def test_learning_the_curve() -> None:
     assert c.fraction(96) < 0.8 and c.fraction(96) <= c.fraction(90)
     assert c.capacity_kwh == pytest.approx(40 * 0.9 / 50 * 100)
     assert not learn(samples[:3]).learned
+
+
+def test_a_charger_that_held_the_car_back_does_not_lower_its_limit() -> None:
+    spec = ChargeCurve(max_kw=11, capacity_kwh=60)
+    capped = [SessionSample(s, 3.7, charger_kw=3.7) for s in range(20, 60, 4)]
+    assert learn(capped, prior=spec).max_kw == pytest.approx(11)  # 3.7 kW was the charger, not the car
+    free = [SessionSample(s, 7.2, charger_kw=22) for s in range(20, 60, 4)]
+    assert learn(free, prior=spec).max_kw == pytest.approx(7.2)  # seen below the charger's limit: the car's own
