@@ -79,12 +79,22 @@ def _fold_meter(before: ChargerData, after: Charger) -> soc.Meter:
     return meter
 
 
+def charger_reading(charger: Charger, changes: dict[str, Any], now: datetime) -> soc.Reading | None:
+    """The vehicle's battery level as its ACTIVE charger reports it (OCPP MeterValues with SoC), when
+    this poll brought a new one: a reading like the car's own, dated when it was received (an OCPP
+    charger pushes its MeterValues as it takes them); None otherwise."""
+    if "session_soc" not in changes or charger.session_soc is None or not charger.is_plugged_in:
+        return None
+    return soc.Reading(charger.session_soc, now, True, charger.charge_rate, None)
+
+
 async def charger_changed(charger: Charger, before: ChargerData, changes: dict[str, Any], transitions: set[str],
                           now: datetime) -> str | None:
-    """After a charger poll that changed something: fold the ACTIVE vehicle's estimate where the
-    charger started, stopped, was unplugged or changed its rate (without a meter), and mark an
-    unplug. Returns the ACTIVE vehicle's id when what it shows changed (its chargeState follows the
-    charger; its battery level the charger's meter), else None."""
+    """After a charger poll that changed something: take the charger's own SoC reading (OCPP) into
+    the ACTIVE vehicle's estimate, else fold the estimate where the charger started, stopped, was
+    unplugged or changed its rate (without a meter), and mark an unplug. Returns the ACTIVE
+    vehicle's id when what it shows changed (its chargeState follows the charger; its battery level
+    the charger's meter and readings), else None."""
     system = await EvSystem.filter(charger_id=charger.id, status="ACTIVE").first()
     if system is None:
         return None
@@ -96,7 +106,11 @@ async def charger_changed(charger: Charger, before: ChargerData, changes: dict[s
     shown = soc.shown_level(est, before.meter(), capacity, limit, now)
     values: dict[str, Any] = {}
     rate_changed = before.session_energy is None and before.charge_rate != charger.charge_rate
-    if transitions or rate_changed:
+    reading = charger_reading(charger, changes, now)
+    if reading is not None:  # re-bases the estimate at the charger's reading, folding what came before
+        est = soc.take_reading(est, reading, None, _fold_meter(before, charger), capacity, limit, now)
+        values.update(_fields(est))
+    elif transitions or rate_changed:
         est = soc.fold(est, _fold_meter(before, charger), capacity, limit, now,
                        charger.session_energy if charger.is_plugged_in else None)
         values.update(_fields(est))

@@ -29,8 +29,10 @@ from app.db.models import (
     Vehicle,
     new_id,
 )
+from app.domain import soc as soc_domain
 from app.errors import BadInput, NotFoundError
 from app.runtime import Runtime
+from app.services.state import car_data, charger_data
 from app.smart import learning, tariffs
 from app.smart.curve import ChargeCurve
 from app.smart.planner import NoPrice, PlanInput, plan
@@ -149,6 +151,20 @@ def _curve(vehicle: Vehicle, charger_kw: float, learned: learning.Learned | None
                        capacity_kwh=capacity, learned=False)
 
 
+def battery_of(vehicle: Vehicle, charger: Charger, now: datetime) -> tuple[float | None, datetime]:
+    """The battery level (%) to plan from and when its last reading was taken: Tandem's estimate
+    (app.domain.soc: the newest reading, the car's or the charger's own (OCPP), plus what the
+    ACTIVE charger's meter delivered since), so a lagging car cloud does not hide the charging
+    already done; the car's raw level where there is no estimate yet."""
+    car = car_data(vehicle)
+    est = car.soc_estimate()
+    level = soc_domain.shown_level(est, charger_data(charger).meter(), vehicle.battery_capacity,
+                                   vehicle.charge_limit, now)
+    if level is None:
+        return vehicle.battery_level, min(now, vehicle.data_age or vehicle.state_updated_at or now)
+    return level, min(now, est.at or now)
+
+
 async def decide(vehicle: Vehicle, policy: SmartChargingPolicy | None, now: datetime,
                  slot_s: float = 900.0) -> Decision:
     """The plan for a vehicle now (reads the database, writes nothing)."""
@@ -167,7 +183,7 @@ async def decide(vehicle: Vehicle, policy: SmartChargingPolicy | None, now: date
     deadline = deadline_after(charger.plugged_in_at, policy.deadline, location.timezone)
     session["deadline_at"] = deadline
     target = target_of(policy, vehicle)
-    soc = vehicle.battery_level
+    soc, soc_at = battery_of(vehicle, charger, now)
     if soc is None:
         return Decision("CONSIDERING", "The vehicle's battery level is not known yet.", None, session)
     if policy.boost_session is not None and policy.boost_session == charger.plugged_in_at:
@@ -188,7 +204,6 @@ async def decide(vehicle: Vehicle, policy: SmartChargingPolicy | None, now: date
                         session)
     prices = tariffs.prices(rates_of(tariff), tariff.repeat_daily, location.timezone, now, deadline)
     charger_kw = learning.charger_limit_kw(charger)
-    soc_at = min(now, vehicle.data_age or vehicle.state_updated_at or now)
     learned = await learning.stored(vehicle.id)
     curve = _curve(vehicle, charger_kw, learned)
     try:

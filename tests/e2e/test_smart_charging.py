@@ -252,8 +252,19 @@ async def test_a_session_teaches_the_cars_curve_and_the_next_plan_uses_it(sst: S
         return bool(s and s[0]["endedAt"])
     await flows.wait_for(ended, 30)
 
-    # back at 30 % (as if driven), plugged in again: the plan is made with the learned curve
+    # driven away down to 30 % (Tandem's estimate drops only for a car that drove), back home and
+    # plugged in again: the plan is made with the learned curve
+    world = (await sst.http.get(f"{sst.sim_url}/sim/world")).json()
+    car = next(c for c in world["vehicles"] if c["vin"] == "VINSMART1")
+    home = {"latitude": car["latitude"], "longitude": car["longitude"]}
+    await sst.sim("/sim/move", {"vin": "VINSMART1", "latitude": home["latitude"] + 0.05,
+                                "longitude": home["longitude"]})
     await sst.sim("/sim/vehicle", {"vin": "VINSMART1", "soc": 0.3})
+
+    async def drove() -> bool:
+        return (await vehicle(sst, token, vid))["chargeState"]["batteryLevel"] == pytest.approx(30, abs=1)
+    await flows.wait_for(drove, 30)
+    await sst.sim("/sim/move", {"vin": "VINSMART1", **home})
     await sst.sim("/sim/plug", {"vin": "VINSMART1", "serialNumber": "EHSMART1"})
 
     async def learned_plan() -> dict[str, Any] | None:

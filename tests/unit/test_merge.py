@@ -82,3 +82,37 @@ async def test_activation_references_the_chargers_meter_at_the_cars_reading(data
     await Vehicle.filter(id=vehicle.id).update(est_energy=None)
     await merge.pair_changed(system, at(5 + 1.3 / 3.7 * 3600))
     assert (await reload(vehicle)).est_energy == pytest.approx(0.0, abs=1e-6)
+
+
+async def test_the_chargers_own_soc_reading_rebases_the_estimate(database: Settings) -> None:
+    """An OCPP charger's MeterValues SoC is a reading like the car's: newer than the car's last
+    (45.4 % at T0), it re-bases the estimate at its receipt with the meter there; a lower one later
+    raises a floor (the car did not drive while plugged in), and the car's own older reading cannot
+    undo it."""
+    vehicle, charger, _ = await pair()
+    before = charger_data(charger)
+    charger.session_soc, charger.session_energy = 52.0, 2.0
+    await charger.save()
+    follower = await merge.charger_changed(charger, before, {"session_soc": 52.0, "session_energy": 2.0}, set(),
+                                           at(600))
+    v = await reload(vehicle)
+    assert follower == vehicle.id
+    assert (v.est_level, v.est_at, v.est_energy, v.est_floor) == (52.0, at(600), 2.0, None)
+    assert await merge.vehicle_reading(v, {"battery_level": 47.0, "data_age": at(300)}, at(700)) == {}
+    before = charger_data(charger)
+    charger.session_soc = 50.0
+    await charger.save()
+    await merge.charger_changed(charger, before, {"session_soc": 50.0}, set(), at(660))
+    v = await reload(vehicle)
+    assert v.est_level == 50.0 and v.est_floor is not None and v.est_floor >= 52.0
+
+
+async def test_a_charger_soc_unchanged_or_unplugged_is_no_reading(database: Settings) -> None:
+    _, charger, _ = await pair()
+    charger.session_soc = 60.0
+    assert merge.charger_reading(charger, {"session_energy": 2.0}, at(60)) is None
+    charger.is_plugged_in = False
+    assert merge.charger_reading(charger, {"session_soc": 60.0}, at(60)) is None
+    charger.is_plugged_in = True
+    reading = merge.charger_reading(charger, {"session_soc": 60.0}, at(60))
+    assert reading is not None and (reading.level, reading.at, reading.is_plugged_in) == (60.0, at(60), True)

@@ -213,3 +213,24 @@ async def test_a_car_taking_less_than_its_curve_now_is_planned_slower_for_an_hou
     assert service.derate_of(charger, learned.curve, 30.0, 22.08) == 0.3
     charger.is_charging = False
     assert service.derate_of(charger, learned.curve, 30.0, 22.08) == 1.0
+
+
+async def test_plans_start_from_the_estimate_not_a_lagging_cloud(database: Settings) -> None:
+    """The car's cloud last said 30 % an hour ago; since then the charger reported the car at 60 %
+    (OCPP SoC, taken into Tandem's estimate): the plan needs the energy from 60 % (40 kWh usable,
+    90 % efficient: 13.3 kWh to 90 %), and an estimate at the target ends it. With no estimate the
+    cloud's 30 % stands (26.7 kWh)."""
+    t0 = now()
+    vehicle, charger = await active(t0 - timedelta(hours=2))
+    policy = await smart_home(vehicle, charger, t0)
+    charger.is_charging, charger.charge_rate = False, 0.0
+    await charger.save()
+    vehicle.data_age, vehicle.est_level, vehicle.est_at = t0 - timedelta(hours=1), None, None
+    await vehicle.save()
+    assert (await service.decide(vehicle, policy, t0)).fields["energy_kwh"] == pytest.approx(60 * 0.4 / 0.9, rel=0.01)
+    vehicle.est_level, vehicle.est_at, vehicle.est_energy = 60.0, t0, charger.session_energy
+    await vehicle.save()
+    assert (await service.decide(vehicle, policy, t0)).fields["energy_kwh"] == pytest.approx(30 * 0.4 / 0.9, rel=0.01)
+    vehicle.est_level = 90.0
+    await vehicle.save()
+    assert (await service.decide(vehicle, policy, t0)).state == "FULLY_CHARGED"
