@@ -92,7 +92,7 @@ async def ocpp_endpoint(ws: WebSocket) -> None:
         return
     row = await store.get(cp_id)
     creds = basic_credentials(ws.headers.get("authorization"))
-    ok = passwords.verify(creds[1] if creds else "", row.password_hash if row else None)
+    ok = await passwords.check(creds[1] if creds else "", row.password_hash if row else None)
     if not ok or creds is None or creds[0] != cp_id or row is None or row.charger_id is None:
         await limiter.failed(cp_id, address)
         log.info("ocpp handshake refused for %r from %s", cp_id[:48], address)

@@ -1,12 +1,23 @@
-"""Charge point passwords (OCPP security profile 1): stored as scrypt hashes, compared in constant time."""
+"""Charge point passwords (OCPP security profile 1): stored as scrypt hashes, compared in constant time.
+
+scrypt is slow on purpose (about 50-80 ms of one core and 16 MB per check with these parameters):
+the async forms run it in threads of their own (hashlib releases the GIL), so the event loop keeps
+serving every other socket while a charge point's handshake or a link is being checked. There are
+one fewer such threads than cores (at least one): a reconnect storm queues its checks there and
+leaves a core to the sockets, and the memory scrypt keeps per thread stays bounded.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 N, R, P = 2**14, 8, 1
+_THREADS = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="scrypt")
 
 
 def hash_password(password: str) -> str:
@@ -28,3 +39,13 @@ def verify(password: str, stored: str | None) -> bool:
     except (ValueError, MemoryError):
         return False
     return hmac.compare_digest(got.hex(), digest) and stored is not None
+
+
+async def hashed(password: str) -> str:
+    """`hash_password` in a password thread."""
+    return await asyncio.get_running_loop().run_in_executor(_THREADS, hash_password, password)
+
+
+async def check(password: str, stored: str | None) -> bool:
+    """`verify` in a password thread."""
+    return await asyncio.get_running_loop().run_in_executor(_THREADS, verify, password, stored)

@@ -188,6 +188,9 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
             follower = await merge.charger_changed(row, before, changes, transitions, now)  # type: ignore[arg-type]
     if visible(changes):
         await rt.publish(kind, row.user_id, row.id)
+        from app.orchestrator.runner import device_changed
+
+        device_changed(row.user_id)  # an action waiting for this device's report is judged now
     if follower is not None:
         await rt.publish("vehicle", row.user_id, follower)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
