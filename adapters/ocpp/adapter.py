@@ -64,6 +64,9 @@ class OcppAdapter:
     vendor = "ocpp"
     #: Reads are database reads of what the charge point pushed: a pushed change may be read at once.
     kick_every_s = 0.2
+    #: A charge point pushes its cable to Tandem itself: a read shows a cable that went in more than
+    #: this long ago (its StatusNotification's way over the network); vendor clouds take seconds.
+    report_lag_s = 0.5
 
     def __init__(self, base_url: str = "", *, hub: StationHub | None = None, id_tag: str = DEFAULT_ID_TAG,
                  **_: Any) -> None:

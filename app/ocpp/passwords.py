@@ -17,7 +17,14 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 N, R, P = 2**14, 8, 1
-_THREADS = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="scrypt")
+THREADS = max(1, (os.cpu_count() or 2) - 1)
+_THREADS = ThreadPoolExecutor(THREADS, thread_name_prefix="scrypt")
+#: Handshake checks queued at most (about a second of work per thread): past that a handshake is
+#: refused at once (`busy`), and the charge point retries later, as it does after any refusal. A
+#: reconnect storm (every charge point after a restart) so drains at the checks' pace, instead of
+#: queueing checks for sockets whose charge point has given up waiting and retried meanwhile.
+MAX_WAITING = 16 * THREADS
+_checks = 0
 
 
 def hash_password(password: str) -> str:
@@ -46,6 +53,16 @@ async def hashed(password: str) -> str:
     return await asyncio.get_running_loop().run_in_executor(_THREADS, hash_password, password)
 
 
+def busy() -> bool:
+    """Whether `MAX_WAITING` handshake checks are already queued or running."""
+    return _checks >= MAX_WAITING
+
+
 async def check(password: str, stored: str | None) -> bool:
     """`verify` in a password thread."""
-    return await asyncio.get_running_loop().run_in_executor(_THREADS, verify, password, stored)
+    global _checks
+    _checks += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_THREADS, verify, password, stored)
+    finally:
+        _checks -= 1
