@@ -1,23 +1,36 @@
 """Benchmark: OCPP charge points connected straight to Tandem.
 
-    python -m tests.bench.ocpp [--points 1000] [--users 100] [--plugins 200] [--commands 100] [--web 1|2]
+    python -m tests.bench.ocpp [--points 1000] [--users 100] [--plugins 200] [--paired 50]
+                               [--commands 100] [--web 1|2]
 
-Runs the standalone simulator and `tandem serve` as subprocesses. The simulator's OCPP charge
-points connect over real websockets (heartbeats every 30 s) to Tandem's `/ocpp`; each user
-links theirs through GraphQL and keeps one websocket subscribed to `chargerUpdated` and
-`actionUpdated`. Measured:
+Runs the standalone simulator and `tandem serve` as subprocesses. Every user links their charge
+points through GraphQL while the simulated charge points are held offline; then all connect at
+once over real websockets to Tandem's `/ocpp` (as after a restart of Tandem: each handshake costs
+one scrypt password check, run in threads of their own; past 16 queued checks per thread a
+handshake is refused with 503 and the charge point retries), heartbeats every 30 s. Each user
+keeps one websocket subscribed to `chargerUpdated`, `actionUpdated` and `evSystemUpdated`.
+Measured:
+- link time and connect time, with the web processes' CPU per connect;
+- memory per connection: the web processes' resident memory after every charge point connected
+  (and configured), less before the first one connected, per charge point (goal ≤ 50 KB);
 - plug-in → `chargerUpdated` with isPluggedIn at the user's subscriber: p50/p99 (goal p99 ≤ 1 s
   at 1,000 charge points), from `/sim/plug` to the event;
-- server memory per connection: the web processes' resident memory after every charge point
-  connected, less before the first one, per charge point (goal ≤ 50 KB);
-- command round trip: `setMaxCurrent(chargerId)` → `actionUpdated` CONFIRMED, p50/p99, and how
-  long the central system's part took (SetChargingProfile + GetCompositeSchedule, from the logs
-  of nothing: measured as the action's time to confirmation).
+- pairing with known idTags: the first `--paired` users each link two cars whose cloud reports a
+  plug-in only at its next refresh (every 300 s) and give the first one its card's idTag
+  (`setVehicleIdTags`). They plug that car into one of their chargers, which presents the card
+  (Authorize, StartTransaction) as a real charger does. Measured: `/sim/plug` → `evSystemUpdated`
+  ACTIVE for that car and charger, p50/p95 (goal p95 ≤ 1 s), and false activations (any ACTIVE
+  pair that is not a car in the charger it is plugged into, over the whole run; goal 0). The
+  other plug-ins are cars nobody linked, started with the charger's own card;
+- command round trip: `setMaxCurrent(chargerId)` → `actionUpdated` CONFIRMED, p50/p99 (the
+  orchestrator judges an action as soon as a device of its user shows a change, so this is
+  SetChargingProfile + GetCompositeSchedule + the poll of the charger's report).
 `--web 2` runs two web processes (the first with the workers, the second serving sockets only;
 charge points split between them) on PostgreSQL + Redis (TANDEM_BENCH_DATABASE_URL, default a
 fresh database on 127.0.0.1:5432; TANDEM_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0), so
-a command often crosses processes. Failed-handshake limiting is off: every simulated charger
-connects from 127.0.0.1 before its user has linked it.
+a command often crosses processes. Failed-handshake limiting is off.
+
+FIGURES
 """
 
 from __future__ import annotations
