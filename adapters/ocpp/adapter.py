@@ -64,6 +64,12 @@ class OcppAdapter:
     vendor = "ocpp"
     #: Reads are database reads of what the charge point pushed: a pushed change may be read at once.
     kick_every_s = 0.2
+    #: Every report is pushed (and polled at once): regular polls only notice a charge point gone
+    #: silent (`isReachable`, two missed heartbeats), so one a minute is enough.
+    poll_every_s = 60.0
+    #: A charge point pushes its cable to Tandem itself: a read shows a cable that went in more than
+    #: this long ago (its StatusNotification's way over the network); vendor clouds take seconds.
+    report_lag_s = 0.5
 
     def __init__(self, base_url: str = "", *, hub: StationHub | None = None, id_tag: str = DEFAULT_ID_TAG,
                  **_: Any) -> None:

@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
@@ -75,6 +75,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[Any]] = set()
         self.status_known = asyncio.Event()
         self._asked_operative = False
+        self._heard_written: datetime | None = None  # when this socket last wrote last_message_at
 
     # -- the socket -------------------------------------------------------------------------------
     async def route_message(self, raw_msg: str) -> None:
@@ -100,7 +101,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
             task.cancel()
 
     async def _changed(self, **changes: Any) -> None:
-        changes["last_message_at"] = utcnow()
+        changes["last_message_at"] = self._heard_written = utcnow()
         if await store.update(self.id, **changes):
             await self._on_change()
         else:  # unlinked while connected: the charge point is not Tandem's any more
@@ -178,9 +179,15 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
 
     @on(Action.heartbeat)
     async def on_heartbeat(self) -> Any:
-        """Alive: `isReachable` follows heartbeats."""
-        await store.update(self.id, last_message_at=utcnow())
-        return call_result.Heartbeat(current_time=utcnow().isoformat())
+        """Alive: `isReachable` follows heartbeats. The time is written at most every half interval
+        (two missed intervals make a charger unreachable): a write per heartbeat of every charge
+        point is most of a quiet central system's database load."""
+        now = utcnow()
+        if self._heard_written is None or now - self._heard_written >= timedelta(
+                seconds=self.settings.ocpp_heartbeat_s / 2):
+            await store.update(self.id, last_message_at=now)
+            self._heard_written = now
+        return call_result.Heartbeat(current_time=now.isoformat())
 
     @on(Action.status_notification)
     async def on_status(self, connector_id: int, error_code: str, status: str, **extra: Any) -> Any:

@@ -4,7 +4,7 @@ profile 1).
 The handshake is refused before anything is created: 400 without the `ocpp1.6` subprotocol,
 401 for an unknown id or a wrong Basic-auth password (username = chargePointId), 429 once an id
 has failed `TANDEM_OCPP_AUTH_FAILURES_PER_MINUTE` times in the last minute (an address ten times
-that).
+that), 503 while too many password checks are queued (`passwords.busy`: a reconnect storm).
 """
 
 from __future__ import annotations
@@ -90,9 +90,12 @@ async def ocpp_endpoint(ws: WebSocket) -> None:
     if not await limiter.allowed(cp_id, address):
         await _deny(ws, 429, "TOO_MANY_FAILED_ATTEMPTS")
         return
+    if passwords.busy():  # a reconnect storm: come back later (no check queued for a socket that may give up)
+        await ws.send_denial_response(JSONResponse({"error": "BUSY"}, status_code=503, headers={"Retry-After": "5"}))
+        return
     row = await store.get(cp_id)
     creds = basic_credentials(ws.headers.get("authorization"))
-    ok = passwords.verify(creds[1] if creds else "", row.password_hash if row else None)
+    ok = await passwords.check(creds[1] if creds else "", row.password_hash if row else None)
     if not ok or creds is None or creds[0] != cp_id or row is None or row.charger_id is None:
         await limiter.failed(cp_id, address)
         log.info("ocpp handshake refused for %r from %s", cp_id[:48], address)

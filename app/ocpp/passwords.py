@@ -1,12 +1,30 @@
-"""Charge point passwords (OCPP security profile 1): stored as scrypt hashes, compared in constant time."""
+"""Charge point passwords (OCPP security profile 1): stored as scrypt hashes, compared in constant time.
+
+scrypt is slow on purpose (about 50-80 ms of one core and 16 MB per check with these parameters):
+the async forms run it in threads of their own (hashlib releases the GIL), so the event loop keeps
+serving every other socket while a charge point's handshake or a link is being checked. There are
+one fewer such threads than cores (at least one): a reconnect storm queues its checks there and
+leaves a core to the sockets, and the memory scrypt keeps per thread stays bounded.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 N, R, P = 2**14, 8, 1
+THREADS = max(1, (os.cpu_count() or 2) - 1)
+_THREADS = ThreadPoolExecutor(THREADS, thread_name_prefix="scrypt")
+#: Handshake checks queued at most (about a second of work per thread): past that a handshake is
+#: refused at once (`busy`), and the charge point retries later, as it does after any refusal. A
+#: reconnect storm (every charge point after a restart) so drains at the checks' pace, instead of
+#: queueing checks for sockets whose charge point has given up waiting and retried meanwhile.
+MAX_WAITING = 16 * THREADS
+_checks = 0
 
 
 def hash_password(password: str) -> str:
@@ -28,3 +46,23 @@ def verify(password: str, stored: str | None) -> bool:
     except (ValueError, MemoryError):
         return False
     return hmac.compare_digest(got.hex(), digest) and stored is not None
+
+
+async def hashed(password: str) -> str:
+    """`hash_password` in a password thread."""
+    return await asyncio.get_running_loop().run_in_executor(_THREADS, hash_password, password)
+
+
+def busy() -> bool:
+    """Whether `MAX_WAITING` handshake checks are already queued or running."""
+    return _checks >= MAX_WAITING
+
+
+async def check(password: str, stored: str | None) -> bool:
+    """`verify` in a password thread."""
+    global _checks
+    _checks += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_THREADS, verify, password, stored)
+    finally:
+        _checks -= 1

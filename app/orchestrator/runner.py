@@ -2,6 +2,11 @@
 
 Each action steps in its own task: the loop never waits for a step, so a slow vendor holds only
 the action talking to it, never another user's or asset's. A step is bounded in time too.
+
+An action is stepped at its next check (`action_check_s` while a command is verified), or at once
+when a device of its user shows a visible change (`device_changed`, called by the poller after
+a poll: a pushed report such as an OCPP charger's or Easee's stream is polled at once), so a
+confirmation waits for the device's report, not for the check interval.
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ def nudge() -> None:
         runner.wake.set()
 
 
+def device_changed(user_id: str) -> None:
+    """A device of `user_id` shows a visible change: step their actions stepped here at once."""
+    for runner in _local:
+        runner.changed(user_id)
+
+
 class ActionRunner:
     """Claims and steps actions whose target lives in a shard this worker owns."""
 
@@ -41,6 +52,8 @@ class ActionRunner:
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._shards: dict[str, int] = {}
+        self._users: dict[str, set[str]] = {}  # user id -> their actions stepped here (maybe pending)
+        self._recheck: set[str] = set()  # actions whose user's devices changed during their step
 
     async def start(self) -> None:
         """Start the loop."""
@@ -68,6 +81,32 @@ class ActionRunner:
                 await asyncio.wait_for(self.wake.wait(), TICK_S)
             except TimeoutError:
                 pass
+
+    def changed(self, user_id: str) -> None:
+        """Make `user_id`'s actions due now (an action in its step is made due after it)."""
+        ids = self._users.get(user_id)
+        if not ids:
+            return
+        self._recheck.update(ids & self._running)
+        if idle := ids - self._running:
+            task = asyncio.create_task(self._due_now(user_id, idle))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _due_now(self, user_id: str, ids: set[str]) -> None:
+        pending = set(await column(ChargeAction.filter(id__in=list(ids), state="PENDING"), "id"))
+        if gone := ids - pending:
+            self._forget(user_id, gone)
+        if pending and await ChargeAction.filter(id__in=list(pending), state="PENDING",
+                                                 next_step_at__gt=utcnow()).update(next_step_at=utcnow()):
+            self.wake.set()
+
+    def _forget(self, user_id: str, ids: set[str]) -> None:
+        left = self._users.get(user_id, set()) - ids
+        if left:
+            self._users[user_id] = left
+        else:
+            self._users.pop(user_id, None)
 
     async def _shard(self, action: ChargeAction) -> int | None:
         if action.target_id not in self._shards:
@@ -115,9 +154,11 @@ class ActionRunner:
                 lease_until=utcnow() + timedelta(seconds=self.rt.settings.lease_s))
 
     async def _step(self, action_id: str) -> None:
+        action: ChargeAction | None = None
         try:
             action = await ChargeAction.get(id=action_id)
             if action.state == "PENDING" and action.lease_owner == self.rt.worker_id:
+                self._users.setdefault(action.user_id, set()).add(action_id)  # type: ignore[attr-defined]
                 # Every vendor call inside is bounded; this bounds the whole step (several calls).
                 renew = asyncio.create_task(self._renew(action_id))
                 try:
@@ -132,3 +173,9 @@ class ActionRunner:
         finally:
             self._running.discard(action_id)
             await ChargeAction.filter(id=action_id, lease_owner=self.rt.worker_id).update(lease_owner=None)
+            if action is not None and action.state != "PENDING":
+                self._forget(action.user_id, {action_id})  # type: ignore[attr-defined]
+            if action_id in self._recheck:
+                self._recheck.discard(action_id)
+                if action is not None and action.state == "PENDING":
+                    await self._due_now(action.user_id, {action_id})  # type: ignore[attr-defined]

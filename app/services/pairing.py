@@ -23,7 +23,8 @@ from app.services.graph import UserGraph, load_graph
 log = logging.getLogger("tandem.pairing")
 MAX_EVIDENCE = 12
 _locks: dict[str, asyncio.Lock] = {}
-#: How late a charger cloud may report a cable (Easee: within seconds).
+#: How late a charger cloud may report a cable (Easee: within seconds). An adapter whose reports
+#: arrive faster says so with `report_lag_s` (OCPP: the charge point pushes to Tandem itself).
 CHARGER_CLOUD_LAG_S = 2.0
 #: Chargers a decision waits for (their last poll was older than the vehicle data): decide again
 #: after their next poll even when it changed nothing. A liveness hint only, never an input.
@@ -112,12 +113,17 @@ async def _tracks(graph: UserGraph, since: datetime, learn: bool) -> list[dp.Veh
             for v in graph.vehicles.values()]
 
 
-def _charger_track(graph: UserGraph, c: Charger, pauses: probe.Pauses) -> dp.ChargerTrack:
+def report_lag_s(rt: Runtime, vendor: str) -> float:
+    """How late `vendor`'s data may show a cable (seconds)."""
+    return float(getattr(rt.adapter(vendor), "report_lag_s", CHARGER_CLOUD_LAG_S))
+
+
+def _charger_track(graph: UserGraph, c: Charger, pauses: probe.Pauses, lag_s: float) -> dp.ChargerTrack:
     loc = graph.charger_location(c)
     seen = max((t for t in (c.polled_at, c.state_updated_at, c.last_seen) if t), default=None)
     return dp.ChargerTrack(c.id, bool(c.is_plugged_in), c.plugged_in_at, bool(c.is_charging), c.charging_changed_at,
                            c.charge_rate, (loc.latitude, loc.longitude) if loc else None,
-                           seen_at=seen - timedelta(seconds=CHARGER_CLOUD_LAG_S) if seen else EPOCH,
+                           seen_at=seen - timedelta(seconds=lag_s) if seen else EPOCH,
                            paused=probe.pause_of(pauses, c), id_tag=c.session_id_tag, soc=c.session_soc)
 
 
@@ -159,7 +165,8 @@ async def _evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     tracks = await _tracks(graph, since, learn)
     pauses = await probe.pauses(graph.chargers.values())
     by_vid = {t.vehicle_id: t for t in tracks}
-    charger_tracks = {cid: _charger_track(graph, c, pauses) for cid, c in graph.chargers.items()}
+    charger_tracks = {cid: _charger_track(graph, c, pauses, report_lag_s(rt, c.vendor))
+                      for cid, c in graph.chargers.items()}
     busy = {s.vehicle_id for s in active}
     changed: list[EvSystem] = []
     for system in active:  # end activations first: each is a belief, re-checked on every datum

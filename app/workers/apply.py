@@ -20,6 +20,8 @@ LAST_SEEN_EVERY = timedelta(seconds=60)
 #: Fields whose change is not worth an event on its own.
 _QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "session_soc", "est_at", "est_energy",
           "polled_at", "clock_ahead_s"}
+#: Changes no pairing decision reads (a charging session's energy moves with every meter report).
+NOT_PAIRING_INPUTS = {"last_seen", "session_energy"}
 #: A plugged-in charger's poll time is written on every poll while its plug-in is being decided
 #: (the confirmation window, the probe, and this much more): pairing compares car data with it.
 #: Later it is written with other changes only, and `last_seen` bounds it within LAST_SEEN_EVERY.
@@ -188,10 +190,14 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
             follower = await merge.charger_changed(row, before, changes, transitions, now)  # type: ignore[arg-type]
     if visible(changes):
         await rt.publish(kind, row.user_id, row.id)
+        from app.orchestrator.runner import device_changed
+
+        device_changed(row.user_id)  # an action waiting for this device's report is judged now
     if follower is not None:
         await rt.publish("vehicle", row.user_id, follower)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
-        await pairing.after_poll(rt, kind, row, transitions)
+        if transitions or set(changes) - NOT_PAIRING_INPUTS or pairing.awaited(row.id):
+            await pairing.after_poll(rt, kind, row, transitions)
         from app.smart import hooks
 
         await hooks.after_poll(rt, kind, row, transitions, changes, now)

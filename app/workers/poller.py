@@ -115,8 +115,8 @@ class Poller:
 
     def interval(self, entry: Entry) -> float:
         """Seconds until this asset's next regular poll, with jitter."""
-        if entry.kind == "charger":
-            base = self.s.charger_poll_s
+        if entry.kind == "charger":  # a charger that pushes its reports may ask for fewer polls
+            base = max(self.s.charger_poll_s, getattr(self.rt.adapter(entry.row.vendor), "poll_every_s", 0.0))
         else:
             v: Vehicle = entry.row  # type: ignore[assignment]
             base = self.s.vehicle_poll_s
