@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.bench.common import ROOT, Service, cpu_seconds, free_port, pct, ready, tandem_cmd, temp_sqlite
+from tests.bench.common import BENCH_SECRET_KEYS, ROOT, Service, cpu_seconds, free_port, pct, ready, tandem_cmd, temp_sqlite
 
 SUB = "subscription($i: ID) { chargerUpdated(id: $i) { id chargeState { isPluggedIn powerDeliveryState } } }"
 
@@ -175,7 +175,8 @@ async def seed(users: int) -> list[tuple[str, str, str]]:
     charger_of = {c.user_id: c.id for c in await Charger.filter(user_id__in=ids)}  # type: ignore[attr-defined]
     out = []
     for uid in ids:
-        out.append((uid, await create_user_token(client.id, uid), charger_of[uid]))
+        _, token = await create_user_token(client.id, uid)
+        out.append((uid, token, charger_of[uid]))
     return out
 
 
@@ -208,7 +209,8 @@ async def run(args: argparse.Namespace) -> Run:
     if db_url.startswith(("postgres://", "postgresql://")):
         db_url, drop = await private_postgres(db_url)
     namespace = f"bench-{uuid.uuid4().hex[:10]}"
-    settings = Settings.from_env({}, database_url=db_url, broadcast_url=args.redis, broadcast_namespace=namespace)
+    settings = Settings.from_env({}, database_url=db_url, broadcast_url=args.redis, broadcast_namespace=namespace,
+                                 secret_keys=BENCH_SECRET_KEYS)  # the web processes' keys (tests.bench.common)
     await db.migrate(settings)
     await db.init(settings)
     servers: list[Service] = []
