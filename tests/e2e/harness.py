@@ -150,7 +150,8 @@ async def stack(settings: Settings, *, sim_speed: float = 1.0) -> AsyncIterator[
     await reset_database(settings.database_url)
     async with serve(create_sim(speed=sim_speed), lifespan="off") as sim_url:
         settings = dataclasses.replace(settings, simulator_url=sim_url)
-        async with serve(create_app(settings), ws_compression=settings.ws_compression) as url, httpx.AsyncClient(timeout=20) as http:
+        async with (serve(create_app(settings), ws_compression=settings.ws_compression) as url,
+                    httpx.AsyncClient(timeout=20) as http):
             yield Stack(url=url, sim_url=sim_url, settings=settings, http=http)
 
 
