@@ -61,7 +61,7 @@ def server_config(app: Any, settings: Settings) -> uvicorn.Config:
     # In-flight requests get part of the shutdown time, the lifespan (workers, vendors) the rest.
     # No server websocket pings: OCPP charge points prove they live with heartbeats (and many do not
     # answer pings sent more often than their heartbeat); GraphQL clients get graphql-transport-ws pings.
-    # permessage-deflate only with TANDEM_WS_COMPRESSION: it costs ~40 KB per socket (measured).
+    # permessage-deflate only with TANDEM_WS_COMPRESSION (its zlib contexts cost 40-105 KB per socket).
     grace = max(1, round(settings.shutdown_timeout_s / 3))
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                           ws="websockets-sansio", timeout_graceful_shutdown=grace, ws_ping_interval=None,

@@ -34,7 +34,7 @@ Figures (2 cores shared with other engineers' tests and benches, load average 2-
 plug-ins of which 50 with a known idTag, 100 commands), in README.md under "Benchmarks":
 - `--points 1000` (SQLite): link 55 ms each, connect 93 s all at once (93 ms web CPU per connect),
   89 KB per connection (with permessage-deflate, which the simulated chargers offer and Tandem then
-  accepted; without it, TANDEM_WS_COMPRESSION's default: 33 KB in a later run), plug-in →
+  accepted; a later run: 33 KB without it, TANDEM_WS_COMPRESSION's default, 138 KB with), plug-in →
   chargerUpdated p50 1.1 s / p99 2.4 s, known idTag → ACTIVE 42/50 within 60 s, p50 3.5 s / p95
   5.3 s, 0 false activations, setMaxCurrent → CONFIRMED p50 161 ms / p99 620 ms;
 - `--points 1000 --web 2` (PostgreSQL + Redis): 145 KB per connection (with permessage-deflate),
