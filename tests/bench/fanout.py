@@ -14,8 +14,8 @@ websocket per subscriber from `--clients` client processes (the lean `websockets
 `isPluggedIn: true`. Memory per subscriber is the growth of each web process's resident memory
 from before the sockets opened to after every subscription was registered. The clients offer
 permessage-deflate only with `--deflate` (browsers always do); the server accepts it only with
-TANDEM_WS_COMPRESSION=true (1,000 users: 54 KB per subscriber, 55 KB with `--deflate`, 97 KB
-with `--deflate` and compression on).
+TANDEM_WS_COMPRESSION=true (5,000 users with `--deflate`: 51.8 KB per subscriber, 93.2 KB with
+compression on).
 
 Database: a fresh SQLite file, or `--database postgres://...` (a private database
 `tandem_bench_<pid>` is created beside the one named and dropped at exit). Redis:
