@@ -11,10 +11,13 @@ import sys
 import threading
 from collections.abc import Coroutine
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.logs import configure_logging
 from app.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
@@ -41,13 +44,7 @@ def _serve(args: argparse.Namespace) -> None:
         settings = with_secret_key(settings)
     app = create_app(settings, demo=args.demo)
     print(f"GraphQL: http://{settings.host}:{settings.port}/graphql", flush=True)
-    # In-flight requests get part of the shutdown time, the lifespan (workers, vendors) the rest.
-    # No server websocket pings: OCPP charge points prove they live with heartbeats (and many do not
-    # answer pings sent more often than their heartbeat); GraphQL clients get graphql-transport-ws pings.
-    grace = max(1, round(settings.shutdown_timeout_s / 3))
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            ws="websockets-sansio", timeout_graceful_shutdown=grace, ws_ping_interval=None,
-                            ws_max_size=settings.max_body_bytes or 16 * 1024 * 1024, log_config=None)
+    config = server_config(app, settings)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -55,6 +52,21 @@ def _serve(args: argparse.Namespace) -> None:
             super().handle_exit(sig, frame)
 
     Server(config).run()
+
+
+def server_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """The uvicorn configuration of a web process serving `app` on `settings.host:port`."""
+    import uvicorn
+
+    # In-flight requests get part of the shutdown time, the lifespan (workers, vendors) the rest.
+    # No server websocket pings: OCPP charge points prove they live with heartbeats (and many do not
+    # answer pings sent more often than their heartbeat); GraphQL clients get graphql-transport-ws pings.
+    # permessage-deflate only with TANDEM_WS_COMPRESSION (its zlib contexts cost 40-105 KB per socket).
+    grace = max(1, round(settings.shutdown_timeout_s / 3))
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                          ws="websockets-sansio", timeout_graceful_shutdown=grace, ws_ping_interval=None,
+                          ws_per_message_deflate=settings.ws_compression,
+                          ws_max_size=settings.max_body_bytes or 16 * 1024 * 1024, log_config=None)
 
 
 def _exit_anyway_after(seconds: float) -> None:

@@ -33,13 +33,16 @@ a command often crosses processes. Failed-handshake limiting is off.
 Figures (2 cores shared with other engineers' tests and benches, load average 2-7; 100 users, 200
 plug-ins of which 50 with a known idTag, 100 commands), in README.md under "Benchmarks":
 - `--points 1000` (SQLite): link 55 ms each, connect 93 s all at once (93 ms web CPU per connect),
-  89 KB per connection, plug-in → chargerUpdated p50 1.1 s / p99 2.4 s, known idTag → ACTIVE
-  42/50 within 60 s, p50 3.5 s / p95 5.3 s, 0 false activations, setMaxCurrent → CONFIRMED
-  p50 161 ms / p99 620 ms;
-- `--points 1000 --web 2` (PostgreSQL + Redis): 145 KB per connection, plug-in p50 0.9 s / p99
-  1.8 s, ACTIVE 40/50, p50 2.8 s / p95 4.4 s, 0 false, CONFIRMED p50 124 ms / p99 483 ms;
+  89 KB per connection (with permessage-deflate, which the simulated chargers offer and Tandem then
+  accepted; a later run: 33 KB without it, TANDEM_WS_COMPRESSION's default, 138 KB with), plug-in →
+  chargerUpdated p50 1.1 s / p99 2.4 s, known idTag → ACTIVE 42/50 within 60 s, p50 3.5 s / p95
+  5.3 s, 0 false activations, setMaxCurrent → CONFIRMED p50 161 ms / p99 620 ms;
+- `--points 1000 --web 2` (PostgreSQL + Redis): 145 KB per connection (with permessage-deflate),
+  plug-in p50 0.9 s / p99 1.8 s, ACTIVE 40/50, p50 2.8 s / p95 4.4 s, 0 false, CONFIRMED p50 124 ms
+  / p99 483 ms;
 - `--points 100 --users 20 --plugins 40 --paired 10 --commands 20`: plug-in p50 100 ms / p99 215
-  ms, ACTIVE p50 0.7 s / p95 0.8 s, CONFIRMED p50 63 ms / p99 101 ms, 15 KB per connection.
+  ms, ACTIVE p50 0.7 s / p95 0.8 s, CONFIRMED p50 63 ms / p99 101 ms, 15 KB per connection;
+- `--points 300`: 56 KB per connection, 133 KB with TANDEM_WS_COMPRESSION=true (same session).
 5,000 charge points were not run (the link and connect phases alone take ~10 minutes here).
 """
 

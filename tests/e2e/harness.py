@@ -27,11 +27,13 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serve(app: Any, port: int | None = None,
-                lifespan: Literal["auto", "on", "off"] = "on") -> AsyncIterator[str]:
-    """Serve an ASGI app with a real uvicorn on a free port; yields its base URL."""
+                lifespan: Literal["auto", "on", "off"] = "on", ws_compression: bool = False) -> AsyncIterator[str]:
+    """Serve an ASGI app with a real uvicorn on a free port (permessage-deflate as `tandem serve`
+    with TANDEM_WS_COMPRESSION = `ws_compression`); yields its base URL."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan=lifespan, ws="websockets-sansio"))
+                                           lifespan=lifespan, ws="websockets-sansio",
+                                           ws_per_message_deflate=ws_compression))
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started or task.done():
@@ -148,7 +150,8 @@ async def stack(settings: Settings, *, sim_speed: float = 1.0) -> AsyncIterator[
     await reset_database(settings.database_url)
     async with serve(create_sim(speed=sim_speed), lifespan="off") as sim_url:
         settings = dataclasses.replace(settings, simulator_url=sim_url)
-        async with serve(create_app(settings)) as url, httpx.AsyncClient(timeout=20) as http:
+        async with (serve(create_app(settings), ws_compression=settings.ws_compression) as url,
+                    httpx.AsyncClient(timeout=20) as http):
             yield Stack(url=url, sim_url=sim_url, settings=settings, http=http)
 
 
