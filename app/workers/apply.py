@@ -145,14 +145,18 @@ def poll_stamp(kind: str, row: Vehicle | Charger, changes: dict[str, Any], now: 
     being decided (`deciding_s` after it)."""
     if changes or kicked:
         return {"polled_at": now}
+    return {"polled_at": now} if deciding(kind, row, now, deciding_s) else {}
+
+
+def deciding(kind: str, row: Vehicle | Charger, now: datetime, deciding_s: float) -> bool:
+    """Whether the asset's plug-in is being decided now: a vehicle in its confirmation window, a
+    charger within `deciding_s` of its plug-in (the window, the probe and a margin)."""
     if kind == "vehicle":
         v: Vehicle = row  # type: ignore[assignment]
-        deciding = v.confirm_until is not None and v.confirm_until > now
-    else:
-        c: Charger = row  # type: ignore[assignment]
-        deciding = bool(c.is_plugged_in) and c.plugged_in_at is not None \
-            and now - c.plugged_in_at <= timedelta(seconds=deciding_s)
-    return {"polled_at": now} if deciding else {}
+        return v.confirm_until is not None and v.confirm_until > now
+    c: Charger = row  # type: ignore[assignment]
+    return bool(c.is_plugged_in) and c.plugged_in_at is not None \
+        and now - c.plugged_in_at <= timedelta(seconds=deciding_s)
 
 
 def visible(changes: dict[str, Any]) -> bool:
@@ -169,8 +173,8 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
     it is ACTIVE with (its chargeState follows the charger at once, and `vehicleUpdated` fires).
     """
     s = rt.settings
-    stamp = poll_stamp(kind, row, changes, now, kicked=kicked,
-                       deciding_s=s.confirm_window_s + 2 * s.probe_s + DECIDING_EXTRA_S)
+    deciding_s = s.confirm_window_s + 2 * s.probe_s + DECIDING_EXTRA_S
+    stamp = poll_stamp(kind, row, changes, now, kicked=kicked, deciding_s=deciding_s)
     if not changes:
         if stamp:
             row.polled_at = now
@@ -196,7 +200,10 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
     if follower is not None:
         await rt.publish("vehicle", row.user_id, follower)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
-        if transitions or set(changes) - NOT_PAIRING_INPUTS or pairing.awaited(row.id):
+        # a meter tick alone decides nothing new, except while the plug-in is being decided (the
+        # window's end and the probe are judged at the polls that follow it)
+        if transitions or set(changes) - NOT_PAIRING_INPUTS or deciding(kind, row, now, deciding_s) \
+                or pairing.awaited(row.id):
             await pairing.after_poll(rt, kind, row, transitions)
         from app.smart import hooks
 
