@@ -56,8 +56,11 @@ def awaited(asset_id: str) -> bool:
 
 
 def wait_for_polls(user_id: str, charger_ids: Iterable[str]) -> None:
-    """A decision of `user_id` waits for these chargers' next polls (see `awaited`)."""
+    """The user's latest decision waits for these chargers' next polls (see `awaited`); it
+    waits for no other (a charger polled since, with changes, is not waited for any more)."""
     until = time.monotonic() + AWAIT_S
+    for cid in [cid for cid, (user, _) in _awaited.items() if user == user_id]:
+        del _awaited[cid]
     _awaited.update({cid: (user_id, until) for cid in charger_ids})
 
 
@@ -157,10 +160,10 @@ async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     async with user_lock(user_id):
         decisions = await _evaluate(rt, user_id)
     stale = {cid for d in decisions for cid in d.stale_chargers}
+    wait_for_polls(user_id, stale)
     if stale:
         from app.workers.kick import request_poll
 
-        wait_for_polls(user_id, stale)
         # a charger whose polls fail (rate limited, unreachable) keeps its back-off: no kick
         for cid in sorted(await column(Charger.filter(id__in=list(stale), poll_error=None), "id")):
             await request_poll(rt, "charger", str(cid))

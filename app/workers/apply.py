@@ -195,9 +195,10 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
         device_changed(row.user_id)  # an action waiting for this device's report is judged now
     if follower is not None:
         await rt.publish("vehicle", row.user_id, follower)
+    waited = pairing.awaited(row.id)  # a decision waiting for this poll is taken again, whatever it changed
+    if transitions or set(changes) - NOT_PAIRING_INPUTS or waited:
+        await pairing.after_poll(rt, kind, row, transitions)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
-        if transitions or set(changes) - NOT_PAIRING_INPUTS or pairing.awaited(row.id):
-            await pairing.after_poll(rt, kind, row, transitions)
         from app.smart import hooks
 
         await hooks.after_poll(rt, kind, row, transitions, changes, now)

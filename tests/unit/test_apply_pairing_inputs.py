@@ -59,6 +59,9 @@ def test_a_decision_waiting_for_several_chargers_is_taken_again_after_the_last_p
     pairing.wait_for_polls("u1", ["a", "b", "c"])
     pairing.wait_for_polls("u2", ["d"])
     assert [pairing.awaited(x) for x in ("a", "d", "b", "c", "c", "zz")] == [False, True, False, True, False, False]
+    pairing.wait_for_polls("u1", ["a", "b"])
+    pairing.wait_for_polls("u1", ["b"])  # decided again meanwhile: now waits for b only
+    assert [pairing.awaited(x) for x in ("a", "b")] == [False, True]
     monkeypatch.setattr(pairing, "AWAIT_S", 0.0)
     pairing.wait_for_polls("u1", ["a", "b"])
     assert [pairing.awaited(x) for x in ("a", "b")] == [True, True]
