@@ -55,6 +55,8 @@ Activations missing within the 60 s wait (8 of 50 on main) were two faults, not 
 database within 8.4 s of their plug-in): a subscriber's shared read could be orphaned
 (resolvers/live.py: that subscription heard nothing more), and a charger polled between its
 linking's two writes was stopped as NOT_FOUND for good (the 30th: its plug-in never arrived).
+The same 300-point command after the fixes (load average 1-1.7): plug-in 200/200, p50 23 ms / p99
+165 ms (p50 2.0 s / p99 4.5 s on main), ACTIVE 30/30, p50 0.68 s / p95 0.79 s.
 5,000 charge points were not run (the link and connect phases alone take ~10 minutes here).
 """
 
