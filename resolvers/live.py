@@ -57,6 +57,11 @@ class Shared(Generic[K, V]):
         entry = self._entries.get(key)
         if entry is not None and entry[0] >= seq:
             return await asyncio.shield(entry[1])
+        queued = self._pending.get(key)
+        if queued is not None:  # not started yet: it reads after this event too, so serves both
+            self._entries[key] = (last_seq(), queued, time.monotonic())
+            self._entries.move_to_end(key)
+            return await asyncio.shield(queued)
         fut: asyncio.Future[V] = loop.create_future()
         self._entries[key] = (last_seq(), fut, time.monotonic())
         self._entries.move_to_end(key)  # the dict stays in request order

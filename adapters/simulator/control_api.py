@@ -150,6 +150,8 @@ def routes(sim: Sim) -> list[Route]:
             return body
         if not body:
             sim.faults = {v: Faults() for v in VENDORS}
+            for station in sim.stations.values():
+                station.nudge()
             return JSONResponse({"reset": sorted(VENDORS)})
         vendor = vendor_of(body)
         if isinstance(vendor, Response):
@@ -158,6 +160,8 @@ def routes(sim: Sim) -> list[Route]:
             sim.faults[vendor] = Faults.parse(body, sim.now(), clock=sim.now)
         except ValueError as exc:
             return bad_request(str(exc))
+        for station in sim.stations.values():  # charge points act on a fault at once
+            station.nudge()
         return JSONResponse({"vendor": vendor, "set": sorted(set(body) - {"vendor"})})
 
     async def advance(request: Request) -> Response:

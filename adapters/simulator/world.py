@@ -191,6 +191,9 @@ class World:
         self.cars: dict[str, Car] = {}  # by vendor id
         self.cars_by_vin: dict[str, Car] = {}
         self.boxes: dict[str, Box] = {}  # by serial
+        #: Called when a charger's cable goes in or out (by serial): an OCPP charge point reports
+        #: it at once instead of looking at its cable on a timer.
+        self.cable_watchers: dict[str, Callable[[], None]] = {}
 
     # -- accounts ------------------------------------------------------------------------------
     def add_account(self, vendor: str, devices: list[dict[str, Any]]) -> Account:
@@ -427,6 +430,7 @@ class World:
         car.wants_charge, car.dirty, car.last_activity, car.awake_at = True, True, t, min(car.awake_at, t)
         car.cable_log = [*car.cable_log[-7:], (t, True)]
         self._integrate(box, car, t)
+        self._cable_moved(serial)
 
     def unplug(self, vin: str) -> None:
         """Pull the cable."""
@@ -440,6 +444,12 @@ class World:
         box.paused, box.override = False, False
         car.dirty, car.last_activity = True, t
         car.cable_log = [*car.cable_log[-7:], (t, False)]
+        self._cable_moved(box.id)
+
+    def _cable_moved(self, serial: str) -> None:
+        watcher = self.cable_watchers.get(serial)
+        if watcher is not None:
+            watcher()
 
     def configure(self, vin: str, spec: dict[str, Any]) -> None:
         """Change a car's settings from now on (the fields of CAR_RULES but its vin; ValueError naming a

@@ -14,10 +14,16 @@ def stored_credentials(credentials: dict[str, Any]) -> dict[str, Any]:
     return {"chargePointId": credentials.get("chargePointId")}
 
 
-async def register(charger: Charger, credentials: dict[str, Any]) -> None:
-    """Create or update the station for `charger` with the password's hash."""
-    cp_id, password = check_credentials(credentials)
-    digest = await hashed(password)
+async def password_digest(credentials: dict[str, Any]) -> str:
+    """The stored form of the credentials' password (scrypt, in a thread: tens of ms);
+    BadCredentials when their shape is wrong."""
+    _, password = check_credentials(credentials)
+    return await hashed(password)
+
+
+async def register(charger: Charger, credentials: dict[str, Any], digest: str) -> None:
+    """Create or update the station for `charger` with the password's hash (`password_digest`)."""
+    cp_id, _ = check_credentials(credentials)
     row = await OcppStation.filter(charge_point_id=cp_id).first()
     if row is None:
         await OcppStation.create(charge_point_id=cp_id, charger=charger, password_hash=digest)

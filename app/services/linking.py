@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from adapters import registry
 from adapters.errors import BadCredentials, RateLimited, UnknownVendor, VendorError
@@ -103,13 +104,18 @@ async def link_vendor(
 
     vehicles: list[Vehicle] = []
     chargers: list[Charger] = []
+    # An OCPP charger is written with its station in one transaction (the password hashed
+    # before): a poller seeing the charger alone would stop polling it as not registered.
+    digest = await ocpp_stations.password_digest(credentials) if vendor == "ocpp" else None
     for info in infos:
         if isinstance(info, VehicleInfo):
             vehicles.append(await _upsert_vehicle(rt, user_id, link, vendor, info))
+        elif isinstance(info, ChargerInfo) and digest is not None:
+            async with in_transaction():
+                chargers.append(await _upsert_charger(rt, user_id, link, vendor, info))
+                await ocpp_stations.register(chargers[-1], credentials, digest)
         elif isinstance(info, ChargerInfo):
             chargers.append(await _upsert_charger(rt, user_id, link, vendor, info))
-            if vendor == "ocpp":
-                await ocpp_stations.register(chargers[-1], credentials)
     await evsystems.establish(rt, user_id)
     for v in vehicles:
         await rt.publish("vehicle", user_id, v.id)

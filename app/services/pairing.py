@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -26,9 +28,12 @@ _locks: dict[str, asyncio.Lock] = {}
 #: How late a charger cloud may report a cable (Easee: within seconds). An adapter whose reports
 #: arrive faster says so with `report_lag_s` (OCPP: the charge point pushes to Tandem itself).
 CHARGER_CLOUD_LAG_S = 2.0
-#: Chargers a decision waits for (their last poll was older than the vehicle data): decide again
-#: after their next poll even when it changed nothing. A liveness hint only, never an input.
-_awaited: set[str] = set()
+#: Chargers a decision waits for (their last poll was older than the vehicle data), with their
+#: user and until when (monotonic) the wait is counted: decide again once the last of them was
+#: polled, even when the polls changed nothing. A liveness hint only, never an input.
+_awaited: dict[str, tuple[str, float]] = {}
+#: How long a decision's wait for its chargers' polls holds back deciding after each of them.
+AWAIT_S = 10.0
 #: Cable-report lags kept per vehicle, and how many make a cloud's promptness known.
 REPORT_LAGS_KEPT = 5
 REPORT_LAGS_NEEDED = 3
@@ -39,11 +44,24 @@ CLOCK_TOLERANCE_S = 2.0
 
 def awaited(asset_id: str) -> bool:
     """Whether a pairing decision waits for this asset's poll (and forget it): the caller then
-    runs `after_poll` even though the poll changed nothing."""
-    if asset_id in _awaited:
-        _awaited.discard(asset_id)
-        return True
-    return False
+    runs `after_poll` even though the poll changed nothing. True only for the last of the user's
+    awaited chargers still to be polled (within AWAIT_S of the wait): deciding after each of
+    them re-decided the user once per charger, and held the polls of everyone else back (a user
+    with 10 OCPP chargers, polled once a minute, waited for all 9 others at each plug-in)."""
+    entry = _awaited.pop(asset_id, None)
+    if entry is None:
+        return False
+    user_id, now = entry[0], time.monotonic()
+    return not any(user == user_id and until > now for user, until in _awaited.values())
+
+
+def wait_for_polls(user_id: str, charger_ids: Iterable[str]) -> None:
+    """The user's latest decision waits for these chargers' next polls (see `awaited`); it
+    waits for no other (a charger polled since, with changes, is not waited for any more)."""
+    until = time.monotonic() + AWAIT_S
+    for cid in [cid for cid, (user, _) in _awaited.items() if user == user_id]:
+        del _awaited[cid]
+    _awaited.update({cid: (user_id, until) for cid in charger_ids})
 
 
 def report_lag(lags: list[float] | None) -> float | None:
@@ -142,10 +160,10 @@ async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:
     async with user_lock(user_id):
         decisions = await _evaluate(rt, user_id)
     stale = {cid for d in decisions for cid in d.stale_chargers}
+    wait_for_polls(user_id, stale)
     if stale:
         from app.workers.kick import request_poll
 
-        _awaited.update(stale)
         # a charger whose polls fail (rate limited, unreachable) keeps its back-off: no kick
         for cid in sorted(await column(Charger.filter(id__in=list(stale), poll_error=None), "id")):
             await request_poll(rt, "charger", str(cid))

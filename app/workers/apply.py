@@ -199,12 +199,13 @@ async def save(rt: Runtime, kind: str, row: Vehicle | Charger, changes: dict[str
         device_changed(row.user_id)  # an action waiting for this device's report is judged now
     if follower is not None:
         await rt.publish("vehicle", row.user_id, follower)
+    waited = pairing.awaited(row.id)  # a decision waiting for this poll is taken again, whatever it changed
+    # a meter tick alone decides nothing new, except while the plug-in is being decided (the
+    # window's end and the probe are judged at the polls that follow it)
+    if transitions or set(changes) - NOT_PAIRING_INPUTS or waited \
+            or (set(changes) - {"last_seen"} and deciding(kind, row, now, deciding_s)):
+        await pairing.after_poll(rt, kind, row, transitions)
     if transitions or set(changes) - {"last_seen"}:  # a last_seen tick alone is no evidence
-        # a meter tick alone decides nothing new, except while the plug-in is being decided (the
-        # window's end and the probe are judged at the polls that follow it)
-        if transitions or set(changes) - NOT_PAIRING_INPUTS or deciding(kind, row, now, deciding_s) \
-                or pairing.awaited(row.id):
-            await pairing.after_poll(rt, kind, row, transitions)
         from app.smart import hooks
 
         await hooks.after_poll(rt, kind, row, transitions, changes, now)

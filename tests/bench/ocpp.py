@@ -30,19 +30,36 @@ charge points split between them) on PostgreSQL + Redis (TANDEM_BENCH_DATABASE_U
 fresh database on 127.0.0.1:5432; TANDEM_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0), so
 a command often crosses processes. Failed-handshake limiting is off.
 
-Figures (2 cores shared with other engineers' tests and benches, load average 2-7; 100 users, 200
-plug-ins of which 50 with a known idTag, 100 commands), in README.md under "Benchmarks":
-- `--points 1000` (SQLite): link 55 ms each, connect 93 s all at once (93 ms web CPU per connect),
-  89 KB per connection (with permessage-deflate, which the simulated chargers offer and Tandem then
-  accepted; a later run: 33 KB without it, TANDEM_WS_COMPRESSION's default, 138 KB with), plug-in →
-  chargerUpdated p50 1.1 s / p99 2.4 s, known idTag → ACTIVE 42/50 within 60 s, p50 3.5 s / p95
-  5.3 s, 0 false activations, setMaxCurrent → CONFIRMED p50 161 ms / p99 620 ms;
-- `--points 1000 --web 2` (PostgreSQL + Redis): 145 KB per connection (with permessage-deflate),
-  plug-in p50 0.9 s / p99 1.8 s, ACTIVE 40/50, p50 2.8 s / p95 4.4 s, 0 false, CONFIRMED p50 124 ms
-  / p99 483 ms;
-- `--points 100 --users 20 --plugins 40 --paired 10 --commands 20`: plug-in p50 100 ms / p99 215
-  ms, ACTIVE p50 0.7 s / p95 0.8 s, CONFIRMED p50 63 ms / p99 101 ms, 15 KB per connection;
-- `--points 300`: 56 KB per connection, 133 KB with TANDEM_WS_COMPRESSION=true (same session).
+Figures (2 cores shared with other engineers' tests and benches; 100 users, 200 plug-ins of which
+50 with a known idTag, 100 commands), in README.md under "Benchmarks":
+- `--points 1000` (SQLite), after the fixes of the `ocppfast` branch (event-driven simulated
+  charge points, SQLite synchronous=NORMAL, one re-decision per wait for charger polls, no lost
+  subscription reads; load average 2-3.5): link 63 ms each, connect 136 s all at once (127 ms web
+  CPU per connect), 136 KB per connection, plug-in → chargerUpdated 200/200, p50 52 ms / p99
+  661 ms, known idTag → ACTIVE 50/50, p50 0.74 s / p95 1.5 s, 0 false activations, setMaxCurrent
+  → CONFIRMED p50 63 ms / p99 287 ms. The same command just before (the two correctness fixes
+  only; load average ~5): plug-in p50 1.9 s / p99 4.5 s, ACTIVE 50/50 p50 6.9 s / p95 10.1 s,
+  CONFIRMED p50 186 ms / p99 796 ms. Where a plug-in's time went (p50 before → after, from
+  temporary timestamps in each process): the simulator noticing its cable 104 → 0 ms (it looked
+  every 0.2 s), StatusNotification to the station row 138 → 9 ms, row to the charger's poll
+  972 → 5 ms (p99 3.4 s → 43 ms: polls of pairing users' chargers, kicked by every decision,
+  queued everyone's), poll to publish 176 → 13 ms, publish to the subscriber 361 → 26 ms;
+- before those fixes, `--points 1000 --web 2` (PostgreSQL + Redis): 145 KB per connection,
+  plug-in p50 0.9 s / p99 1.8 s, ACTIVE 40/50, p50 2.8 s / p95 4.4 s, 0 false, CONFIRMED p50
+  124 ms / p99 483 ms (not run again);
+- before those fixes, `--points 100 --users 20 --plugins 40 --paired 10 --commands 20`: plug-in
+  p50 100 ms / p99 215 ms, ACTIVE p50 0.7 s / p95 0.8 s, CONFIRMED p50 63 ms / p99 101 ms, 15 KB
+  per connection (not run again).
+Activations missing within the 60 s wait (8 of 50 on main) were two faults, not slowness
+(`--points 300 --paired 30 --commands 20` on main: 17/30 seen, while 29 were ACTIVE in the
+database within 8.4 s of their plug-in): a subscriber's shared read could be orphaned
+(resolvers/live.py: that subscription heard nothing more), and a charger polled between its
+linking's two writes was stopped as NOT_FOUND for good (the 30th: its plug-in never arrived).
+The same 300-point command after the fixes (load average 1-1.7): plug-in 200/200, p50 23 ms / p99
+165 ms (p50 2.0 s / p99 4.5 s on main), ACTIVE 30/30, p50 0.68 s / p95 0.79 s.
+- memory per connection with and without permessage-deflate (TANDEM_WS_COMPRESSION, default off
+  now; the simulated chargers offer it): `--points 300` 56 KB without, 133 KB with; `--points 1000`
+  33 KB without, 138 KB with (one session, two test suites beside it).
 5,000 charge points were not run (the link and connect phases alone take ~10 minutes here).
 """
 

@@ -48,3 +48,20 @@ def test_a_session_energy_drop_while_plugged_in_is_a_new_plug_session() -> None:
     assert not same & {"unplugged", "plugged_in"}
     _, out = apply.charger_changes(row, csnap(False, None), NOW)
     assert out == {"unplugged", "charging_stopped"}
+
+
+def test_a_decision_waiting_for_several_chargers_is_taken_again_after_the_last_poll(monkeypatch) -> None:
+    """Polls that changed nothing re-run pairing only for the last of the chargers a decision
+    waits for (each user separately); a wait older than AWAIT_S no longer holds anyone back."""
+    from app.services import pairing
+
+    monkeypatch.setattr(pairing, "_awaited", {})
+    pairing.wait_for_polls("u1", ["a", "b", "c"])
+    pairing.wait_for_polls("u2", ["d"])
+    assert [pairing.awaited(x) for x in ("a", "d", "b", "c", "c", "zz")] == [False, True, False, True, False, False]
+    pairing.wait_for_polls("u1", ["a", "b"])
+    pairing.wait_for_polls("u1", ["b"])  # decided again meanwhile: now waits for b only
+    assert [pairing.awaited(x) for x in ("a", "b")] == [False, True]
+    monkeypatch.setattr(pairing, "AWAIT_S", 0.0)
+    pairing.wait_for_polls("u1", ["a", "b"])
+    assert [pairing.awaited(x) for x in ("a", "b")] == [True, True]

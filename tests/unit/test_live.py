@@ -133,3 +133,25 @@ async def test_bus_numbers_are_what_the_cache_compares() -> None:
             assert item is not None and item.seq > before and last_seq() >= item.seq
     finally:
         await bus.disconnect()
+
+
+async def test_a_newer_event_for_a_key_still_queued_keeps_the_earlier_readers() -> None:
+    """A key whose read is queued behind a running load, asked for again after a newer event,
+    is read once for both: the earlier reader gets the value too (it was once left waiting
+    forever, and its subscription heard nothing more)."""
+    store = Store()
+    shared: Shared[str, int] = Shared(store.load)
+    store.values.update(busy=1, alice=2)
+    store.gate.clear()
+    running = asyncio.create_task(shared.get("busy", next_seq()))
+    await store.started.wait()  # the runner is inside a load: new keys queue up
+    earlier = asyncio.create_task(shared.get("alice", next_seq()))
+    await asyncio.sleep(0)
+    store.values["alice"] = 3  # a change, then its event
+    later = asyncio.create_task(shared.get("alice", next_seq()))
+    await asyncio.sleep(0)
+    store.gate.set()
+    assert await asyncio.wait_for(running, 2) == 1
+    assert await asyncio.wait_for(later, 2) == 3
+    assert await asyncio.wait_for(earlier, 2) == 3  # read after both events: fresh for either
+    assert store.calls == [["busy"], ["alice"]]
