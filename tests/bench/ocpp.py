@@ -30,7 +30,13 @@ charge points split between them) on PostgreSQL + Redis (TANDEM_BENCH_DATABASE_U
 fresh database on 127.0.0.1:5432; TANDEM_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0), so
 a command often crosses processes. Failed-handshake limiting is off.
 
-Figures (2 cores shared with other engineers' tests and benches; 100 users, 200 plug-ins of which
+Final code (79ca3ca), run alone on the 2-core machine: `--points 1000`: link 46 ms each, connect
+90 s (92 ms web CPU per connect), 35 KB per connection, plug-in → chargerUpdated p50 29 ms / p99
+304 ms, known idTag → ACTIVE 50/50 p50 0.69 s / p95 1.01 s, 0 false, CONFIRMED p50 44 ms / p99
+367 ms; `--points 1000 --web 2`: 77 KB per connection (two processes), plug-in p50 20 ms / p99
+93 ms, ACTIVE 50/50 p50 0.66 s / p95 0.71 s, 0 false, CONFIRMED p50 48 ms / p99 224 ms.
+
+Earlier figures (2 cores shared with other engineers' tests and benches; 100 users, 200 plug-ins of which
 50 with a known idTag, 100 commands), in README.md under "Benchmarks":
 - `--points 1000` (SQLite), after the fixes of the `ocppfast` branch (event-driven simulated
   charge points, SQLite synchronous=NORMAL, one re-decision per wait for charger polls, no lost
