@@ -66,17 +66,18 @@ async def add(vehicle_id: str, tag: str, confirmed: bool, charger_id: str | None
         pass  # recorded meanwhile
 
 
-async def recompute(rt: Runtime, user_id: str) -> dict[str, tuple[di.LearntTag, ...]]:
-    """Derive every vehicle's learnt tags from the user's sightings and store the changed ones."""
+async def recompute(rt: Runtime, user_id: str) -> tuple[dict[str, tuple[di.LearntTag, ...]], list[di.Sighting]]:
+    """Derive every vehicle's learnt tags from the user's sightings and store the changed ones;
+    returns them with the sightings they came from."""
     vehicles = await Vehicle.filter(user_id=user_id)
-    found = di.learnt(await _sightings([v.id for v in vehicles]), {v.id: v.id_tags or [] for v in vehicles},
-                      own_tags(rt))
+    sightings = await _sightings([v.id for v in vehicles])
+    found = di.learnt(sightings, {v.id: v.id_tags or [] for v in vehicles}, own_tags(rt))
     for v in vehicles:
         stored = _stored(found.get(v.id, ()))
         if stored != (v.learnt_id_tags or []):
             v.learnt_id_tags = stored
             await v.save(update_fields=["learnt_id_tags"])
-    return found
+    return found, sightings
 
 
 async def confirmed(rt: Runtime, user_id: str, vehicle: Vehicle, charger: Charger, tag: str,
@@ -91,12 +92,11 @@ async def confirmed(rt: Runtime, user_id: str, vehicle: Vehicle, charger: Charge
         return f"idTag {tag} not learnt: the user set it on another vehicle"
     before = learnt_of(vehicle)
     await add(vehicle.id, tag, True, charger.id, session_at)
-    after = await recompute(rt, user_id)
+    after, sightings = await recompute(rt, user_id)
     if any(t.id_tag == tag for t in after.get(vehicle.id, ())):
         if any(t.id_tag == tag for t in before):
             return None  # known already
         return f"idTag {tag} learnt for {name}: it names this vehicle in later sessions"
-    sightings = await _sightings([v.id for v in await Vehicle.filter(user_id=user_id)])
     others = di.shared_with(tag, vehicle.id, sightings)
     if others:
         return (f"idTag {tag} was seen with {len(others)} other vehicle(s) too: a shared card, evidence for "
