@@ -416,10 +416,13 @@ def decide(chargers: Iterable[ChargerTrack], vehicles: Iterable[VehicleTrack], a
     if blind:
         assigned[blind[0]] = blind[1]
     assigned = _one_each(assigned)
-    stale = _stale_chargers(chargers, assigned, vehicles, s)
-    held = dict(assigned) if stale else {}
+    # a car named by the card presented at its charger is there whatever the other chargers show
+    # (`_certain`): only the choices made from the cars' data wait for a full view
+    by_data = {cid: vid for cid, vid in assigned.items() if not verdicts[cid][vid].tagged}
+    stale = _stale_chargers(chargers, by_data, vehicles, s)
+    held = by_data if stale else {}
     if stale:
-        assigned = {}
+        assigned = {cid: vid for cid, vid in assigned.items() if cid not in by_data}
     return [replace(_decision(c, verdicts, assigned, vehicles, len(plugged_open), now, s, held, stale),
                     refuted=refuted.get(c.charger_id, ())) for c in open_chargers]
 
@@ -435,7 +438,9 @@ def _stale_chargers(chargers: list[ChargerTrack], assigned: dict[str, str], vehi
     """The chargers last seen before a chosen car's plug-in was first received: that car may be
     on one of them, whose cable the next poll would show (two cars plugged in seconds apart). A
     decision is not taken on such a partial view. (A car that cannot report a cable: its
-    charger's plug-in stands in for it.)"""
+    charger's plug-in stands in for it.) `assigned` holds the choices made from the cars' data
+    only: a user-set idTag presented at a charger names its car there, and the other chargers'
+    cables cannot change that (a pushed plug-in with a known card is decided at once)."""
     by_id = {c.charger_id: c for c in chargers}
     cars = {v.vehicle_id: v for v in vehicles}
     anchors = [_anchor(by_id[cid], cars[vid], s) for cid, vid in assigned.items()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from app.domain.pairing import VehicleObs
-from tests.unit.test_pairing_logic import car, charger, decide, obs, text
+from tests.unit.test_pairing_logic import at, car, charger, decide, obs, text
 
 
 def lvl(t: float, level: float, plugged: bool | None = None) -> VehicleObs:
@@ -46,6 +46,30 @@ def test_a_tagged_car_is_certain_here_even_with_another_charger_open() -> None:
     mine = replace(car("v1", obs(-3600, False)), id_tags=frozenset({"T1"}))
     d = decide([c1, c2], [mine], now=3)
     assert d["c1"].vehicle_id == "v1" and d["c2"].vehicle_id is None
+
+
+def test_a_known_idtag_decides_at_once_while_another_charger_is_still_to_be_seen() -> None:
+    """A pushed plug-in with the car's own card: the user's other charger, last seen before the
+    plug-in, cannot change which car the card names, so nothing waits for its poll. A choice from
+    a car's data at that other charger still waits for the full view."""
+    c1 = replace(charger("c1", 0), id_tag="T1", seen_at=at(0.2))
+    unseen = replace(charger("c2", None, plugged=False), seen_at=at(-40))
+    mine = replace(car("v1", obs(-3600, False)), id_tags=frozenset({"T1"}))
+    d = decide([c1, unseen], [mine, car("v2", obs(-3600, False))], now=0.3)["c1"]
+    assert d.vehicle_id == "v1" and d.by_id_tag and not d.stale_chargers
+    # the same plug-in with a card nobody named, and v2 reporting plugged in: v2 fits c1, but c2
+    # has not been seen since v2's answer, so the choice waits for c2's poll
+    guest = replace(c1, id_tag="GUEST", seen_at=at(5))
+    v2 = car("v2", obs(-3600, False), obs(3, True, lag=1))
+    held = decide([guest, unseen], [v2], now=5)["c1"]
+    assert held.vehicle_id is None and held.stale_chargers == ("c2",)
+    assert "v2 would be singled out, but waiting for a poll of c2" in text(held)
+    # both at once (v2's plug-in fits c3, and the card at c1 excludes it there): the tagged choice
+    # goes through, the data-based one waits
+    c3 = replace(charger("c3", 1), seen_at=at(5))
+    both = decide([replace(c1, seen_at=at(5)), c3, unseen], [mine, v2], now=5)
+    assert both["c1"].vehicle_id == "v1" and both["c3"].vehicle_id is None
+    assert both["c3"].stale_chargers == ("c2",)
 
 
 def test_soc_from_the_charger_excludes_a_car_at_another_level_and_agrees_otherwise() -> None:
