@@ -4,12 +4,15 @@ Reads come from what the charge point last reported (`StationHub.state`); comman
 Calls sent through the hub to whichever web process holds the charge point's websocket:
 
 - start: `ClearChargingProfile` of Tandem's pause when a transaction runs, else
-  `RemoteStartTransaction` on connector 1 with the idTag the charge point last presented (a
+  `RemoteStartTransaction` on connector 1 with the idTag connector 1 last started with (a
   charger that only starts for cards it knows accepts that one), else Tandem's own idTag;
 - stop: a `TxProfile` limiting the running transaction to 0 (the session stays resumable) when the
   charge point has the SmartCharging profile, else `RemoteStopTransaction`;
-- max current: a `TxDefaultProfile` on connector 0 in A or W, as the charge point takes, then
+- max current: a `TxDefaultProfile` on connector 1 in A or W, as the charge point takes, then
   `GetCompositeSchedule` so the charger's own report shows the limit.
+
+Tandem tracks connector 1 only (`app.ocpp.connectors`): every command targets it, so a second
+connector's car (a twin-socket wallbox) is neither started, stopped nor limited by Tandem.
 
 An Accepted reply is not done: the orchestrator confirms from the reports that follow.
 """
@@ -154,13 +157,14 @@ class OcppAdapter:
         await self._call(vendor_id, "RemoteStopTransaction", {"transactionId": st.transaction_id})
 
     async def set_max_current(self, session: Session, vendor_id: str, amps: float) -> None:
-        """Limit every session with a TxDefaultProfile, then read back the effective schedule."""
+        """Limit connector 1's sessions with a TxDefaultProfile (on connector 1: one on connector 0
+        would limit every connector's), then read back the effective schedule."""
         st = await self._state(vendor_id)
         if st.features and "SmartCharging" not in st.features:
             raise e.NotCapable("the charge point does not support smart charging profiles")
         unit = st.rate_unit or "A"
         profile = _profile(LIMIT_PROFILE_ID, "TxDefaultProfile", mapping.amps_to_rate(amps, unit), unit)
-        await self._call(vendor_id, "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile})
+        await self._call(vendor_id, "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile})
         await self.hub.note(vendor_id, limit_a=float(amps))
         try:
             reply = await self._call(vendor_id, "GetCompositeSchedule",

@@ -448,7 +448,7 @@ class OcppStation(Model):
     tx_id_tag = fields.CharField(max_length=20, null=True)
     tx_started_at = fields.DatetimeField(null=True)
     tx_meter_start_wh = fields.FloatField(null=True)
-    #: The last idTag the charge point presented (Authorize / StartTransaction).
+    #: The idTag of connector 1's last StartTransaction (an Authorize names no connector).
     last_id_tag = fields.CharField(max_length=20, null=True)
     last_id_tag_at = fields.DatetimeField(null=True)
     power_w = fields.FloatField(null=True)

@@ -31,7 +31,7 @@ from ocpp.v16.enums import (
 )
 
 from adapters import errors as ve
-from app.ocpp import messages, store
+from app.ocpp import connectors, messages, store
 from app.settings import Settings
 
 log = logging.getLogger("tandem.ocpp")
@@ -106,6 +106,12 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
             await self._on_change()
         else:  # unlinked while connected: the charge point is not Tandem's any more
             self.spawn(self._connection.close())
+
+    async def _heard(self, now: datetime) -> None:
+        """A message that changes nothing Tandem tracks: the charge point is alive."""
+        self._heard_written = now
+        if not await store.update(self.id, last_message_at=now):
+            self.spawn(self._connection.close())  # unlinked while connected
 
     async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a Call and return the CallResult payload (camelCase).
@@ -191,7 +197,8 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
 
     @on(Action.status_notification)
     async def on_status(self, connector_id: int, error_code: str, status: str, **extra: Any) -> Any:
-        """Connector 1's status (connector 0 stands for the whole charge point when it is down).
+        """Connector 1's status (connector 0 stands for the whole charge point when it is down);
+        other connectors' statuses are answered and ignored.
 
         A status stamped earlier than the last one applied (by the charge point's own clock: a
         message queued while offline and delivered late) is ignored; the data age is the stamp
@@ -200,7 +207,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         now = utcnow()
         claimed = messages.timestamp(extra.get("timestamp"))
         row = await store.get(self.id)
-        applies = connector_id == 1 or (connector_id == 0 and status in ("Unavailable", "Faulted"))
+        applies = connectors.status_applies(connector_id, status)
         newer = row is not None and (claimed is None or row.status_claimed_at is None
                                      or claimed >= row.status_claimed_at)
         if row is not None and applies and newer:
@@ -220,48 +227,56 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> Any:
-        """Every card is welcome at a home charger; Tandem notes it (an idTag can name the car)."""
-        now = utcnow()
-        await store.update(self.id, last_id_tag=id_tag, last_id_tag_at=now, last_message_at=now)
+        """Every card is welcome at a home charger. An Authorize names no connector, so its idTag
+        is not noted: the StartTransaction that follows tells which connector the card is for,
+        and only one on connector 1 makes it the session's idTag (and the card Tandem's remote
+        starts present); a card tapped for another connector says nothing about connector 1."""
+        await self._heard(utcnow())
         return call_result.Authorize(id_tag_info={"status": AuthorizationStatus.accepted})
 
     @on(Action.start_transaction)
     async def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any) -> Any:
-        """A transaction began: its id is unique for this charge point across Tandem restarts."""
+        """A transaction began: its id is unique for this charge point across Tandem restarts.
+        Only connector 1's becomes the charger's transaction; another connector's gets its id
+        and is otherwise ignored."""
         tx = await store.next_transaction_id(self.id)
         now = utcnow()
-        await self._changed(transaction_id=tx, tx_id_tag=id_tag, last_id_tag=id_tag, last_id_tag_at=now,
-                            tx_started_at=store.clamp(messages.timestamp(timestamp), now),
-                            tx_meter_start_wh=float(meter_start), energy_wh=float(meter_start), paused=False)
+        changes = connectors.start_changes(connector_id, tx, id_tag, float(meter_start),
+                                           store.clamp(messages.timestamp(timestamp), now))
+        if changes:
+            await self._changed(**changes)
+        else:
+            await self._heard(now)
         return call_result.StartTransaction(transaction_id=tx, id_tag_info={"status": AuthorizationStatus.accepted})
 
     @on(Action.stop_transaction)
     async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **_: Any) -> Any:
-        """A transaction ended (the one Tandem knows, or one it lost track of)."""
+        """A transaction ended: connector 1's (the one Tandem tracks) ends the charger's; any
+        other (another connector's, or one Tandem does not know) changes nothing Tandem tracks:
+        connector 1's own end shows in the StatusNotification that follows it."""
         row = await store.get(self.id)
-        changes: dict[str, Any] = dict(energy_wh=float(meter_stop), power_w=0.0,
-                                       meter_at=store.clamp(messages.timestamp(timestamp), utcnow()))
-        if row is not None and row.transaction_id in (transaction_id, None):
-            changes.update(transaction_id=None, paused=False)
-        await self._changed(**changes)
+        now = utcnow()
+        if row is not None and connectors.stop_applies(row.transaction_id, transaction_id):
+            await self._changed(transaction_id=None, paused=False, energy_wh=float(meter_stop), power_w=0.0,
+                                meter_at=store.clamp(messages.timestamp(timestamp), now))
+        else:
+            await self._heard(now)
         return call_result.StopTransaction(id_tag_info={"status": AuthorizationStatus.accepted})
 
     @on(Action.meter_values)
     async def on_meter(self, connector_id: int, meter_value: list[dict[str, Any]], **extra: Any) -> Any:
-        """Power, energy and SoC; a transaction id Tandem does not know is adopted (after a restart)."""
-        reading = messages.meter_reading(meter_value)
+        """Connector 1's power, energy and SoC; a transaction id Tandem does not know is adopted
+        from connector 1's (after a restart). Connector 0's (the whole box) and other connectors'
+        are answered and ignored."""
         now = utcnow()
-        changes: dict[str, Any] = dict(meter_at=store.clamp(reading.at, now))
-        for name in ("power_w", "energy_wh", "soc"):
-            if getattr(reading, name) is not None:
-                changes[name] = getattr(reading, name)
-        tx = extra.get("transaction_id")
         row = await store.get(self.id)
-        if row is not None and isinstance(tx, int) and row.transaction_id is None and connector_id == 1:
-            changes.update(transaction_id=tx)
-            if row.tx_meter_start_wh is None and reading.energy_wh is not None:
-                changes.update(tx_meter_start_wh=reading.energy_wh)
-        await self._changed(**changes)
+        changes = {} if row is None else connectors.meter_changes(
+            connector_id, messages.meter_reading(meter_value), now, extra.get("transaction_id"),
+            row.transaction_id, row.tx_meter_start_wh)
+        if changes:
+            await self._changed(**changes)
+        else:
+            await self._heard(now)
         return call_result.MeterValues()
 
     @on(Action.data_transfer)

@@ -12,7 +12,7 @@ from adapters.ocpp import mapping
 from adapters.ocpp.adapter import check_credentials
 from adapters.ocpp.hub import StationState
 from adapters.types import PowerState
-from app.ocpp import messages, passwords, store
+from app.ocpp import connectors, messages, passwords, store
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -192,3 +192,61 @@ async def test_a_remote_start_notes_its_idtag_before_sending_it() -> None:
     await OcppAdapter(hub=hub, id_tag="TANDEM").start_charging(Session("ocpp", "CP"), "CP")
     assert hub.log == [("note", "04OLDCARD"), ("RemoteStartTransaction", "04OLDCARD"),
                        ("note", "TANDEM"), ("RemoteStartTransaction", "TANDEM"), ("note", None)]
+
+
+# -- connectors: only connector 1's messages move what Tandem tracks -------------------------------
+
+def reading(power: float | None = 7400.0, energy: float | None = 12_000.0, soc: float | None = 55.0,
+            at: datetime | None = NOW - timedelta(seconds=5)) -> messages.MeterReading:
+    return messages.MeterReading(at=at, power_w=power, energy_wh=energy, soc=soc)
+
+
+@pytest.mark.parametrize("connector, status, applies", [
+    (1, "Charging", True), (1, "Available", True), (0, "Unavailable", True), (0, "Faulted", True),
+    (0, "Available", False), (0, "Charging", False), (2, "Charging", False), (2, "Faulted", False),
+    (2, "Available", False),
+])
+def test_only_connector_1s_status_applies(connector: int, status: str, applies: bool) -> None:
+    assert connectors.status_applies(connector, status) is applies
+
+
+def test_a_start_on_connector_1_is_the_chargers_transaction() -> None:
+    changes = connectors.start_changes(1, 17, "04A1B2C3", 1000.0, NOW)
+    assert changes["transaction_id"] == 17 and changes["tx_id_tag"] == "04A1B2C3"
+    assert changes["last_id_tag"] == "04A1B2C3" and changes["tx_meter_start_wh"] == 1000.0
+    assert changes["energy_wh"] == 1000.0 and changes["paused"] is False
+
+
+@pytest.mark.parametrize("connector", [0, 2, 3])
+def test_a_start_on_another_connector_changes_nothing_tracked(connector: int) -> None:
+    assert connectors.start_changes(connector, 18, "04A1B2C3", 1000.0, NOW) == {}
+
+
+def test_connector_1s_meter_values() -> None:
+    changes = connectors.meter_changes(1, reading(), NOW, None, 7, 10_000.0)
+    assert changes == dict(meter_at=NOW - timedelta(seconds=5), power_w=7400.0, energy_wh=12_000.0, soc=55.0)
+    # a reading stamped in the future is clamped to receipt; absent values are not written
+    ahead = connectors.meter_changes(1, reading(soc=None, at=NOW + timedelta(hours=1)), NOW, None, 7, 10_000.0)
+    assert ahead["meter_at"] == NOW and "soc" not in ahead
+
+
+@pytest.mark.parametrize("connector", [0, 2])
+def test_the_main_meter_and_other_connectors_meter_values_change_nothing(connector: int) -> None:
+    assert connectors.meter_changes(connector, reading(), NOW, None, 7, 10_000.0) == {}
+    assert connectors.meter_changes(connector, reading(), NOW, 41, None, None) == {}  # nor adopt its transaction
+
+
+def test_a_lost_transaction_is_adopted_from_connector_1s_meter_values_only() -> None:
+    adopted = connectors.meter_changes(1, reading(), NOW, 40, None, None)
+    assert adopted["transaction_id"] == 40 and adopted["tx_meter_start_wh"] == 12_000.0
+    kept_start = connectors.meter_changes(1, reading(), NOW, 40, None, 9_000.0)
+    assert kept_start["transaction_id"] == 40 and "tx_meter_start_wh" not in kept_start
+    assert "transaction_id" not in connectors.meter_changes(1, reading(), NOW, 40, 39, 9_000.0)  # one is tracked
+    assert "transaction_id" not in connectors.meter_changes(1, reading(), NOW, None, None, None)
+    assert "transaction_id" not in connectors.meter_changes(1, reading(), NOW, True, None, None)
+
+
+def test_a_stop_applies_to_connector_1s_tracked_transaction_only() -> None:
+    assert connectors.stop_applies(7, 7)
+    assert not connectors.stop_applies(7, 8)  # another connector's
+    assert not connectors.stop_applies(None, 8)  # unknown: maybe another connector's
