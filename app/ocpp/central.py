@@ -179,6 +179,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
             firmware=info.get("firmware_version"), heartbeat_s=self.settings.ocpp_heartbeat_s,
             paused=False, status_claimed_at=None,  # a rebooted clock may have moved: order afresh
         )
+        await store.describe(self.id, charge_point_vendor[:50], charge_point_model[:50])
         return call_result.BootNotification(current_time=utcnow().isoformat(),
                                             interval=self.settings.ocpp_heartbeat_s,
                                             status=RegistrationStatus.accepted)

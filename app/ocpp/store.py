@@ -9,7 +9,7 @@ from typing import Any
 from tortoise.expressions import F
 
 from adapters.ocpp.hub import StationState
-from app.db.models import OcppStation
+from app.db.models import Charger, OcppStation
 
 
 def clamp(claimed: datetime | None, received: datetime) -> datetime:
@@ -50,3 +50,11 @@ async def next_transaction_id(cp_id: str) -> int:
     await OcppStation.filter(charge_point_id=cp_id).update(next_tx_id=F("next_tx_id") + 1)
     row = await OcppStation.get(charge_point_id=cp_id)
     return int(row.next_tx_id) - 1
+
+
+async def describe(cp_id: str, brand: str, model: str) -> None:
+    """Name the linked charger after what its charge point says it is (BootNotification's
+    vendor and model): a charger is linked before it first connects, so linking cannot know them."""
+    row = await get(cp_id)
+    if row is not None and row.charger_id is not None:
+        await Charger.filter(id=row.charger_id).update(brand=brand, model=model)

@@ -11,7 +11,8 @@ import websockets
 from app.db import column
 from tests.e2e import flows
 from tests.e2e.harness import Stack, make_user
-from tests.e2e.ocpp_flows import central_url, charger, link_ocpp, sim_station, sim_world, until_charger
+from tests.e2e.ocpp_flows import OCPP_CHARGER, central_url, charger, link_ocpp, sim_station, sim_world, until_charger
+from tests.e2e.ocpp_peer import connected
 
 
 async def test_link_connect_plug_and_commands(st: Stack) -> None:
@@ -47,6 +48,20 @@ async def test_link_connect_plug_and_commands(st: Stack) -> None:
     await st.sim("/sim/unplug", {"vin": "VINOCPP1"})
     gone = await until_charger(st, token, c["id"], lambda x: x["chargeState"]["isPluggedIn"] is False)
     assert gone["chargeState"]["powerDeliveryState"] == "UNPLUGGED"
+
+
+async def test_a_charger_is_named_by_its_boot_notification(st: Stack) -> None:
+    """A charger is linked before it first connects, so linking cannot know what it is: the
+    charge point's BootNotification (vendor, model) names it; the id stays its serial number."""
+    _, token = await make_user(st)
+    data = await st.data(
+        f"mutation($c: JSON!) {{ linkVendor(vendor: \"ocpp\", credentials: $c) {{ chargers {{ {OCPP_CHARGER} }} }} }}",
+        {"c": {"chargePointId": "CP-NAMED-1", "password": "named-charger-pw"}}, token=token)
+    linked = data["linkVendor"]["chargers"][0]
+    assert linked["information"] == {"brand": None, "model": None, "serialNumber": "CP-NAMED-1"}
+    async with connected(st, "CP-NAMED-1", "named-charger-pw"):  # booted: Tandem answered the boot
+        named = await charger(st, token, linked["id"])
+    assert named["information"] == {"brand": "PeerTest", "model": "Twin", "serialNumber": "CP-NAMED-1"}
 
 
 async def test_a_linked_charger_is_never_seen_without_its_station(st: Stack) -> None:
