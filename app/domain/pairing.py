@@ -83,6 +83,9 @@ class ChargerTrack:
     id_tag: str | None = None
     #: The car's SoC (%) as the charger reports it (OCPP MeterValues), where it does.
     soc: float | None = None
+    #: False while the charger cannot tell whether a cable is in (offline, faulted, unavailable):
+    #: `plugged` is then False without meaning "unplugged".
+    plug_known: bool = True
 
     def in_pause(self, ts: datetime, s: PairingSettings) -> bool:
         """Whether `ts` falls in Tandem's own pause of the charger or the settling time after it:
@@ -688,14 +691,15 @@ def should_deactivate(c: ChargerTrack, v: VehicleTrack, activated_at: datetime,
     """Why an ACTIVE pair is no longer believed to be plugged together, or None.
 
     An activation is a belief, re-checked on every datum: it ends when the charger or the car
-    says the cable is out, the car is plugged in far away, or a *rival* appears: another vehicle
+    says the cable is out (a charger that cannot tell, being offline or faulted, says nothing), the car is plugged in far away, or a *rival* appears: another vehicle
     of the user, ACTIVE nowhere (`rivals`), whose data now fits this plug session as well (it
     reported plugged in after the plug-in and was never seen unplugged since), unless the active
     car is the one at the charger's location and the rival cannot report one. `other_chargers`:
     the user's other chargers (a rate they deliver as well is no contradiction)."""
     s = s or PairingSettings()
-    if not c.plugged:
+    if not c.plugged and c.plug_known:
         return "charger reported unplugged"
+    # a charger that cannot tell now (offline, faulted) contradicts nothing: the car's data still can
     if c.plugged_in_at and c.plugged_in_at > activated_at:
         return f"new plug session on the charger at {_t(c.plugged_in_at)} (unplugged and plugged in again)"
     fresh = [o for o in v.observations if o.taken_at > activated_at]

@@ -142,7 +142,8 @@ def _charger_track(graph: UserGraph, c: Charger, pauses: probe.Pauses, lag_s: fl
     return dp.ChargerTrack(c.id, bool(c.is_plugged_in), c.plugged_in_at, bool(c.is_charging), c.charging_changed_at,
                            c.charge_rate, (loc.latitude, loc.longitude) if loc else None,
                            seen_at=seen - timedelta(seconds=lag_s) if seen else EPOCH,
-                           paused=probe.pause_of(pauses, c), id_tag=c.session_id_tag, soc=c.session_soc)
+                           paused=probe.pause_of(pauses, c), id_tag=c.session_id_tag, soc=c.session_soc,
+                           plug_known=c.is_plugged_in is not None)
 
 
 def user_lock(user_id: str) -> asyncio.Lock:

@@ -89,6 +89,17 @@ def replugged(row: Charger, snap: ChargerSnapshot) -> bool:
                 and now < was - SESSION_RESET_KWH)
 
 
+def resumed(row: Charger, snap: ChargerSnapshot) -> bool:
+    """Whether a charger back from an unknown cable state (offline, faulted, unavailable) plugged in
+    continues the plug session it last showed: no unplug was seen since that plug-in, and its
+    session meter, known before and now, did not fall. Without a meter to compare, the plug-in
+    counts as new (and is decided afresh): continuity is never presumed."""
+    was, now = row.session_energy, snap.session_energy_kwh
+    return bool(row.is_plugged_in is None and snap.is_plugged_in and row.plugged_in_at is not None
+                and (row.unplugged_at is None or row.unplugged_at < row.plugged_in_at)
+                and was is not None and now is not None and now >= was - SESSION_RESET_KWH)
+
+
 def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:
     """Changed fields and transitions of a charger poll (timestamps of transitions set here)."""
     values: dict[str, Any] = {
@@ -99,6 +110,8 @@ def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple
     }
     changes = _diff(row, values)
     trans = _transitions(row.is_plugged_in, snap.is_plugged_in, row.is_charging, snap.is_charging)
+    if resumed(row, snap):  # the same plug session, seen again after an outage or a fault
+        trans.discard("plugged_in")
     if replugged(row, snap):  # a car swapped faster than the polls: a new plug session all the same
         trans |= {"unplugged", "plugged_in"}
     if "plugged_in" in trans:

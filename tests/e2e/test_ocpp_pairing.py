@@ -60,3 +60,32 @@ async def test_a_card_of_another_car_excludes_the_car_that_borrowed_it(st: Stack
     borrower = next(s for s in found if s["vehicle"]["id"] == ids["VINBORROWER"])
     assert borrower["status"] == "ESTABLISHED", borrower
     assert any("which names" in e and "not" in e for e in borrower["evidence"]), borrower
+
+
+async def test_an_outage_of_the_charger_ends_neither_the_activation_nor_the_session(st: Stack) -> None:
+    """The charge point's socket goes down mid-charge: while Tandem cannot tell whether a cable is
+    in, that is no unplug. Back with its meter still counting, it is the same plug session: still
+    ACTIVE, one charging session."""
+    _, token = await make_user(st)
+    cars = await flows.link(st, token, "smartcar", [lagging("VINDARK0001", id_tag="04DA4C00")])
+    vid = cars["vehicles"][0]["id"]
+    await st.data(SET_TAGS, {"v": vid, "t": ["04DA4C00"]}, token=token)
+    c = await link_ocpp(st, token, "CP-DARK-1")
+    await st.sim("/sim/plug", {"vin": "VINDARK0001", "serialNumber": "CP-DARK-1"})
+
+    async def active() -> dict | None:
+        return next((s for s in await systems(st, token) if s["status"] == "ACTIVE"), None)
+    system = await flows.wait_for(active, 15, every=0.2)
+    await until_charger(st, token, c["id"], lambda x: x["chargeState"]["isCharging"])
+
+    await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-DARK-1"]})
+    dark = await until_charger(st, token, c["id"], lambda x: not x["isReachable"])
+    assert dark["chargeState"]["isPluggedIn"] is None
+    await st.sim("/sim/faults", {"vendor": "ocpp"})
+    await until_charger(st, token, c["id"], lambda x: x["isReachable"] and x["chargeState"]["isCharging"])
+    after = await active()
+    assert after is not None and after["id"] == system["id"] and after["activatedAt"] == system["activatedAt"]
+    assert not any(e.startswith("deactivated") for e in after["evidence"]), after["evidence"]
+    data = await st.data("{ viewer { chargingSessions { id chargerId endedAt } } }", token=token)
+    mine = [s for s in data["viewer"]["chargingSessions"] if s["chargerId"] == c["id"]]
+    assert len(mine) == 1 and mine[0]["endedAt"] is None, mine

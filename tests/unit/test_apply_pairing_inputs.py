@@ -50,6 +50,36 @@ def test_a_session_energy_drop_while_plugged_in_is_a_new_plug_session() -> None:
     assert out == {"unplugged", "charging_stopped"}
 
 
+def test_a_charger_back_from_an_outage_plugged_in_continues_its_plug_session_only_when_its_meter_says_so() -> None:
+    """Offline or faulted, a charger cannot tell whether a cable is in (None). Back plugged in with
+    its session meter still counting, no unplug was seen: the same plug session, no new plug-in.
+    A meter that fell, or none to compare, makes it a new plug-in, decided afresh."""
+    plugged_at = NOW - timedelta(minutes=30)
+
+    def dark(energy: float | None, unplugged_at: datetime | None = None) -> Charger:
+        return Charger(id="c", vendor="ocpp", vendor_id="CP1", is_plugged_in=None, is_charging=None,
+                       session_energy=energy, plugged_in_at=plugged_at, unplugged_at=unplugged_at)
+
+    for energy_back in (4.2, 4.21, 4.6):
+        changes, trans = apply.charger_changes(dark(4.2), csnap(True, energy_back), NOW)
+        assert "plugged_in" not in trans and "plugged_in_at" not in changes, energy_back
+        assert "charging_started" in trans  # what the charger does now is still news
+    for before, back in ((4.2, 0.0), (4.2, 1.0), (None, 4.2), (4.2, None)):
+        changes, trans = apply.charger_changes(dark(before), csnap(True, back), NOW)
+        assert "plugged_in" in trans and changes["plugged_in_at"] == NOW, (before, back)
+    # an unplug seen before the outage: what comes back plugged in is a new plug-in
+    _, trans = apply.charger_changes(dark(4.2, unplugged_at=NOW - timedelta(minutes=5)), csnap(True, 4.2), NOW)
+    assert "plugged_in" in trans
+    # going dark itself is no transition of the cable
+    live = Charger(id="c", vendor="ocpp", vendor_id="CP1", is_plugged_in=True, is_charging=True, session_energy=4.2,
+                   plugged_in_at=plugged_at)
+    unknown = ChargerSnapshot(is_online=False, is_plugged_in=None, is_charging=None, power_state=PowerState.UNKNOWN,
+                              charge_rate_kw=None, max_current=None, session_energy_kwh=4.2, schedule_blocking=False,
+                              data_age=None)
+    _, trans = apply.charger_changes(live, unknown, NOW)
+    assert not trans & {"plugged_in", "unplugged"}
+
+
 def test_a_decision_waiting_for_several_chargers_is_taken_again_after_the_last_poll(monkeypatch) -> None:
     """Polls that changed nothing re-run pairing only for the last of the chargers a decision
     waits for (each user separately); a wait older than AWAIT_S no longer holds anyone back."""

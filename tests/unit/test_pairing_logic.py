@@ -725,6 +725,16 @@ def test_unplugged_charger_ends_activation() -> None:
     assert dp.should_deactivate(charger(plugged=False), car("v1"), at(60), S) == "charger reported unplugged"
 
 
+def test_a_charger_that_cannot_tell_ends_nothing_but_the_cars_data_still_can() -> None:
+    """Offline, faulted or unavailable, a charger does not know whether a cable is in: that is no
+    "unplugged". The car reporting unplugged (or plugged in far away) still ends the activation."""
+    dark = replace(charger(plugged=False), plugged_in_at=at(0), plug_known=False)
+    assert dp.should_deactivate(dark, car("v1", obs(50, True)), at(10), S) is None
+    assert dp.should_deactivate(dark, car("v1"), at(10), S) is None
+    reason = dp.should_deactivate(dark, car("v1", obs(50, True), obs(70, False)), at(10), S)
+    assert reason is not None and "reported unplugged" in reason and "charger" not in reason
+
+
 def test_swap_new_plug_session_ends_activation() -> None:
     reason = dp.should_deactivate(charger(plugged_at=500), car("v1", obs(510, True)), at(60), S)
     assert reason is not None and "new plug session" in reason
