@@ -691,11 +691,12 @@ def should_deactivate(c: ChargerTrack, v: VehicleTrack, activated_at: datetime,
     """Why an ACTIVE pair is no longer believed to be plugged together, or None.
 
     An activation is a belief, re-checked on every datum: it ends when the charger or the car
-    says the cable is out (a charger that cannot tell, being offline or faulted, says nothing), the car is plugged in far away, or a *rival* appears: another vehicle
-    of the user, ACTIVE nowhere (`rivals`), whose data now fits this plug session as well (it
-    reported plugged in after the plug-in and was never seen unplugged since), unless the active
-    car is the one at the charger's location and the rival cannot report one. `other_chargers`:
-    the user's other chargers (a rate they deliver as well is no contradiction)."""
+    says the cable is out (a charger that cannot tell, being offline or faulted, says nothing),
+    the car is plugged in far away, or a *rival* appears: another vehicle of the user, ACTIVE
+    nowhere (`rivals`), whose data now fits this plug session as well (it reported plugged in
+    after the plug-in and was never seen unplugged since), unless the active car is the one at the
+    charger's location and the rival cannot report one. `other_chargers`: the user's other
+    chargers (a rate they deliver as well is no contradiction)."""
     s = s or PairingSettings()
     if not c.plugged and c.plug_known:
         return "charger reported unplugged"
