@@ -26,9 +26,8 @@ from typing import Any
 from adapters import errors as e
 from adapters.ocpp import mapping
 from adapters.ocpp.hub import StationHub, StationState
-from adapters.types import Cap, ChargerInfo, ChargerSnapshot, Session
+from adapters.types import ChargerInfo, ChargerSnapshot, Session
 
-CAPS = frozenset({Cap.INFORMATION, Cap.CHARGE_STATE, Cap.START_CHARGING, Cap.STOP_CHARGING, Cap.SET_MAX_CURRENT})
 CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,47}$")
 PASSWORD = re.compile(r"^[\x21-\x7e]{8,64}$")
 #: Profile ids Tandem owns on every charge point.
@@ -107,7 +106,7 @@ class OcppAdapter:
         return [ChargerInfo(
             vendor_id=cp_id, serial_number=(state.serial if state and state.serial else cp_id),
             brand=state.vendor_name if state else None, model=state.model_name if state else None,
-            max_current=None, capabilities=CAPS,
+            max_current=None, capabilities=mapping.capabilities(state.features if state else None),
         )]
 
     async def read_charger(self, session: Session, vendor_id: str) -> ChargerSnapshot:

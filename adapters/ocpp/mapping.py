@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from adapters.ocpp.hub import StationState
-from adapters.types import ChargerSnapshot, PowerState
+from adapters.types import Cap, ChargerSnapshot, PowerState
+
+#: What a charge point offers through Tandem: Core has remote start and stop, SmartCharging the
+#: charging profiles behind a max current (and a resumable stop).
+CAPS = frozenset({Cap.INFORMATION, Cap.CHARGE_STATE, Cap.START_CHARGING, Cap.STOP_CHARGING, Cap.SET_MAX_CURRENT})
 
 #: ChargePointStatus → (cable in, delivering, Enode-style power state). None: cannot tell.
 STATUS: dict[str, tuple[bool | None, bool | None, PowerState]] = {
@@ -22,6 +27,15 @@ STATUS: dict[str, tuple[bool | None, bool | None, PowerState]] = {
 #: A charge point silent for this many heartbeat intervals (plus slack) is offline.
 MISSED_HEARTBEATS = 2
 SLACK_S = 30.0
+
+
+def capabilities(features: Sequence[str] | None) -> frozenset[Cap]:
+    """A charge point's capabilities from its `SupportedFeatureProfiles` (GetConfiguration at
+    connect): every one of CAPS while they are not known; no max current without SmartCharging
+    (its stop is then a RemoteStopTransaction)."""
+    if features and "SmartCharging" not in features:
+        return CAPS - {Cap.SET_MAX_CURRENT}
+    return CAPS
 
 
 def is_online(state: StationState, now: datetime) -> bool:

@@ -17,8 +17,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ocpp import exceptions as oe
 from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
-from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import (
@@ -43,7 +43,7 @@ class _ClientErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, OCPPError):
+        if isinstance(exc, oe.OCPPError):
             record.msg, record.args, record.exc_info = "%s: answered a request with %s", (
                 getattr(record, "cp_id", "charge point"), type(exc).__name__), None
             record.levelno, record.levelname = logging.INFO, "INFO"
@@ -62,6 +62,27 @@ NO_TRANSACTION = {"Available", "Preparing", "Finishing"}
 def utcnow() -> datetime:
     """Now, timezone-aware."""
     return datetime.now(UTC)
+
+
+#: CallErrors a later try may get past (the charge point's own trouble), and those saying it does
+#: not do what was asked at all (OCPP-J 1.6, section 4.2.3).
+TRANSIENT_ERRORS = (oe.InternalError, oe.GenericError)
+UNSUPPORTED_ERRORS = (oe.NotImplementedError, oe.NotSupportedError)
+
+
+def call_error(action: str, exc: oe.OCPPError) -> ve.VendorError:
+    """The vendor error a CallError answer to `action` stands for: an internal or generic error is
+    retried (`VendorError`, retryable), NotImplemented / NotSupported end the path as not capable,
+    and the rest (the charge point found the request malformed or not allowed: ProtocolError,
+    SecurityError, FormationViolation, constraint violations) as refused."""
+    said = f"charge point answered {action} with {type(exc).__name__}"
+    description = str(getattr(exc, "description", "") or "")[:80]
+    detail = f"{said} ({description})" if description else said
+    if isinstance(exc, UNSUPPORTED_ERRORS):
+        return ve.NotCapable(detail)
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return ve.VendorError(detail)
+    return ve.PreconditionFailed(detail)
 
 
 class CentralChargePoint(ChargePoint):  # type: ignore[misc]
@@ -116,8 +137,8 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
     async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send a Call and return the CallResult payload (camelCase).
 
-        Raises `Unreachable` on timeout or a closed socket and `PreconditionFailed` when the
-        charge point answers with a CallError or its payload is malformed.
+        Raises `Unreachable` on timeout or a closed socket, what `call_error` says when the charge
+        point answers with a CallError, and `BadResponse` when its payload is malformed.
         """
         factory = getattr(call, action, None)
         if factory is None:
@@ -126,8 +147,8 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
             result = await super().call(factory(**camel_to_snake_case(payload)), suppress=False)
         except TimeoutError:
             raise ve.Unreachable(f"charge point did not answer {action} in time") from None
-        except OCPPError as exc:
-            raise ve.PreconditionFailed(f"charge point answered {action} with {type(exc).__name__}") from None
+        except oe.OCPPError as exc:
+            raise call_error(action, exc) from None
         except (ConnectionError, RuntimeError) as exc:
             raise ve.Unreachable(f"charge point connection lost ({type(exc).__name__})") from None
         except (TypeError, ValueError) as exc:
@@ -147,7 +168,8 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
             units = str(values.get("ChargingScheduleAllowedChargingRateUnit") or "")
             unit = "A" if "Current" in units or not units else "W"
             auth = values.get("AuthorizeRemoteTxRequests")
-            await store.update(self.id, features=features, rate_unit=unit,
+            await store.learn_features(self.id, features)
+            await store.update(self.id, rate_unit=unit,
                                authorize_remote=None if auth is None else str(auth).lower() == "true")
             await self.request("TriggerMessage", {"requestedMessage": MessageTrigger.status_notification.value,
                                                   "connectorId": 1})

@@ -202,6 +202,6 @@ class OcppHub:
 
 def _error(code: str, detail: str) -> ve.VendorError:
     kinds: dict[str, type[ve.VendorError]] = {
-        c.code: c for c in (ve.Unreachable, ve.PreconditionFailed, ve.BadResponse, ve.NotCapable)
+        c.code: c for c in (ve.Unreachable, ve.PreconditionFailed, ve.BadResponse, ve.NotCapable, ve.VendorError)
     }
     return kinds.get(code, ve.Unreachable)(detail[:200])

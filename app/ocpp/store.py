@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.expressions import F
 
+from adapters.ocpp import mapping
 from adapters.ocpp.hub import StationState
 from app.db.models import Charger, OcppStation
 
@@ -58,3 +59,15 @@ async def describe(cp_id: str, brand: str, model: str) -> None:
     row = await get(cp_id)
     if row is not None and row.charger_id is not None:
         await Charger.filter(id=row.charger_id).update(brand=brand, model=model)
+
+
+async def learn_features(cp_id: str, features: list[str]) -> None:
+    """Record the charge point's feature profiles (GetConfiguration at connect) and the linked
+    charger's capabilities that follow from them (`adapters.ocpp.mapping.capabilities`)."""
+    row = await get(cp_id)
+    if row is None:
+        return
+    await update(cp_id, features=features)
+    if row.charger_id is not None:
+        caps = sorted(c.value for c in mapping.capabilities(features))
+        await Charger.filter(id=row.charger_id).update(capabilities=caps)

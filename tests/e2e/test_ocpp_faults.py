@@ -182,3 +182,27 @@ async def _next_reply(ws: websockets.ClientConnection) -> list:
         msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if msg[0] in (3, 4):
             return list(msg)
+
+
+async def test_max_current_is_capable_only_where_the_charge_point_has_smart_charging(st: Stack) -> None:
+    """The feature profiles a charge point lists at connect decide its capabilities: without
+    SmartCharging there is no max current (start and stop remain, by RemoteStart/Stop)."""
+    _, token = await make_user(st)
+    caps = "capabilities { startCharging { isCapable } stopCharging { isCapable } setMaxCurrent { isCapable } }"
+    query = f"query($i: ID!) {{ charger(id: $i) {{ {caps} }} }}"
+
+    async def capable(charger_id: str) -> dict[str, bool] | None:
+        found = (await st.data(query, {"i": charger_id}, token=token))["charger"]["capabilities"]
+        return {k: v["isCapable"] for k, v in found.items()}
+
+    plain = await link_ocpp(st, token, "CP-NOSMART", {"featureProfiles": "Core,RemoteTrigger"})
+    smart = await link_ocpp(st, token, "CP-SMART")
+
+    async def told() -> dict[str, bool] | None:
+        got = await capable(plain["id"])
+        return got if got is not None and not got["setMaxCurrent"] else None
+    assert await flows.wait_for(told, 20) == {"startCharging": True, "stopCharging": True, "setMaxCurrent": False}
+    assert await capable(smart["id"]) == {"startCharging": True, "stopCharging": True, "setMaxCurrent": True}
+    limit = await flows.action(st, token, "setMaxCurrent", chargerId=plain["id"], maxCurrent=10.0)
+    done = await flows.settled(st, token, limit["id"])
+    assert done["state"] == "FAILED" and done["failureReason"]["type"] == "NOT_CAPABLE", done

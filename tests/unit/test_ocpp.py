@@ -250,3 +250,26 @@ def test_a_stop_applies_to_connector_1s_tracked_transaction_only() -> None:
     assert connectors.stop_applies(7, 7)
     assert not connectors.stop_applies(7, 8)  # another connector's
     assert not connectors.stop_applies(None, 8)  # unknown: maybe another connector's
+
+
+def test_call_errors_are_told_apart_by_whether_a_retry_can_help() -> None:
+    """OCPP-J CallError codes: the charge point's internal or generic trouble is retried; not
+    implemented / not supported is not capable; a request it found malformed or not allowed is
+    refused. The detail names the action, the code and the charge point's description."""
+    from ocpp import exceptions as oe
+
+    from adapters import errors as ve
+    from app.ocpp.central import call_error
+
+    retried = [oe.InternalError("busy writing flash"), oe.GenericError()]
+    for exc in retried:
+        err = call_error("SetChargingProfile", exc)
+        assert type(err) is ve.VendorError and err.retryable, exc
+    assert "InternalError (busy writing flash)" in str(call_error("SetChargingProfile", retried[0]))
+    for exc in (oe.NotImplementedError(), oe.NotSupportedError()):
+        err = call_error("SetChargingProfile", exc)
+        assert isinstance(err, ve.NotCapable) and not err.retryable
+    for exc in (oe.ProtocolError(), oe.SecurityError(), oe.FormationViolationError(),
+                oe.PropertyConstraintViolationError(), oe.TypeConstraintViolationError(),
+                oe.OccurrenceConstraintViolationError()):
+        assert isinstance(call_error("RemoteStartTransaction", exc), ve.PreconditionFailed), exc
