@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from app.db.models import Charger, ChargingSession, EvSystem, Location, SmartChargingPlan, Tariff, Vehicle
 from app.smart import tariffs
 from app.smart.planner import PriceRate
-from app.smart.service import rates_of
+from app.smart.service import battery_of, rates_of
 
 
 async def _prices(charger: Charger, start: datetime, end: datetime) -> tuple[tuple[PriceRate, ...], str | None]:
@@ -37,7 +37,7 @@ async def on_charger(charger: Charger, system: EvSystem | None, transitions: set
     if session is None:
         return None
     await _count(session, charger, now)
-    await _identify(session, charger, system)
+    await _identify(session, charger, system, now)
     if "unplugged" in transitions or charger.is_plugged_in is False:
         await _close(session, charger, now)
     await session.save()
@@ -63,8 +63,10 @@ async def _count(session: ChargingSession, charger: Charger, now: datetime) -> N
         session.currency = currency
 
 
-async def _identify(session: ChargingSession, charger: Charger, system: EvSystem | None) -> None:
-    """The vehicle of the charger's ACTIVE EV system, its SoC at the start, and whether a plan steers."""
+async def _identify(session: ChargingSession, charger: Charger, system: EvSystem | None, now: datetime) -> None:
+    """The vehicle of the charger's ACTIVE EV system, its SoC when it was identified (Tandem's
+    estimate, as `Vehicle.batteryLevel` shows it: the charger's own SoC reading counts), and
+    whether a plan steers."""
     if system is None:
         return
     vehicle = await Vehicle.filter(id=system.vehicle_id).first()
@@ -72,18 +74,19 @@ async def _identify(session: ChargingSession, charger: Charger, system: EvSystem
         return
     if session.vehicle_id != vehicle.id:
         session.vehicle_id = vehicle.id
-        session.start_battery_level = vehicle.battery_level
+        session.start_battery_level = battery_of(vehicle, charger, now)[0]
     plan = await SmartChargingPlan.filter(vehicle_id=vehicle.id).first()
     if plan is not None and plan.planned and plan.session_plugged_at == charger.plugged_in_at:
         session.is_smart = True
 
 
 async def _close(session: ChargingSession, charger: Charger, now: datetime) -> None:
-    """End the session: the vehicle's SoC now, and the cost of the same energy charged at once."""
+    """End the session: the vehicle's SoC now (Tandem's estimate, as for the start), and the cost
+    of the same energy charged at once."""
     session.ended_at = now
     if session.vehicle_id:
         vehicle = await Vehicle.filter(id=session.vehicle_id).first()
-        session.end_battery_level = vehicle.battery_level if vehicle else None
+        session.end_battery_level = battery_of(vehicle, charger, now)[0] if vehicle else None
     power = session.max_power_kw or 11.0
     if session.energy_kwh > 0:
         hours = session.energy_kwh / power

@@ -89,3 +89,28 @@ async def test_an_outage_of_the_charger_ends_neither_the_activation_nor_the_sess
     data = await st.data("{ viewer { chargingSessions { id chargerId endedAt } } }", token=token)
     mine = [s for s in data["viewer"]["chargingSessions"] if s["chargerId"] == c["id"]]
     assert len(mine) == 1 and mine[0]["endedAt"] is None, mine
+
+
+async def test_a_sessions_battery_levels_follow_the_chargers_soc_over_a_lagging_cloud(st: Stack) -> None:
+    """The car's cloud still says 45 % (it lost touch with the car); the car is at 70 % and the OCPP
+    charger reports that in its MeterValues. The charging session's start and end levels are the
+    levels Tandem shows (`batteryLevel`), the charger's, not the cloud's stale 45 %."""
+    _, token = await make_user(st)
+    cars = await flows.link(st, token, "smartcar", [lagging("VINSOCLVL01", id_tag="04500C00", soc=0.45)])
+    vid = cars["vehicles"][0]["id"]
+    await st.data(SET_TAGS, {"v": vid, "t": ["04500C00"]}, token=token)
+    await st.sim("/sim/faults", {"vendor": "smartcar", "stale": ["VINSOCLVL01"]})  # its cloud keeps 45 %
+    await st.sim("/sim/vehicle", {"vin": "VINSOCLVL01", "soc": 0.70})
+    c = await link_ocpp(st, token, "CP-SOCLVL")
+    await st.sim("/sim/plug", {"vin": "VINSOCLVL01", "serialNumber": "CP-SOCLVL"})
+    query = "{ viewer { chargingSessions { chargerId vehicleId endedAt startBatteryLevel endBatteryLevel } } }"
+
+    async def session(ended: bool) -> dict | None:
+        found = [s for s in (await st.data(query, token=token))["viewer"]["chargingSessions"]
+                 if s["chargerId"] == c["id"] and s["vehicleId"] == vid and (s["endedAt"] is not None) == ended]
+        return found[0] if found and found[0]["startBatteryLevel"] is not None else None
+    started = await flows.wait_for(lambda: session(False), 20, every=0.3)
+    assert 69.0 <= started["startBatteryLevel"] <= 72.0, started
+    await st.sim("/sim/unplug", {"vin": "VINSOCLVL01"})
+    ended = await flows.wait_for(lambda: session(True), 20, every=0.3)
+    assert started["startBatteryLevel"] <= ended["endBatteryLevel"] <= 72.0, ended
