@@ -8,6 +8,7 @@ from strawberry.types import Info
 from app.db.models import ChargeAction as ActionRow
 from app.errors import BadInput
 from app.orchestrator import api
+from app.orchestrator.preconditions import MAX_CURRENT_A, MIN_CURRENT_A
 from app.runtime import current
 from resolvers.context import Context
 from resolvers.views import action_view
@@ -58,8 +59,8 @@ class ActionMutations:
         self, info: Info[Context, None], max_current: float, vehicle_id: strawberry.ID | None = None,
         charger_id: strawberry.ID | None = None, idempotency_key: str | None = None,
     ) -> ChargeAction:
-        if not 0 <= max_current <= 80:
-            raise BadInput("maxCurrent must be within [0, 80] A.")
+        if not 0 <= max_current <= MAX_CURRENT_A:  # a current in range of no device at all (or NaN)
+            raise BadInput(f"maxCurrent must be within [{MIN_CURRENT_A:g}, {MAX_CURRENT_A:g}] A.")
         return await _request(info, "SET_MAX_CURRENT", vehicle_id, charger_id, idempotency_key, max_current)
 
     @strawberry.mutation(description="Cancel a pending action (the vendor may still act on sent commands).")
