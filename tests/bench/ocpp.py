@@ -7,10 +7,13 @@ Runs the standalone simulator and `tandem serve` as subprocesses. Every user lin
 points through GraphQL while the simulated charge points are held offline; then all connect at
 once over real websockets to Tandem's `/ocpp` (as after a restart of Tandem: each handshake costs
 one scrypt password check, run in threads of their own; past 16 queued checks per thread a
-handshake is refused with 503 and the charge point retries), heartbeats every 30 s. Each user
-keeps one websocket subscribed to `chargerUpdated`, `actionUpdated` and `evSystemUpdated`.
-Measured:
-- link time and connect time, with the web processes' CPU per connect;
+handshake is refused with 503 and a Retry-After, and the charge point retries with jittered
+exponential backoff, 0.5 s doubling to 60 s, never sooner than the Retry-After), heartbeats every
+30 s. Each user keeps one websocket subscribed to `chargerUpdated`, `actionUpdated` and
+`evSystemUpdated`. Measured:
+- link time and connect time (the phase fails only when no charge point connected for 120 s),
+  with the web processes' CPU per connect, the handshakes by outcome (Tandem's
+  `tandem_ocpp_handshakes_total`) and the charge points' attempts;
 - memory per connection: the web processes' resident memory after every charge point connected
   (and configured), less before the first one connected, per charge point (goal ≤ 50 KB);
 - plug-in → `chargerUpdated` with isPluggedIn at the user's subscriber: p50/p99 (goal p99 ≤ 1 s
@@ -83,6 +86,7 @@ from typing import Any
 
 import httpx
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.bench.common import (
     Service,
@@ -107,6 +111,8 @@ SUBS = ["subscription { chargerUpdated { id chargeState { isPluggedIn } } }",
         "subscription { evSystemUpdated { status vehicle { id } charger { id } } }"]
 #: The pairing users' cars: their cloud reports a plug-in only at its next refresh, minutes away.
 LAG_S = 300
+#: The connect phase fails when no further charge point connected for this long (s).
+STALL_S = 120
 
 
 @dataclass
@@ -130,6 +136,26 @@ async def until(done: Any, timeout: float) -> None:
     end = time.perf_counter() + timeout
     while not done() and time.perf_counter() < end:  # noqa: ASYNC110
         await asyncio.sleep(0.2)
+
+
+async def handshake_counts(http: httpx.AsyncClient, bases: list[str]) -> dict[str, float]:
+    """`tandem_ocpp_handshakes_total` by outcome, summed over the web processes (their /metrics)."""
+    counts: dict[str, float] = {}
+    for base in bases:
+        text = (await http.get(f"{base}/metrics")).text
+        for family in text_string_to_metric_families(text):
+            if family.name != "tandem_ocpp_handshakes":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    outcome = sample.labels["outcome"]
+                    counts[outcome] = counts.get(outcome, 0.0) + sample.value
+    return counts
+
+
+def handshake_line(counts: dict[str, float]) -> str:
+    """`accepted 4,990, cached 10, busy 21,345, ...` (the outcomes seen)."""
+    return ", ".join(f"{k} {v:,.0f}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "none counted"
 
 
 def rss_kb(pid: int) -> float:
@@ -287,16 +313,19 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
             cpu0 = [cpu_seconds(p.proc.pid) for p in procs]
             t0 = time.perf_counter()
             await http.post(f"{sim_url}/sim/faults", json={"vendor": "ocpp"})
+            best, progress_at = 0, t0
             while True:
-                world = (await http.get(f"{sim_url}/sim/world")).json()
-                connected = sum(1 for p in world["chargePoints"].values() if p["connected"])
-                if connected >= total:
+                sims = (await http.get(f"{sim_url}/sim/ocpp")).json()
+                if sims["connected"] >= total:
                     break
-                if time.perf_counter() - t0 > 900:
-                    raise TimeoutError(f"only {connected}/{total} charge points connected")
+                if sims["connected"] > best:
+                    best, progress_at = sims["connected"], time.perf_counter()
+                elif time.perf_counter() - progress_at > STALL_S:
+                    raise TimeoutError(f"only {best}/{total} charge points connected, none more for {STALL_S} s")
                 await asyncio.sleep(1)
             connect_s = time.perf_counter() - t0
             connect_cpu = sum(cpu_seconds(p.proc.pid) for p in procs) - sum(cpu0)
+            handshakes = await handshake_counts(http, bases)
             await asyncio.sleep(10)  # let the at-connect configuration finish
             after = [rss_kb(p.proc.pid) for p in procs]
             per_conn_kb = (sum(after) - sum(before)) / total
@@ -351,6 +380,8 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
         print(f"  connected in {connect_s:.1f} s, all at once (handshake with one scrypt check, then the "
               f"at-connect configuration); web CPU {connect_cpu:.0f} s, "
               f"{connect_cpu / total * 1000:.0f} ms per connect")
+        print(f"  handshakes during the connect phase: {handshake_line(handshakes)}; the charge points tried "
+              f"{sims['attempts']:,} times (refused by status: {sims['refused'] or 'none'})")
         print(f"  memory per connection: {per_conn_kb:.1f} KB (RSS {sum(before) / 1024:.0f} → "
               f"{sum(after) / 1024:.0f} MB; goal ≤ 50 KB)")
         print(f"  plug-in → chargerUpdated: delivered {len(plug_lat)}/{len(plan)}, "
