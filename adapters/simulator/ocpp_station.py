@@ -176,9 +176,12 @@ class Station:
         self.client: _Client | None = None
         self.connected = asyncio.Event()
         self.connects = 0
-        #: Connection attempts, and handshakes refused by HTTP status (503 busy, 401, ...).
+        #: Connection attempts, handshakes refused by HTTP status (503 busy, 401, ...), and
+        #: attempts or sessions that ended with another error, by its type (TimeoutError: no
+        #: answer to the handshake within 5 s; ConnectionClosedError: the socket dropped).
         self.attempts = 0
         self.refused: dict[int, int] = {}
+        self.failed: dict[str, int] = {}
         self.backoff = Backoff()
         self.stale_sent = 0
         self._status: str | None = None
@@ -252,8 +255,10 @@ class Station:
                 self.refused[exc.response.status_code] = self.refused.get(exc.response.status_code, 0) + 1
                 retry_after = retry_after_s(exc.response.headers.get("Retry-After"))
                 log.debug("%s: handshake refused (%s)", self.box.id, exc.response.status_code)
-            except Exception as exc:  # connection refused or lost: retry like a charger
-                log.debug("%s: connection ended (%s)", self.box.id, type(exc).__name__)
+            except Exception as exc:  # connection refused or lost, no answer in time: retry like a charger
+                kind = type(exc).__name__
+                self.failed[kind] = self.failed.get(kind, 0) + 1
+                log.debug("%s: connection ended (%s)", self.box.id, kind)
             finally:
                 self.client = None
                 self.connected.clear()

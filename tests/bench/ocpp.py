@@ -330,6 +330,7 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
             after = [rss_kb(p.proc.pid) for p in procs]
             per_conn_kb = (sum(after) - sum(before)) / total
 
+            t_after, cpu_after = time.perf_counter(), [cpu_seconds(p.proc.pid) for p in [*procs, sim]]
             stop = asyncio.Event()
             readies = [asyncio.Event() for _ in users]
             subs = [asyncio.create_task(subscriber(bases[i % webs].replace("http://", "ws://") + "/graphql", u,
@@ -371,6 +372,9 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
                 await asyncio.sleep(max(0.0, 5.0 / len(targets)))  # spread over ~5 s
             await until(lambda: sum(len(u.confirmed) for u in users) >= len(targets), 120)
             cmd_lat = [v for u in users for v in u.confirmed.values()]
+            after_s = time.perf_counter() - t_after
+            busy = [(cpu_seconds(p.proc.pid) - c0) / after_s * 100
+                    for p, c0 in zip([*procs, sim], cpu_after, strict=True)]
             stop.set()
             await asyncio.gather(*subs, return_exceptions=True)
 
@@ -381,7 +385,8 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
               f"at-connect configuration); web CPU {connect_cpu:.0f} s, "
               f"{connect_cpu / total * 1000:.0f} ms per connect")
         print(f"  handshakes during the connect phase: {handshake_line(handshakes)}; the charge points tried "
-              f"{sims['attempts']:,} times (refused by status: {sims['refused'] or 'none'})")
+              f"{sims['attempts']:,} times (refused by status: {sims['refused'] or 'none'}; other failures: "
+              f"{sims['failed'] or 'none'})")
         print(f"  memory per connection: {per_conn_kb:.1f} KB (RSS {sum(before) / 1024:.0f} → "
               f"{sum(after) / 1024:.0f} MB; goal ≤ 50 KB)")
         print(f"  plug-in → chargerUpdated: delivered {len(plug_lat)}/{len(plan)}, "
@@ -391,6 +396,8 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
               f"p95 {pct(act_lat, 95) * 1000:.0f} ms (goal ≤ 1000 ms); false activations: {false} (goal 0)")
         print(f"  setMaxCurrent → CONFIRMED: {len(cmd_lat)}/{len(targets)}, p50 {pct(cmd_lat, 50) * 1000:.0f} ms, "
               f"p99 {pct(cmd_lat, 99) * 1000:.0f} ms")
+        print(f"  after connect ({after_s:.0f} s: subscribers, plug-ins, commands), CPU in % of one core: web "
+              f"{', '.join(f'{b:.0f}' for b in busy[:-1])}, simulator {busy[-1]:.0f}")
         print(f"  peak RSS of the web process(es): {', '.join(f'{peak_rss_mb(p.proc.pid):.0f} MB' for p in procs)}")
     finally:
         for p in procs:
