@@ -23,6 +23,10 @@ PUSHES = Counter("tandem_pushes_total", "Device changes pushed by vendor streams
 COMMANDS = Counter("tandem_commands_total", "Commands sent", ["via", "vendor", "outcome"])
 PATH_SUCCESS = Gauge("tandem_path_success_rate", "Recent command success rate per path", ["via", "vendor"])
 ACTIONS = Counter("tandem_actions_total", "Actions finished", ["kind", "state"])
+OCPP_HANDSHAKES = Counter("tandem_ocpp_handshakes_total", "OCPP handshakes by outcome: accepted (scrypt checked), "
+                          "cached (a credential this process verified before), or refused: busy (503), "
+                          "unauthenticated (401), no_subprotocol (400), rate_limited (429), unavailable (503)",
+                          ["outcome"])
 
 _KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 

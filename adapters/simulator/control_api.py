@@ -202,6 +202,21 @@ def routes(sim: Sim) -> list[Route]:
                              for cp, s in sim.stations.items()},
         })
 
+    async def ocpp_summary(_: Request) -> Response:
+        """The simulated charge points in totals (a few bytes, however many there are)."""
+        refused: dict[str, int] = {}
+        failed: dict[str, int] = {}
+        for s in sim.stations.values():
+            for status, n in s.refused.items():
+                refused[str(status)] = refused.get(str(status), 0) + n
+            for kind, n in s.failed.items():
+                failed[kind] = failed.get(kind, 0) + n
+        return JSONResponse({"chargePoints": len(sim.stations),
+                             "connected": sum(1 for s in sim.stations.values() if s.connected.is_set()),
+                             "connects": sum(s.connects for s in sim.stations.values()),
+                             "attempts": sum(s.attempts for s in sim.stations.values()),
+                             "refused": refused, "failed": failed})
+
     async def commands(_: Request) -> Response:
         return JSONResponse({"commands": list(sim.commands)})
 
@@ -215,4 +230,5 @@ def routes(sim: Sim) -> list[Route]:
         Route("/sim/faults", faults, methods=["POST"]),
         Route("/sim/time", advance, methods=["POST"]),
         Route("/sim/world", state, methods=["GET"]),
+        Route("/sim/ocpp", ocpp_summary, methods=["GET"]),
     ]

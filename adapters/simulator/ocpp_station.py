@@ -6,7 +6,8 @@ with HTTP Basic auth (security profile 1), sends BootNotification, heartbeats, a
 whenever its connector's status changes and MeterValues (power, energy register, the car's SoC)
 while a transaction runs. It answers RemoteStart/StopTransaction, Set/ClearChargingProfile,
 GetCompositeSchedule, GetConfiguration, ChangeAvailability and TriggerMessage. A refused
-handshake or a dropped socket is retried with backoff, as real charge points do.
+handshake or a dropped socket is retried with exponential backoff and random jitter, never sooner
+than a refusal's `Retry-After`, as real charge points do (`reconnect`).
 
 Faults (`POST /sim/faults {"vendor": "ocpp", "ocpp": {...}}`), per charge point id or `true` for all:
 `drop` (close the socket once), `reboot` (reboot once, losing the transaction), `silent` (answer
@@ -39,8 +40,10 @@ from ocpp.v16.enums import (
     RemoteStartStopStatus,
     TriggerMessageStatus,
 )
+from websockets.exceptions import InvalidStatus
 
 from adapters.simulator.faults import OcppFaults
+from adapters.simulator.reconnect import Backoff, retry_after_s
 from adapters.simulator.world import Box, World
 
 log = logging.getLogger("tandem.sim.ocpp")
@@ -173,6 +176,13 @@ class Station:
         self.client: _Client | None = None
         self.connected = asyncio.Event()
         self.connects = 0
+        #: Connection attempts, handshakes refused by HTTP status (503 busy, 401, ...), and
+        #: attempts or sessions that ended with another error, by its type (TimeoutError: no
+        #: answer to the handshake within 5 s; ConnectionClosedError: the socket dropped).
+        self.attempts = 0
+        self.refused: dict[int, int] = {}
+        self.failed: dict[str, int] = {}
+        self.backoff = Backoff()
         self.stale_sent = 0
         self._status: str | None = None
         self._finishing = False
@@ -223,29 +233,36 @@ class Station:
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self) -> None:
-        delay = 0.5
         while True:
             common = self.sim.faults["ocpp"]
             if common.is_offline(self.box.id):
+                self.backoff.reset()  # switched off: it starts afresh when back
                 await self._idle(TICK_S)
                 continue
             password = self.password + ("-revoked" if self.box.id in common.revoked else "")
             auth = base64.b64encode(f"{self.box.id}:{password}".encode()).decode()
+            retry_after = None
+            self.attempts += 1
             try:
                 async with websockets.connect(self.url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                                               additional_headers={"Authorization": f"Basic {auth}"},
                                               open_timeout=5, ping_interval=None) as ws:
-                    delay = 0.5
+                    self.backoff.reset()
                     await self._session(ws)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # refused handshake, connection lost: retry like a charger
-                log.debug("%s: connection ended (%s)", self.box.id, type(exc).__name__)
+            except InvalidStatus as exc:  # refused handshake: wait at least as long as it asks
+                self.refused[exc.response.status_code] = self.refused.get(exc.response.status_code, 0) + 1
+                retry_after = retry_after_s(exc.response.headers.get("Retry-After"))
+                log.debug("%s: handshake refused (%s)", self.box.id, exc.response.status_code)
+            except Exception as exc:  # connection refused or lost, no answer in time: retry like a charger
+                kind = type(exc).__name__
+                self.failed[kind] = self.failed.get(kind, 0) + 1
+                log.debug("%s: connection ended (%s)", self.box.id, kind)
             finally:
                 self.client = None
                 self.connected.clear()
-            await asyncio.sleep(delay)
-            delay = min(5.0, delay * 2)
+            await asyncio.sleep(self.backoff.next_wait(retry_after))
 
     async def _session(self, ws: Any) -> None:
         self.client = _Client(self, ws)

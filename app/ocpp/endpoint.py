@@ -4,7 +4,10 @@ profile 1).
 The handshake is refused before anything is created: 400 without the `ocpp1.6` subprotocol,
 401 for an unknown id or a wrong Basic-auth password (username = chargePointId), 429 once an id
 has failed `TANDEM_OCPP_AUTH_FAILURES_PER_MINUTE` times in the last minute (an address ten times
-that), 503 while too many password checks are queued (`passwords.busy`: a reconnect storm).
+that), 503 with `Retry-After` (seconds the queued checks take, randomised) while too many password
+checks are queued (`passwords.busy`: a reconnect storm). A charge point reconnecting with the
+credential this process last verified for it skips the check (`verified`), busy or not. Each
+outcome is counted in `tandem_ocpp_handshakes_total`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from datetime import UTC, datetime
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app import metrics
 from app.ocpp import passwords, store
 from app.ocpp.central import CentralChargePoint
 from app.ocpp.handshake import HandshakeLimiter
@@ -69,8 +73,16 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
+#: The metric's outcome for each refusal code.
+_OUTCOMES = {"SUBPROTOCOL_REQUIRED": "no_subprotocol", "TOO_MANY_FAILED_ATTEMPTS": "rate_limited",
+             "BUSY": "busy", "UNAUTHENTICATED": "unauthenticated", "UNAVAILABLE": "unavailable"}
+
+
 async def _deny(ws: WebSocket, status: int, code: str) -> None:
+    metrics.OCPP_HANDSHAKES.labels(_OUTCOMES[code]).inc()
     headers = {"WWW-Authenticate": 'Basic realm="Tandem OCPP"'} if status == 401 else {}
+    if code == "BUSY":  # a reconnect storm: come back once the queued checks are done
+        headers["Retry-After"] = str(passwords.retry_after_s())
     await ws.send_denial_response(JSONResponse({"error": code}, status_code=status, headers=headers))
 
 
@@ -79,29 +91,34 @@ async def ocpp_endpoint(ws: WebSocket) -> None:
     try:
         rt = current()
     except RuntimeError:  # starting or shutting down
-        await ws.send_denial_response(JSONResponse({"error": "UNAVAILABLE"}, status_code=503))
+        await _deny(ws, 503, "UNAVAILABLE")
         return
     cp_id = str(ws.path_params.get("charge_point_id", ""))
     if SUBPROTOCOL not in ws.scope.get("subprotocols", []):
         await _deny(ws, 400, "SUBPROTOCOL_REQUIRED")
         return
     address = ws.client.host if ws.client else "unknown"
-    limiter: HandshakeLimiter = rt.ocpp.limiter
+    hub: OcppHub = rt.ocpp
+    limiter: HandshakeLimiter = hub.limiter
     if not await limiter.allowed(cp_id, address):
         await _deny(ws, 429, "TOO_MANY_FAILED_ATTEMPTS")
         return
-    if passwords.busy():  # a reconnect storm: come back later (no check queued for a socket that may give up)
-        await ws.send_denial_response(JSONResponse({"error": "BUSY"}, status_code=503, headers={"Retry-After": "5"}))
+    if passwords.busy() and not hub.verified.knows(cp_id):  # no check queued for a socket that may give up
+        await _deny(ws, 503, "BUSY")
         return
     row = await store.get(cp_id)
     creds = basic_credentials(ws.headers.get("authorization"))
-    ok = await passwords.check(creds[1] if creds else "", row.password_hash if row else None)
-    if not ok or creds is None or creds[0] != cp_id or row is None or row.charger_id is None:
+    outcome = await hub.verified.check(cp_id, creds[1] if creds else "", row.password_hash if row else None)
+    if outcome == "busy":
+        await _deny(ws, 503, "BUSY")
+        return
+    if outcome == "unauthenticated" or creds is None or creds[0] != cp_id or row is None or row.charger_id is None:
         await limiter.failed(cp_id, address)
         log.info("ocpp handshake refused for %r from %s", cp_id[:48], address)
         await _deny(ws, 401, "UNAUTHENTICATED")
         return
-    await serve(ws, cp_id, row.charger_id, rt.ocpp)
+    metrics.OCPP_HANDSHAKES.labels(outcome).inc()
+    await serve(ws, cp_id, row.charger_id, hub)
 
 
 async def serve(ws: WebSocket, cp_id: str, charger_id: str, hub: OcppHub) -> None:

@@ -27,6 +27,7 @@ from app.events.wire import namespace_for
 from app.ocpp import store
 from app.ocpp.central import CentralChargePoint
 from app.ocpp.handshake import HandshakeLimiter
+from app.ocpp.verified import VerifiedCredentials
 from app.settings import Settings
 
 log = logging.getLogger("tandem.ocpp.hub")
@@ -55,6 +56,7 @@ class OcppHub:
         self._serving: set[asyncio.Task[None]] = set()
         self._reply_channel = f"{self.ns}ocpp:reply:{node}:{secrets.token_hex(4)}"
         self.limiter = HandshakeLimiter(settings.ocpp_auth_failures_per_minute)
+        self.verified = VerifiedCredentials()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:

@@ -20,8 +20,11 @@ import ctypes
 import ctypes.util
 import hashlib
 import hmac
+import math
 import os
+import random
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 N, R, P = 2**14, 8, 1
@@ -49,6 +52,9 @@ _THREADS = ThreadPoolExecutor(THREADS, thread_name_prefix="scrypt")
 #: queueing checks for sockets whose charge point has given up waiting and retried meanwhile.
 MAX_WAITING = 16 * THREADS
 _checks = 0
+#: One check's duration in a password thread (s): a moving average of the measured ones, so a
+#: refused handshake is told how long the queued checks will take (`retry_after_s`).
+_per_check_s = 0.08
 
 
 def hash_password(password: str) -> str:
@@ -82,11 +88,34 @@ def busy() -> bool:
     return _checks >= MAX_WAITING
 
 
+def per_check_s() -> float:
+    """The measured duration of one check in a password thread (s, a moving average)."""
+    return _per_check_s
+
+
+def retry_after_s() -> int:
+    """Seconds a handshake refused as `busy` is told to wait (`Retry-After`): the work queued in
+    the password threads at the measured pace per check, times a random factor in [1, 2) so the
+    refused charge points do not all come back at the same moment; at least 1."""
+    backlog_s = _checks * _per_check_s / THREADS
+    return max(1, math.ceil(backlog_s * random.uniform(1.0, 2.0)))
+
+
+def _timed_verify(password: str, stored: str | None) -> bool:
+    """`verify`, folding its duration into `_per_check_s` (runs in a password thread)."""
+    global _per_check_s
+    start = time.perf_counter()
+    try:
+        return verify(password, stored)
+    finally:
+        _per_check_s += 0.1 * (time.perf_counter() - start - _per_check_s)
+
+
 async def check(password: str, stored: str | None) -> bool:
     """`verify` in a password thread."""
     global _checks
     _checks += 1
     try:
-        return await asyncio.get_running_loop().run_in_executor(_THREADS, verify, password, stored)
+        return await asyncio.get_running_loop().run_in_executor(_THREADS, _timed_verify, password, stored)
     finally:
         _checks -= 1

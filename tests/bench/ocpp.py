@@ -7,10 +7,13 @@ Runs the standalone simulator and `tandem serve` as subprocesses. Every user lin
 points through GraphQL while the simulated charge points are held offline; then all connect at
 once over real websockets to Tandem's `/ocpp` (as after a restart of Tandem: each handshake costs
 one scrypt password check, run in threads of their own; past 16 queued checks per thread a
-handshake is refused with 503 and the charge point retries), heartbeats every 30 s. Each user
-keeps one websocket subscribed to `chargerUpdated`, `actionUpdated` and `evSystemUpdated`.
-Measured:
-- link time and connect time, with the web processes' CPU per connect;
+handshake is refused with 503 and a Retry-After, and the charge point retries with jittered
+exponential backoff, 0.5 s doubling to 60 s, never sooner than the Retry-After), heartbeats every
+30 s. Each user keeps one websocket subscribed to `chargerUpdated`, `actionUpdated` and
+`evSystemUpdated`. Measured:
+- link time and connect time (the phase fails only when no charge point connected for 120 s),
+  with the web processes' CPU per connect, the handshakes by outcome (Tandem's
+  `tandem_ocpp_handshakes_total`) and the charge points' attempts;
 - memory per connection: the web processes' resident memory after every charge point connected
   (and configured), less before the first one connected, per charge point (goal ≤ 50 KB);
 - plug-in → `chargerUpdated` with isPluggedIn at the user's subscriber: p50/p99 (goal p99 ≤ 1 s
@@ -66,8 +69,12 @@ The same 300-point command after the fixes (load average 1-1.7): plug-in 200/200
 - memory per connection with and without permessage-deflate (TANDEM_WS_COMPRESSION, default off
   now; the simulated chargers offer it): `--points 300` 56 KB without, 133 KB with; `--points 1000`
   33 KB without, 138 KB with (one session, two test suites beside it).
-5,000 charge points (`--points 5000`, final code, alone): all linked, then only 1,115 of 5,000
-connected before the connect phase timed out (one scrypt check per connect, 503 past 16 queued).
+5,000 charge points (`--points 5000`, one web process, alone; jittered backoff honouring
+Retry-After, verified credentials cached): link 43 ms each, all 5,000 connected in 268 s (65 ms
+web CPU per connect; 43,971 busy 503s, 528 cached handshakes of chargers that had given up after
+5 s while queued), 43 KB per connection, peak RSS 391 MB; after connect the 1,000-point goals are
+missed: plug-in p50 2.2 s / p99 4.8 s, ACTIVE 50/50 p50 9.4 s / p95 10.6 s, 0 false, CONFIRMED
+p50 303 ms / p99 2.1 s. Before (fixed 0.5-5 s retries): 1,115 of 5,000 connected within 900 s.
 """
 
 from __future__ import annotations
@@ -83,6 +90,7 @@ from typing import Any
 
 import httpx
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.bench.common import (
     Service,
@@ -107,6 +115,8 @@ SUBS = ["subscription { chargerUpdated { id chargeState { isPluggedIn } } }",
         "subscription { evSystemUpdated { status vehicle { id } charger { id } } }"]
 #: The pairing users' cars: their cloud reports a plug-in only at its next refresh, minutes away.
 LAG_S = 300
+#: The connect phase fails when no further charge point connected for this long (s).
+STALL_S = 120
 
 
 @dataclass
@@ -130,6 +140,26 @@ async def until(done: Any, timeout: float) -> None:
     end = time.perf_counter() + timeout
     while not done() and time.perf_counter() < end:  # noqa: ASYNC110
         await asyncio.sleep(0.2)
+
+
+async def handshake_counts(http: httpx.AsyncClient, bases: list[str]) -> dict[str, float]:
+    """`tandem_ocpp_handshakes_total` by outcome, summed over the web processes (their /metrics)."""
+    counts: dict[str, float] = {}
+    for base in bases:
+        text = (await http.get(f"{base}/metrics")).text
+        for family in text_string_to_metric_families(text):
+            if family.name != "tandem_ocpp_handshakes":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    outcome = sample.labels["outcome"]
+                    counts[outcome] = counts.get(outcome, 0.0) + sample.value
+    return counts
+
+
+def handshake_line(counts: dict[str, float]) -> str:
+    """`accepted 4,990, cached 10, busy 21,345, ...` (the outcomes seen)."""
+    return ", ".join(f"{k} {v:,.0f}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "none counted"
 
 
 def rss_kb(pid: int) -> float:
@@ -287,20 +317,24 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
             cpu0 = [cpu_seconds(p.proc.pid) for p in procs]
             t0 = time.perf_counter()
             await http.post(f"{sim_url}/sim/faults", json={"vendor": "ocpp"})
+            best, progress_at = 0, t0
             while True:
-                world = (await http.get(f"{sim_url}/sim/world")).json()
-                connected = sum(1 for p in world["chargePoints"].values() if p["connected"])
-                if connected >= total:
+                sims = (await http.get(f"{sim_url}/sim/ocpp")).json()
+                if sims["connected"] >= total:
                     break
-                if time.perf_counter() - t0 > 900:
-                    raise TimeoutError(f"only {connected}/{total} charge points connected")
+                if sims["connected"] > best:
+                    best, progress_at = sims["connected"], time.perf_counter()
+                elif time.perf_counter() - progress_at > STALL_S:
+                    raise TimeoutError(f"only {best}/{total} charge points connected, none more for {STALL_S} s")
                 await asyncio.sleep(1)
             connect_s = time.perf_counter() - t0
             connect_cpu = sum(cpu_seconds(p.proc.pid) for p in procs) - sum(cpu0)
+            handshakes = await handshake_counts(http, bases)
             await asyncio.sleep(10)  # let the at-connect configuration finish
             after = [rss_kb(p.proc.pid) for p in procs]
             per_conn_kb = (sum(after) - sum(before)) / total
 
+            t_after, cpu_after = time.perf_counter(), [cpu_seconds(p.proc.pid) for p in [*procs, sim]]
             stop = asyncio.Event()
             readies = [asyncio.Event() for _ in users]
             subs = [asyncio.create_task(subscriber(bases[i % webs].replace("http://", "ws://") + "/graphql", u,
@@ -342,6 +376,9 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
                 await asyncio.sleep(max(0.0, 5.0 / len(targets)))  # spread over ~5 s
             await until(lambda: sum(len(u.confirmed) for u in users) >= len(targets), 120)
             cmd_lat = [v for u in users for v in u.confirmed.values()]
+            after_s = time.perf_counter() - t_after
+            busy = [(cpu_seconds(p.proc.pid) - c0) / after_s * 100
+                    for p, c0 in zip([*procs, sim], cpu_after, strict=True)]
             stop.set()
             await asyncio.gather(*subs, return_exceptions=True)
 
@@ -351,6 +388,9 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
         print(f"  connected in {connect_s:.1f} s, all at once (handshake with one scrypt check, then the "
               f"at-connect configuration); web CPU {connect_cpu:.0f} s, "
               f"{connect_cpu / total * 1000:.0f} ms per connect")
+        print(f"  handshakes during the connect phase: {handshake_line(handshakes)}; the charge points tried "
+              f"{sims['attempts']:,} times (refused by status: {sims['refused'] or 'none'}; other failures: "
+              f"{sims['failed'] or 'none'})")
         print(f"  memory per connection: {per_conn_kb:.1f} KB (RSS {sum(before) / 1024:.0f} → "
               f"{sum(after) / 1024:.0f} MB; goal ≤ 50 KB)")
         print(f"  plug-in → chargerUpdated: delivered {len(plug_lat)}/{len(plan)}, "
@@ -360,6 +400,8 @@ async def main(points: int, users_n: int, plugins: int, paired: int, commands: i
               f"p95 {pct(act_lat, 95) * 1000:.0f} ms (goal ≤ 1000 ms); false activations: {false} (goal 0)")
         print(f"  setMaxCurrent → CONFIRMED: {len(cmd_lat)}/{len(targets)}, p50 {pct(cmd_lat, 50) * 1000:.0f} ms, "
               f"p99 {pct(cmd_lat, 99) * 1000:.0f} ms")
+        print(f"  after connect ({after_s:.0f} s: subscribers, plug-ins, commands), CPU in % of one core: web "
+              f"{', '.join(f'{b:.0f}' for b in busy[:-1])}, simulator {busy[-1]:.0f}")
         print(f"  peak RSS of the web process(es): {', '.join(f'{peak_rss_mb(p.proc.pid):.0f} MB' for p in procs)}")
     finally:
         for p in procs:

@@ -69,3 +69,13 @@ async def sim_faults(st: Stack, **ocpp: Any) -> None:
 async def sim_point(st: Stack, serial: str) -> dict[str, Any]:
     """The simulator's view of one charge point (connected, connects, transactionId, status)."""
     return dict((await sim_world(st))["chargePoints"][serial])
+
+
+async def handshakes(st: Stack, outcome: str) -> float:
+    """Tandem's `tandem_ocpp_handshakes_total` for one outcome (accepted, cached, busy, ...), from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (await st.http.get(f"{st.url}/metrics")).text
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               if family.name == "tandem_ocpp_handshakes" for sample in family.samples
+               if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome)

@@ -132,3 +132,28 @@ async def test_failed_handshakes_are_rate_limited_per_charge_point(tmp_path) -> 
             assert await _handshake(st, "CP-RL-1", "wrong-password", ["ocpp1.6"]) == 401
         assert await _handshake(st, "CP-RL-1", creds["password"], ["ocpp1.6"]) == 429
         assert await _handshake(st, "CP-RL-OTHER", "wrong-password", ["ocpp1.6"]) == 401
+
+
+async def test_a_storm_is_told_when_to_come_back_and_a_verified_charge_point_still_gets_in(
+        st: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the password threads full, a handshake that would need scrypt gets 503 with a
+    Retry-After in whole seconds (at least 1); a charge point whose password this process
+    verified before is let in without a check; a wrong password for it is not."""
+    from app.ocpp import passwords
+
+    _, token = await make_user(st)
+    await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-STORM-1"]})  # we are the charger here
+    creds = await sim_station(st, "CP-STORM-1")
+    await st.data('mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) { chargers { id } } }',
+                  {"c": creds}, token=token)
+    assert await _handshake(st, "CP-STORM-1", creds["password"], ["ocpp1.6"]) == 101  # verified once
+    monkeypatch.setattr(passwords, "_checks", passwords.MAX_WAITING)
+    auth = "Basic " + base64.b64encode(b"CP-STORM-2:any-password").decode()
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(f"{central_url(st)}/CP-STORM-2", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                                      additional_headers={"Authorization": auth}, open_timeout=5):
+            pass
+    assert refused.value.response.status_code == 503
+    assert int(refused.value.response.headers["Retry-After"]) >= 1
+    assert await _handshake(st, "CP-STORM-1", creds["password"], ["ocpp1.6"]) == 101
+    assert await _handshake(st, "CP-STORM-1", creds["password"] + "x", ["ocpp1.6"]) == 503
