@@ -2,10 +2,11 @@
 profile 1).
 
 The handshake is refused before anything is created: 400 without the `ocpp1.6` subprotocol,
-401 for an unknown id or a wrong Basic-auth password (username = chargePointId), 429 once an id
-has failed `TANDEM_OCPP_AUTH_FAILURES_PER_MINUTE` times in the last minute (an address ten times
-that), 503 with `Retry-After` (seconds the queued checks take, randomised) while too many password
-checks are queued (`passwords.busy`: a reconnect storm). A charge point reconnecting with the
+401 for an unknown id or a wrong Basic-auth password (username = chargePointId), 429 with
+`Retry-After` once an id has failed `TANDEM_OCPP_AUTH_FAILURES_PER_MINUTE` times in the last
+minute from one address (an address, or an id from anywhere, ten times that: `handshake`), 503
+with `Retry-After` (seconds the queued checks take, randomised) while too many password checks
+are queued (`passwords.busy`: a reconnect storm). A charge point reconnecting with the
 credential this process last verified for it skips the check (`verified`), busy or not. Each
 outcome is counted in `tandem_ocpp_handshakes_total`.
 """
@@ -78,11 +79,13 @@ _OUTCOMES = {"SUBPROTOCOL_REQUIRED": "no_subprotocol", "TOO_MANY_FAILED_ATTEMPTS
              "BUSY": "busy", "UNAUTHENTICATED": "unauthenticated", "UNAVAILABLE": "unavailable"}
 
 
-async def _deny(ws: WebSocket, status: int, code: str) -> None:
+async def _deny(ws: WebSocket, status: int, code: str, retry_after_s: int | None = None) -> None:
     metrics.OCPP_HANDSHAKES.labels(_OUTCOMES[code]).inc()
     headers = {"WWW-Authenticate": 'Basic realm="Tandem OCPP"'} if status == 401 else {}
     if code == "BUSY":  # a reconnect storm: come back once the queued checks are done
         headers["Retry-After"] = str(passwords.retry_after_s())
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
     await ws.send_denial_response(JSONResponse({"error": code}, status_code=status, headers=headers))
 
 
@@ -101,7 +104,7 @@ async def ocpp_endpoint(ws: WebSocket) -> None:
     hub: OcppHub = rt.ocpp
     limiter: HandshakeLimiter = hub.limiter
     if not await limiter.allowed(cp_id, address):
-        await _deny(ws, 429, "TOO_MANY_FAILED_ATTEMPTS")
+        await _deny(ws, 429, "TOO_MANY_FAILED_ATTEMPTS", await limiter.retry_after_s(cp_id, address))
         return
     if passwords.busy() and not hub.verified.knows(cp_id):  # no check queued for a socket that may give up
         await _deny(ws, 503, "BUSY")

@@ -130,7 +130,13 @@ async def test_failed_handshakes_are_rate_limited_per_charge_point(tmp_path) -> 
                       {"c": creds}, token=token)
         for _ in range(3):
             assert await _handshake(st, "CP-RL-1", "wrong-password", ["ocpp1.6"]) == 401
-        assert await _handshake(st, "CP-RL-1", creds["password"], ["ocpp1.6"]) == 429
+        auth = base64.b64encode(f"CP-RL-1:{creds['password']}".encode()).decode()
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(f"{central_url(st)}/CP-RL-1", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                                          additional_headers={"Authorization": f"Basic {auth}"}, open_timeout=5):
+                pass
+        assert refused.value.response.status_code == 429
+        assert 1 <= int(refused.value.response.headers["Retry-After"]) <= 60
         assert await _handshake(st, "CP-RL-OTHER", "wrong-password", ["ocpp1.6"]) == 401
 
 

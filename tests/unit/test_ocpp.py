@@ -273,3 +273,28 @@ def test_call_errors_are_told_apart_by_whether_a_retry_can_help() -> None:
                 oe.PropertyConstraintViolationError(), oe.TypeConstraintViolationError(),
                 oe.OccurrenceConstraintViolationError()):
         assert isinstance(call_error("RemoteStartTransaction", exc), ve.PreconditionFailed), exc
+
+
+async def test_failed_handshakes_lock_out_the_failing_address_not_the_charger() -> None:
+    """Failures with a charger's id from one address lock out that id from that address only (the
+    charger elsewhere still gets in); an address is limited across ids, and one id across
+    addresses, at ten times the rate; a refused attempt is told when to come back."""
+    from app.ocpp.handshake import ADDRESS_FACTOR, ID_FACTOR, HandshakeLimiter
+
+    limiter = HandshakeLimiter(3)
+    for _ in range(3):
+        assert await limiter.allowed("CP1", "198.51.100.7")
+        await limiter.failed("CP1", "198.51.100.7")
+    assert not await limiter.allowed("CP1", "198.51.100.7")
+    assert 1 <= await limiter.retry_after_s("CP1", "198.51.100.7") <= 60
+    assert await limiter.allowed("CP1", "203.0.113.9")  # the charger itself, at home
+    assert await limiter.allowed("CP2", "198.51.100.7")
+    # one address guessing many ids
+    for i in range(3 * ADDRESS_FACTOR):
+        await limiter.failed(f"GUESS{i}", "192.0.2.1")
+    assert not await limiter.allowed("CP9", "192.0.2.1")
+    # one id guessed from many addresses
+    for i in range(3 * ID_FACTOR):
+        await limiter.failed("CP5", f"10.0.{i // 250}.{i % 250}")
+    assert not await limiter.allowed("CP5", "203.0.113.50")
+    assert await HandshakeLimiter(0).allowed("CP1", "198.51.100.7")  # 0: no limit
