@@ -37,6 +37,7 @@ class StationState:
     power_w: float | None = None
     energy_wh: float | None = None
     tx_meter_start_wh: float | None = None
+    session_prior_wh: float = 0.0  # what the plug session's earlier transactions delivered (Wh)
     soc: float | None = None
     meter_at: datetime | None = None
     limit_a: float | None = None

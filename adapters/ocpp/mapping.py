@@ -48,9 +48,11 @@ def is_online(state: StationState, now: datetime) -> bool:
 def snapshot(state: StationState, now: datetime) -> ChargerSnapshot:
     """The charger as its charge point last reported it.
 
-    Power comes from MeterValues (`Power.Active.Import`), the session's energy from the
-    register minus the transaction's meter start; the max current is what the charge point
-    reported as its effective limit, else the limit Tandem set.
+    Power comes from MeterValues (`Power.Active.Import`). The session's energy (kWh) is what the
+    plug session delivered across its transactions: the earlier ones' (`session_prior_wh`) plus
+    the register minus the latest transaction's meter start; between transactions (still plugged
+    in) it stays at that total (`session_energy_kwh`). The max current
+    is what the charge point reported as its effective limit, else the limit Tandem set.
     """
     online = is_online(state, now)
     plugged, charging, power = STATUS.get(state.status or "", (None, None, PowerState.UNKNOWN))
@@ -59,9 +61,7 @@ def snapshot(state: StationState, now: datetime) -> ChargerSnapshot:
     rate = None
     if online and state.power_w is not None:
         rate = round(state.power_w / 1000, 3) if charging else 0.0
-    energy = None
-    if state.energy_wh is not None and state.tx_meter_start_wh is not None:
-        energy = max(0.0, (state.energy_wh - state.tx_meter_start_wh) / 1000)
+    energy = session_energy_kwh(state)
     limit = state.reported_limit_a if state.reported_limit_a is not None else state.limit_a
     ages = [t for t in (state.status_at, state.meter_at) if t is not None]
     return ChargerSnapshot(
@@ -78,6 +78,16 @@ def snapshot(state: StationState, now: datetime) -> ChargerSnapshot:
         and state.tx_id_tag != state.remote_id_tag else None,
         vehicle_soc=state.soc if online and plugged else None,
     )
+
+
+def session_energy_kwh(state: StationState) -> float | None:
+    """What the plug session delivered (kWh): the earlier transactions' energy plus the latest
+    one's (its register reading minus its meter start, never negative). Before the plug
+    session's first transaction: 0 while the status says a cable is in (a car swapped between
+    two polls then shows as a drop, as with any charger), None otherwise."""
+    if state.energy_wh is None or state.tx_meter_start_wh is None:
+        return 0.0 if STATUS.get(state.status or "", (None,))[0] else None
+    return (max(0.0, state.session_prior_wh) + max(0.0, state.energy_wh - state.tx_meter_start_wh)) / 1000
 
 
 def amps_to_rate(amps: float, unit: str | None, phases: int = 3, voltage: float = 230.0) -> float:

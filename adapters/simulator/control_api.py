@@ -72,11 +72,14 @@ def routes(sim: Sim) -> list[Route]:
             return bad_request("fields: vendor, devices (a list), centralSystemUrl, ocppOptions")
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             return bad_request("centralSystemUrl must be a ws:// or wss:// URL (Tandem's /ocpp)")
-        if not isinstance(options, dict) or set(options) - {"rateUnit", "heartbeatS", "featureProfiles"} or \
+        known = {"rateUnit", "heartbeatS", "featureProfiles", "energyRegister"}
+        if not isinstance(options, dict) or set(options) - known or \
                 options.get("rateUnit", "Current") not in ("Current", "Power") or \
                 not isinstance(options.get("heartbeatS", 60), int) or not 10 <= options.get("heartbeatS", 60) <= 3600 \
-                or not isinstance(options.get("featureProfiles", ""), str):
-            return bad_request("ocppOptions: rateUnit Current|Power, heartbeatS 10-3600, featureProfiles (a string)")
+                or not isinstance(options.get("featureProfiles", ""), str) \
+                or options.get("energyRegister", "lifetime") not in ("lifetime", "transaction"):
+            return bad_request("ocppOptions: rateUnit Current|Power, heartbeatS 10-3600, featureProfiles (a string), "
+                               "energyRegister lifetime|transaction")
         try:
             acct = world.add_account("ocpp", devices)
         except ValueError as exc:
@@ -85,7 +88,8 @@ def routes(sim: Sim) -> list[Route]:
         for serial in acct.devices:
             station = Station(sim, world.boxes[serial], url, acct.password,
                               rate_unit=options.get("rateUnit", "Current"), heartbeat_s=options.get("heartbeatS", 60),
-                              features=options.get("featureProfiles") or "Core,SmartCharging,RemoteTrigger")
+                              features=options.get("featureProfiles") or "Core,SmartCharging,RemoteTrigger",
+                              register=options.get("energyRegister", "lifetime"))
             sim.stations[serial] = station
             station.start()
             points.append({"chargePointId": serial, "password": acct.password})

@@ -7,7 +7,9 @@ whenever its connector's status changes and MeterValues (power, energy register,
 while a transaction runs. It answers RemoteStart/StopTransaction, Set/ClearChargingProfile,
 GetCompositeSchedule, GetConfiguration, ChangeAvailability and TriggerMessage. A refused
 handshake or a dropped socket is retried with exponential backoff and random jitter, never sooner
-than a refusal's `Retry-After`, as real charge points do (`reconnect`).
+than a refusal's `Retry-After`, as real charge points do (`reconnect`). Its energy register counts
+on over the box's life, or (`register="transaction"`) restarts at 0 with every transaction, as
+some chargers' do.
 
 Faults (`POST /sim/faults {"vendor": "ocpp", "ocpp": {...}}`), per charge point id or `true` for all:
 `drop` (close the socket once), `reboot` (reboot once, losing the transaction), `silent` (answer
@@ -157,7 +159,7 @@ class Station:
 
     def __init__(self, sim: Any, box: Box, url: str, password: str, *, rate_unit: str = "Current",
                  heartbeat_s: int = 60, id_tag: str | None = None,
-                 features: str = "Core,SmartCharging,RemoteTrigger") -> None:
+                 features: str = "Core,SmartCharging,RemoteTrigger", register: str = "lifetime") -> None:
         self.sim = sim
         self.world: World = sim.world
         self.box = box
@@ -166,6 +168,9 @@ class Station:
         self.rate_unit = rate_unit
         self.heartbeat_s = heartbeat_s
         self.features = features
+        #: "lifetime" (the register counts on) or "transaction" (it restarts at 0 with each one).
+        self.register = register
+        self._register_base = 0.0  # kWh of the box's lifetime energy the register does not count
         #: The RFID card used at this charger when the car brings none (its local list knows it).
         self.card = id_tag or f"CARD{box.id[-8:]}"
         self.known_tags = {self.card}
@@ -382,6 +387,9 @@ class Station:
             return
         self._finishing = False
         self.transaction_id = -1  # claimed until the central system answers
+        if self.register == "transaction":
+            self.world.settle(self.box, self.sim.now())
+            self._register_base = self.box.lifetime_energy
         answer = await self.client_call(call.StartTransaction(
             connector_id=1, id_tag=id_tag, meter_start=self.meter_wh(), timestamp=datetime.now(UTC).isoformat()))
         self.transaction_id = int(answer.transaction_id) if answer is not None else None
@@ -445,9 +453,9 @@ class Station:
         self.box.enabled = self.available
 
     def meter_wh(self) -> int:
-        """The energy register (Wh)."""
+        """The energy register (Wh): the box's lifetime energy, or its latest transaction's."""
         self.world.settle(self.box, self.sim.now())
-        return int(self.box.lifetime_energy * 1000)
+        return int((self.box.lifetime_energy - self._register_base) * 1000)
 
     async def send_meter(self) -> None:
         """MeterValues: power, energy register and (unless faulted) the car's SoC."""

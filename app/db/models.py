@@ -448,6 +448,12 @@ class OcppStation(Model):
     tx_id_tag = fields.CharField(max_length=20, null=True)
     tx_started_at = fields.DatetimeField(null=True)
     tx_meter_start_wh = fields.FloatField(null=True)
+    # The plug session's transactions on connector 1: the latest one's id, running or ended (a
+    # StopTransaction may come after a Finishing status cleared `transaction_id`), and what the
+    # earlier ones delivered (Wh), so the session's energy spans all of them; both reset when the
+    # connector goes Available (the unplug).
+    last_tx_id = fields.IntField(null=True)
+    session_prior_wh = fields.FloatField(default=0.0)
     #: The idTag of connector 1's last StartTransaction (an Authorize names no connector).
     last_id_tag = fields.CharField(max_length=20, null=True)
     last_id_tag_at = fields.DatetimeField(null=True)

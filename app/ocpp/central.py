@@ -55,8 +55,6 @@ _library_log = logging.getLogger("tandem.ocpp.library")
 _library_log.setLevel(logging.WARNING)
 _library_log.addFilter(_ClientErrors())
 CONFIG_KEYS = ["SupportedFeatureProfiles", "ChargingScheduleAllowedChargingRateUnit", "AuthorizeRemoteTxRequests"]
-#: Statuses in which no transaction runs on the connector (waiting for one, or it has ended).
-NO_TRANSACTION = {"Available", "Preparing", "Finishing"}
 
 
 def utcnow() -> datetime:
@@ -236,10 +234,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         if row is not None and applies and newer:
             changes: dict[str, Any] = dict(status=status, status_at=store.clamp(claimed, now),
                                            status_claimed_at=claimed, error_code=error_code)
-            if status in NO_TRANSACTION:
-                changes.update(transaction_id=None, tx_id_tag=None, paused=False, power_w=0.0)
-            if status == "Available":
-                changes.update(soc=None, remote_id_tag=None)
+            changes.update(connectors.status_changes(status))
             await self._changed(**changes)
             if status == "Unavailable" and not self._asked_operative:
                 self.spawn(self.make_operative())
@@ -260,12 +255,16 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
     @on(Action.start_transaction)
     async def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any) -> Any:
         """A transaction began: its id is unique for this charge point across Tandem restarts.
-        Only connector 1's becomes the charger's transaction; another connector's gets its id
-        and is otherwise ignored."""
+        Only connector 1's becomes the charger's transaction (what the plug session's previous
+        one delivered is folded into its prior energy); another connector's gets its id and is
+        otherwise ignored."""
         tx = await store.next_transaction_id(self.id)
         now = utcnow()
+        row = await store.get(self.id) if connector_id == connectors.TRACKED else None
         changes = connectors.start_changes(connector_id, tx, id_tag, float(meter_start),
-                                           store.clamp(messages.timestamp(timestamp), now))
+                                           store.clamp(messages.timestamp(timestamp), now),
+                                           *(() if row is None else (row.session_prior_wh, row.tx_meter_start_wh,
+                                                                     row.energy_wh)))
         if changes:
             await self._changed(**changes)
         else:
@@ -274,12 +273,13 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
 
     @on(Action.stop_transaction)
     async def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **_: Any) -> Any:
-        """A transaction ended: connector 1's (the one Tandem tracks) ends the charger's; any
+        """A transaction ended: connector 1's (the one Tandem tracks, or the one a Finishing status
+        just ended) ends the charger's and its meterStop is the transaction's last reading; any
         other (another connector's, or one Tandem does not know) changes nothing Tandem tracks:
         connector 1's own end shows in the StatusNotification that follows it."""
         row = await store.get(self.id)
         now = utcnow()
-        if row is not None and connectors.stop_applies(row.transaction_id, transaction_id):
+        if row is not None and connectors.stop_applies(row.transaction_id, transaction_id, row.last_tx_id):
             await self._changed(transaction_id=None, paused=False, energy_wh=float(meter_stop), power_w=0.0,
                                 meter_at=store.clamp(messages.timestamp(timestamp), now))
         else:
@@ -295,7 +295,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         row = await store.get(self.id)
         changes = {} if row is None else connectors.meter_changes(
             connector_id, messages.meter_reading(meter_value), now, extra.get("transaction_id"),
-            row.transaction_id, row.tx_meter_start_wh)
+            row.transaction_id, row.tx_meter_start_wh, row.last_tx_id)
         if changes:
             await self._changed(**changes)
         else:

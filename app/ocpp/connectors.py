@@ -10,7 +10,14 @@ statuses, transactions and meter values move the station row:
 - MeterValues: connector 1's only (connector 0 is the whole box's main meter, other connectors
   are other cars); a transaction id Tandem lost track of is adopted from connector 1's only;
 - StopTransaction: carries no connector, so it applies only when it names connector 1's
-  transaction as Tandem knows it.
+  transaction as Tandem knows it (running, or ended by a Finishing status that came first).
+
+A plug session (from the plug-in to the connector's next Available) may hold several
+transactions: a stop and a start again (managed charging without SmartCharging profiles, a stop at
+the charger and a remote start, a reboot that lost the transaction). Its energy is what all of
+them delivered: a StartTransaction folds what the previous one delivered into the plug session's
+prior energy (`session_prior_wh`), whether the register counts on (a lifetime register) or
+restarts at 0 for each transaction; Available starts afresh.
 
 Authorize carries no connector either: its idTag names nothing until a StartTransaction on
 connector 1 carries it (see `CentralChargePoint.on_authorize`).
@@ -25,6 +32,8 @@ from app.ocpp.messages import MeterReading
 
 #: The connector Tandem tracks.
 TRACKED = 1
+#: Statuses in which no transaction runs on the connector (waiting for one, or it has ended).
+NO_TRANSACTION = frozenset({"Available", "Preparing", "Finishing"})
 #: Connector 0 stands for the whole charge point: these statuses of it hold for connector 1 too.
 WHOLE_BOX_DOWN = frozenset({"Unavailable", "Faulted"})
 
@@ -34,38 +43,85 @@ def status_applies(connector_id: int, status: str) -> bool:
     return connector_id == TRACKED or (connector_id == 0 and status in WHOLE_BOX_DOWN)
 
 
+def status_changes(status: str) -> dict[str, Any]:
+    """Station-row changes of connector 1's `status` beyond the status itself: no transaction runs
+    in Available, Preparing and Finishing (a StopTransaction may still follow: `last_tx_id` keeps
+    its id); Available is the unplug, so the next plug session starts afresh (no SoC, no remote
+    tag, no meter start, no prior energy)."""
+    changes: dict[str, Any] = {}
+    if status in NO_TRANSACTION:
+        changes.update(transaction_id=None, tx_id_tag=None, paused=False, power_w=0.0)
+    if status == "Available":
+        changes.update(soc=None, remote_id_tag=None, tx_meter_start_wh=None, session_prior_wh=0.0, last_tx_id=None)
+    return changes
+
+
 def start_changes(connector_id: int, transaction_id: int, id_tag: str, meter_start_wh: float,
-                  started_at: datetime) -> dict[str, Any]:
+                  started_at: datetime, prior_wh: float = 0.0, last_start_wh: float | None = None,
+                  last_energy_wh: float | None = None) -> dict[str, Any]:
     """Station-row changes of a StartTransaction answered with `transaction_id`: the charger's
-    transaction, its idTag and meter start (Wh) when on connector 1; nothing otherwise."""
+    transaction, its idTag and meter start (Wh) when on connector 1, with the plug session's prior
+    energy (Wh) folded from the transaction before it (`folded_prior`); nothing otherwise.
+
+    `prior_wh`, `last_start_wh` and `last_energy_wh` are the row's `session_prior_wh`,
+    `tx_meter_start_wh` and `energy_wh` before this start."""
     if connector_id != TRACKED:
         return {}
-    return dict(transaction_id=transaction_id, tx_id_tag=id_tag, last_id_tag=id_tag, last_id_tag_at=started_at,
-                tx_started_at=started_at, tx_meter_start_wh=meter_start_wh, energy_wh=meter_start_wh, paused=False)
+    return dict(transaction_id=transaction_id, last_tx_id=transaction_id, tx_id_tag=id_tag, last_id_tag=id_tag,
+                last_id_tag_at=started_at, tx_started_at=started_at, tx_meter_start_wh=meter_start_wh,
+                energy_wh=meter_start_wh, paused=False,
+                session_prior_wh=folded_prior(prior_wh, last_start_wh, last_energy_wh, meter_start_wh))
+
+
+def folded_prior(prior_wh: float, last_start_wh: float | None, last_energy_wh: float | None,
+                 meter_start_wh: float) -> float:
+    """The plug session's prior energy (Wh) once a new transaction starts at `meter_start_wh`:
+    `prior_wh` plus what the previous transaction delivered (its last known register reading
+    minus its meter start, never negative); 0 when the plug session had none (`last_start_wh`
+    None: no transaction since the connector was last Available).
+
+    A new meter start at or above the previous one is a register that counted on: it reads what
+    the previous transaction delivered even when its last readings were lost (a reboot sends no
+    StopTransaction). A lower one is a register that restarts with each transaction: only the
+    last known reading (the StopTransaction's meterStop when it came) tells."""
+    if last_start_wh is None:
+        return 0.0
+    best = last_start_wh if last_energy_wh is None else last_energy_wh
+    if meter_start_wh >= last_start_wh:
+        best = max(best, meter_start_wh)
+    return prior_wh + max(0.0, best - last_start_wh)
 
 
 def meter_changes(connector_id: int, reading: MeterReading, received: datetime, transaction_id: Any,
-                  tracked_tx: int | None, tracked_meter_start_wh: float | None) -> dict[str, Any]:
+                  tracked_tx: int | None, tracked_meter_start_wh: float | None,
+                  last_tx: int | None = None) -> dict[str, Any]:
     """Station-row changes of a MeterValues received at `received`: power (W), energy register (Wh),
     SoC (%) and the reading's time (clamped to receipt) for connector 1, plus its transaction id
-    when Tandem tracks none (lost across a restart) and the message names one; nothing for
-    connector 0 or another connector."""
+    when Tandem tracks none (lost across a restart) and the message names one other than the plug
+    session's ended transaction (`last_tx`); nothing for connector 0 or another connector.
+
+    Between transactions (none tracked, none named) the register is not taken: the session's
+    energy holds what its last transaction delivered, and a register that restarts with each
+    transaction may read 0 by then."""
     if connector_id != TRACKED:
         return {}
     at = received if reading.at is None else min(reading.at, received)
     changes: dict[str, Any] = dict(meter_at=at)
+    named = transaction_id if isinstance(transaction_id, int) and not isinstance(transaction_id, bool) else None
     for name in ("power_w", "energy_wh", "soc"):
-        if getattr(reading, name) is not None:
+        if getattr(reading, name) is not None and not (name == "energy_wh" and tracked_tx is None and named is None):
             changes[name] = getattr(reading, name)
-    if isinstance(transaction_id, int) and not isinstance(transaction_id, bool) and tracked_tx is None:
-        changes.update(transaction_id=transaction_id)
+    if named is not None and tracked_tx is None and named != last_tx:
+        changes.update(transaction_id=named, last_tx_id=named)
         if tracked_meter_start_wh is None and reading.energy_wh is not None:
             changes.update(tx_meter_start_wh=reading.energy_wh)
     return changes
 
 
-def stop_applies(tracked_tx: int | None, transaction_id: int) -> bool:
+def stop_applies(tracked_tx: int | None, transaction_id: int, last_tx: int | None = None) -> bool:
     """Whether a StopTransaction of `transaction_id` ends connector 1's transaction: only when it
-    is the one Tandem tracks (a StopTransaction names no connector; one Tandem does not know may
-    be another connector's, and connector 1's own end shows in its StatusNotification anyway)."""
-    return tracked_tx is not None and tracked_tx == transaction_id
+    is the one Tandem tracks, or the plug session's latest (`last_tx`) when a Finishing status
+    came first and cleared it (a StopTransaction names no connector; one Tandem does not know may
+    be another connector's, and connector 1's own end shows in its StatusNotification anyway).
+    Its meterStop is then the transaction's last known register reading."""
+    return transaction_id in (tracked_tx, last_tx) and transaction_id is not None

@@ -38,7 +38,8 @@ async def on_charger(charger: Charger, system: EvSystem | None, transitions: set
         return None
     await _count(session, charger, now)
     await _identify(session, charger, system, now)
-    if "unplugged" in transitions or charger.is_plugged_in is False:
+    # unplugged and plugged in again between two polls: the session just opened is the new plug-in's
+    if ("unplugged" in transitions and "plugged_in" not in transitions) or charger.is_plugged_in is False:
         await _close(session, charger, now)
     await session.save()
     return session

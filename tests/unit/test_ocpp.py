@@ -124,6 +124,17 @@ def test_the_session_idtag_is_the_cards_not_tandems_own_remote_start() -> None:
     assert mapping.snapshot(state(status="Preparing", tx_id_tag="04A1B2C3"), NOW).id_tag is None  # no transaction
 
 
+def test_the_session_energy_adds_the_plug_sessions_earlier_transactions() -> None:
+    between = state(status="Finishing", energy_wh=1_000, tx_meter_start_wh=0, session_prior_wh=2_500)
+    assert mapping.snapshot(between, NOW).session_energy_kwh == pytest.approx(3.5)
+    # a new plug session before its first transaction: nothing delivered yet (a swap between polls shows)
+    assert mapping.snapshot(state(status="Preparing"), NOW).session_energy_kwh == 0.0
+    assert mapping.snapshot(state(status="Available"), NOW).session_energy_kwh is None
+    assert mapping.snapshot(state(status="Unavailable"), NOW).session_energy_kwh is None
+    went_back = state(status="Charging", energy_wh=900, tx_meter_start_wh=1_000, session_prior_wh=2_000)
+    assert mapping.snapshot(went_back, NOW).session_energy_kwh == pytest.approx(2.0)
+
+
 def test_units() -> None:
     assert mapping.amps_to_rate(16, "W") == pytest.approx(11040)
     assert mapping.amps_to_rate(16, "A") == 16
@@ -244,12 +255,129 @@ def test_a_lost_transaction_is_adopted_from_connector_1s_meter_values_only() -> 
     assert "transaction_id" not in connectors.meter_changes(1, reading(), NOW, 40, 39, 9_000.0)  # one is tracked
     assert "transaction_id" not in connectors.meter_changes(1, reading(), NOW, None, None, None)
     assert "transaction_id" not in connectors.meter_changes(1, reading(), NOW, True, None, None)
+    assert adopted["last_tx_id"] == 40  # a StopTransaction after a Finishing still finds it
+
+
+def test_the_ended_transactions_late_reading_counts_but_is_not_adopted_again() -> None:
+    """A Finishing status cleared transaction 40; its last MeterValues come after: the register
+    reading is the best known of what it delivered, but it is not a running transaction."""
+    late = connectors.meter_changes(1, reading(), NOW, 40, None, 9_000.0, last_tx=40)
+    assert late["energy_wh"] == 12_000.0 and "transaction_id" not in late
+    other = connectors.meter_changes(1, reading(), NOW, 41, None, 9_000.0, last_tx=40)
+    assert other["transaction_id"] == 41 and other["last_tx_id"] == 41
+
+
+def test_no_register_is_taken_between_transactions() -> None:
+    """None tracked, none named: a register that restarts with each transaction may read 0 by now;
+    power and SoC still count."""
+    between = connectors.meter_changes(1, reading(power=0.0, energy=0.0), NOW, None, None, 9_000.0, last_tx=40)
+    assert "energy_wh" not in between and between["power_w"] == 0.0 and between["soc"] == 55.0
+    assert connectors.meter_changes(1, reading(), NOW, None, 40, 9_000.0, last_tx=40)["energy_wh"] == 12_000.0
 
 
 def test_a_stop_applies_to_connector_1s_tracked_transaction_only() -> None:
     assert connectors.stop_applies(7, 7)
     assert not connectors.stop_applies(7, 8)  # another connector's
     assert not connectors.stop_applies(None, 8)  # unknown: maybe another connector's
+    assert connectors.stop_applies(None, 7, last_tx=7)  # a Finishing came first and cleared it
+    assert not connectors.stop_applies(8, 7, last_tx=8)  # an earlier one's, after the next started
+    assert not connectors.stop_applies(None, 7, last_tx=None)
+
+
+def test_statuses_end_transactions_and_the_unplug_ends_the_plug_session() -> None:
+    finishing = connectors.status_changes("Finishing")
+    assert finishing["transaction_id"] is None
+    assert not {"last_tx_id", "tx_meter_start_wh", "session_prior_wh"} & set(finishing)  # the plug session goes on
+    assert connectors.status_changes("Charging") == {}
+    unplugged = connectors.status_changes("Available")
+    assert unplugged["transaction_id"] is None and unplugged["last_tx_id"] is None
+    assert unplugged["tx_meter_start_wh"] is None and unplugged["session_prior_wh"] == 0.0
+
+
+@pytest.mark.parametrize("prior, last_start, last_energy, new_start, folded", [
+    (0.0, None, None, 5_000.0, 0.0),  # the plug session's first transaction
+    (0.0, None, 4_000.0, 5_000.0, 0.0),  # none since the unplug: the old register says nothing
+    (0.0, 10_000.0, 11_000.0, 11_000.0, 1_000.0),  # a register that counts on
+    (500.0, 10_000.0, 11_000.0, 11_000.0, 1_500.0),  # a third transaction
+    (0.0, 10_000.0, 10_800.0, 11_000.0, 1_000.0),  # its last readings were lost: the new start tells
+    (0.0, 0.0, 1_000.0, 0.0, 1_000.0),  # a register that restarts at 0 with every transaction
+    (700.0, 0.0, 1_000.0, 0.0, 1_700.0),
+    (0.0, 10_000.0, 9_000.0, 0.0, 0.0),  # a register that went back: never negative
+    (0.0, 10_000.0, None, 2_000.0, 0.0),
+])
+def test_a_new_transaction_folds_what_the_previous_delivered(prior: float, last_start: float | None,
+                                                            last_energy: float | None, new_start: float,
+                                                            folded: float) -> None:
+    assert connectors.folded_prior(prior, last_start, last_energy, new_start) == pytest.approx(folded)
+    changes = connectors.start_changes(1, 9, "04A1B2C3", new_start, NOW, prior, last_start, last_energy)
+    assert changes["session_prior_wh"] == pytest.approx(folded) and changes["last_tx_id"] == 9
+
+
+class _Plug:
+    """Connector 1's station row as the central system writes it, from the pure rules alone."""
+
+    def __init__(self) -> None:
+        self.row: dict = dict(status="Available", transaction_id=None, last_tx_id=None, tx_meter_start_wh=None,
+                              energy_wh=None, session_prior_wh=0.0)
+
+    def status(self, status: str) -> None:
+        self.row.update(status=status, **connectors.status_changes(status))
+
+    def start(self, tx: int, meter_start: float) -> None:
+        r = self.row
+        self.row.update(connectors.start_changes(1, tx, "04A1B2C3", meter_start, NOW, r["session_prior_wh"],
+                                                 r["tx_meter_start_wh"], r["energy_wh"]))
+
+    def meter(self, wh: float, tx: int | None) -> None:
+        r = self.row
+        self.row.update(connectors.meter_changes(1, reading(energy=wh), NOW, tx, r["transaction_id"],
+                                                 r["tx_meter_start_wh"], r["last_tx_id"]))
+
+    def stop(self, tx: int, meter_stop: float) -> None:
+        if connectors.stop_applies(self.row["transaction_id"], tx, self.row["last_tx_id"]):
+            self.row.update(transaction_id=None, energy_wh=meter_stop)
+
+    def kwh(self) -> float | None:
+        known = set(StationState.__dataclass_fields__)
+        return mapping.snapshot(state(**{k: v for k, v in self.row.items() if k in known}), NOW).session_energy_kwh
+
+
+@pytest.mark.parametrize("per_transaction", [False, True])
+@pytest.mark.parametrize("finishing_first", [False, True])
+def test_a_plug_sessions_energy_spans_its_transactions(per_transaction: bool, finishing_first: bool) -> None:
+    """Stop and start again within one plug-in (a remote stop and start, or a stop at the charger):
+    the session's energy keeps counting, whichever register and whichever order of the Finishing
+    status and the StopTransaction; the unplug starts afresh."""
+    base = 0.0 if per_transaction else 20_000.0
+    plug = _Plug()
+    plug.status("Preparing")
+    assert plug.kwh() == 0.0
+    plug.start(1, base)
+    plug.status("Charging")
+    plug.meter(base + 900, 1)
+    if finishing_first:
+        plug.status("Finishing")
+        plug.meter(base + 980, 1)  # the ended transaction's last reading, after its end
+        plug.stop(1, base + 1_000)
+    else:
+        plug.stop(1, base + 1_000)
+        plug.status("Finishing")
+    assert plug.kwh() == pytest.approx(1.0)
+    plug.meter(0.0, None)  # between transactions: a per-transaction register may read 0
+    assert plug.kwh() == pytest.approx(1.0)
+    second = 0.0 if per_transaction else base + 1_000
+    plug.start(2, second)
+    assert plug.kwh() == pytest.approx(1.0)
+    plug.status("Charging")
+    plug.meter(second + 500, 2)
+    assert plug.kwh() == pytest.approx(1.5)
+    plug.status("Available")
+    assert plug.kwh() is None
+    plug.status("Preparing")
+    assert plug.kwh() == 0.0  # a poll that missed the Available still sees the drop
+    plug.start(3, 0.0 if per_transaction else base + 1_500)  # another car: from 0
+    plug.meter((0.0 if per_transaction else base + 1_500) + 200, 3)
+    assert plug.kwh() == pytest.approx(0.2)
 
 
 def test_call_errors_are_told_apart_by_whether_a_retry_can_help() -> None:
