@@ -109,10 +109,16 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         await super().route_message(raw_msg)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
-        """Run Tandem's own requests beside the receive loop."""
+        """Run Tandem's own requests beside the receive loop (a request the charge point fails is
+        logged in one line: nobody waits for its answer)."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and isinstance(task.exception(), ve.VendorError):
+            log.info("%s: a request of Tandem's failed (%s)", self.id, task.exception())
 
     def cancel_tasks(self) -> None:
         """Stop Tandem's pending requests (the socket closed)."""
@@ -240,6 +246,11 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
                 self.spawn(self.make_operative())
         elif row is not None:
             await store.update(self.id, last_message_at=now)
+            if connectors.box_recovered(connector_id, status, row.status):
+                # connector 1's own status was not sent again (many chargers only report the box):
+                # ask for it, or the charger would stay faulted in Tandem
+                self.spawn(self.request("TriggerMessage", {
+                    "requestedMessage": MessageTrigger.status_notification.value, "connectorId": 1}))
         self.status_known.set()
         return call_result.StatusNotification()
 

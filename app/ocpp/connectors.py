@@ -56,6 +56,13 @@ def status_changes(status: str) -> dict[str, Any]:
     return changes
 
 
+def box_recovered(connector_id: int, status: str, tracked_status: str | None) -> bool:
+    """Whether a StatusNotification of connector 0 says the whole charge point is back (not
+    Unavailable or Faulted) while connector 1's tracked status is still the box's fault: connector
+    1's own status is then to be asked for (TriggerMessage)."""
+    return connector_id == 0 and status not in WHOLE_BOX_DOWN and tracked_status in WHOLE_BOX_DOWN
+
+
 def start_changes(connector_id: int, transaction_id: int, id_tag: str, meter_start_wh: float,
                   started_at: datetime, prior_wh: float = 0.0, last_start_wh: float | None = None,
                   last_energy_wh: float | None = None) -> dict[str, Any]:

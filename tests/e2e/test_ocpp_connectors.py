@@ -189,3 +189,23 @@ async def test_after_a_restart_only_connector_1s_transaction_is_adopted(st: Stac
         await peer.stop_tx(40, 3400)
         row = await station("CP-TWIN-2")
         assert (row.transaction_id, row.energy_wh, row.power_w) == (None, 3400, 0)
+
+
+async def test_the_whole_box_faulted_then_back_asks_for_connector_1s_status(st: Stack) -> None:
+    """Connector 0 Faulted stands for connector 1 too; when connector 0 alone says the box is
+    Available again (many chargers report only the box), Tandem asks for connector 1's status
+    (TriggerMessage) instead of showing the charger faulted until connector 1 happens to report."""
+    _, token = await make_user(st)
+    cid = await link_twin(st, token, "CP-BOX-1")
+    async with connected(st, "CP-BOX-1", PASSWORD, connectors=1) as peer:
+        await peer.status(1, "Charging")
+        await until_charger(st, token, cid, lambda c: c["chargeState"]["isCharging"] is True)
+        await peer.status(0, "Faulted")
+        faulted = await until_charger(st, token, cid, lambda c: c["chargeState"]["powerDeliveryState"]
+                                      == "PLUGGED_IN_FAULT")
+        assert faulted["chargeState"]["isPluggedIn"] is None
+        triggers = len([p for p in peer.asked("TriggerMessage") if p["connector_id"] == 1])
+        await peer.status(0, "Available")  # the peer answers the trigger with connector 1's "Charging"
+        back = await until_charger(st, token, cid, lambda c: c["chargeState"]["isCharging"] is True)
+        assert back["chargeState"]["powerDeliveryState"] == "PLUGGED_IN_CHARGING"
+        assert len([p for p in peer.asked("TriggerMessage") if p["connector_id"] == 1]) == triggers + 1
