@@ -104,3 +104,6 @@ class ChargerSnapshot:
     id_tag: str | None = None
     #: The car's SoC (percent) as the charger reports it (OCPP MeterValues), where it does.
     vehicle_soc: float | None = None
+    #: The vendor's own name for the plug session's charging (OCPP: its latest transaction id),
+    #: where it has one: a different one after an outage is another session.
+    session_key: str | None = None

@@ -38,6 +38,7 @@ class StationState:
     energy_wh: float | None = None
     tx_meter_start_wh: float | None = None
     session_prior_wh: float = 0.0  # what the plug session's earlier transactions delivered (Wh)
+    last_tx_id: int | None = None  # the plug session's latest transaction (running or ended)
     soc: float | None = None
     meter_at: datetime | None = None
     limit_a: float | None = None

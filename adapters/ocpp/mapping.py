@@ -77,7 +77,14 @@ def snapshot(state: StationState, now: datetime) -> ChargerSnapshot:
         id_tag=state.tx_id_tag if online and state.transaction_id is not None
         and state.tx_id_tag != state.remote_id_tag else None,
         vehicle_soc=state.soc if online and plugged else None,
+        session_key=session_key(state),
     )
+
+
+def session_key(state: StationState) -> str | None:
+    """The plug session's latest transaction id (running or ended), as text; None before any."""
+    tx = state.transaction_id if state.transaction_id is not None else state.last_tx_id
+    return None if tx is None else str(tx)
 
 
 def session_energy_kwh(state: StationState) -> float | None:

@@ -224,6 +224,9 @@ class Charger(Asset):
     #: reports it (OCPP chargers; None where the charger does not say).
     session_id_tag = fields.CharField(max_length=20, null=True)
     session_soc = fields.FloatField(null=True)
+    # The vendor's own name for the session's charging (OCPP: the latest transaction id), where it
+    # has one (adapters.types.ChargerSnapshot.session_key).
+    session_key = fields.CharField(max_length=40, null=True)
 
     class Meta:
         table = "charger"

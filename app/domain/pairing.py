@@ -353,9 +353,12 @@ def _check_charging(c: ChargerTrack, name: str, fresh: list[VehicleObs], others:
     """Compare the car's charging with the charger's. A contradiction excludes the car; a rate
     match that no other open charger could also explain is strong evidence. Car data from a
     probe's pause, or newer than the charger's last poll, contradicts nothing.
-    Returns why the car is excluded, or None."""
+    Returns why the car is excluded, or None. A charger that cannot tell now (offline, faulted)
+    delivers nothing it could compare: it contradicts nothing."""
     start = c.plugged_in_at
     assert start is not None
+    if not c.plug_known:
+        return None
     if c.charging:
         if not _delivers(c, s) or c.charging_changed_at is None:
             return None

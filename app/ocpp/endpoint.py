@@ -7,8 +7,8 @@ The handshake is refused before anything is created: 400 without the `ocpp1.6` s
 minute from one address (an address, or an id from anywhere, ten times that: `handshake`), 503
 with `Retry-After` (seconds the queued checks take, randomised) while too many password checks
 are queued (`passwords.busy`: a reconnect storm). A charge point reconnecting with the
-credential this process last verified for it skips the check (`verified`), busy or not. Each
-outcome is counted in `tandem_ocpp_handshakes_total`.
+credential this process last verified for it skips the check (`verified`), busy or rate-limited
+or not. Each outcome is counted in `tandem_ocpp_handshakes_total`.
 """
 
 from __future__ import annotations
@@ -103,15 +103,21 @@ async def ocpp_endpoint(ws: WebSocket) -> None:
     address = ws.client.host if ws.client else "unknown"
     hub: OcppHub = rt.ocpp
     limiter: HandshakeLimiter = hub.limiter
-    if not await limiter.allowed(cp_id, address):
+    creds = basic_credentials(ws.headers.get("authorization"))
+    password = creds[1] if creds else ""
+    # A credential this process verified before gets in without scrypt, and no lockout of its id
+    # (failures from elsewhere, maybe an attacker's) holds it out.
+    row = await store.get(cp_id) if hub.verified.knows(cp_id) else None
+    proven = row is not None and hub.verified.hit(cp_id, password, row.password_hash)
+    if not proven and not await limiter.allowed(cp_id, address):
         await _deny(ws, 429, "TOO_MANY_FAILED_ATTEMPTS", await limiter.retry_after_s(cp_id, address))
         return
-    if passwords.busy() and not hub.verified.knows(cp_id):  # no check queued for a socket that may give up
+    if not proven and passwords.busy():  # no check queued for a socket that may give up
         await _deny(ws, 503, "BUSY")
         return
-    row = await store.get(cp_id)
-    creds = basic_credentials(ws.headers.get("authorization"))
-    outcome = await hub.verified.check(cp_id, creds[1] if creds else "", row.password_hash if row else None)
+    if row is None:
+        row = await store.get(cp_id)
+    outcome = await hub.verified.check(cp_id, password, row.password_hash if row else None)
     if outcome == "busy":
         await _deny(ws, 503, "BUSY")
         return
@@ -137,7 +143,9 @@ async def serve(ws: WebSocket, cp_id: str, charger_id: str, hub: OcppHub) -> Non
     cp = CentralChargePoint(cp_id, _Socket(ws), rt.settings, changed)
     await hub.attach(cp)
     now = datetime.now(UTC)
-    await store.update(cp_id, connected_node=hub.node, connected_at=now, last_message_at=now)
+    # A status from before this connection says nothing about now (a car may have been swapped
+    # meanwhile): the cable is unknown until the charge point reports again (asked for at once).
+    await store.update(cp_id, connected_node=hub.node, connected_at=now, last_message_at=now, status=None)
     await changed()
     cp.spawn(cp.configure())
     log.info("charge point %s connected", cp_id)

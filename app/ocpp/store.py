@@ -32,6 +32,7 @@ def to_state(row: OcppStation) -> StationState:
         rate_unit=row.rate_unit, authorize_remote=row.authorize_remote, transaction_id=row.transaction_id,
         tx_id_tag=row.tx_id_tag, last_id_tag=row.last_id_tag, power_w=row.power_w, energy_wh=row.energy_wh,
         tx_meter_start_wh=row.tx_meter_start_wh, session_prior_wh=row.session_prior_wh, soc=row.soc,
+        last_tx_id=row.last_tx_id,
         meter_at=row.meter_at, limit_a=row.limit_a,
         paused=row.paused, reported_limit_a=row.reported_limit_a, remote_id_tag=row.remote_id_tag,
     )

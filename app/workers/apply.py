@@ -19,9 +19,9 @@ from app.services.state import charger_data
 LAST_SEEN_EVERY = timedelta(seconds=60)
 #: Fields whose change is not worth an event on its own.
 _QUIET = {"last_seen", "data_age", "session_energy", "state_updated_at", "session_soc", "est_at", "est_energy",
-          "polled_at", "clock_ahead_s"}
+          "polled_at", "clock_ahead_s", "session_key"}
 #: Changes no pairing decision reads (a charging session's energy moves with every meter report).
-NOT_PAIRING_INPUTS = {"last_seen", "session_energy"}
+NOT_PAIRING_INPUTS = {"last_seen", "session_energy", "session_key"}
 #: A plugged-in charger's poll time is written on every poll while its plug-in is being decided
 #: (the confirmation window, the probe, and this much more): pairing compares car data with it.
 #: Later it is written with other changes only, and `last_seen` bounds it within LAST_SEEN_EVERY.
@@ -89,15 +89,26 @@ def replugged(row: Charger, snap: ChargerSnapshot) -> bool:
                 and now < was - SESSION_RESET_KWH)
 
 
+def _session_open(row: Charger) -> bool:
+    """Whether the charger's last known plug session has seen no unplug."""
+    return row.plugged_in_at is not None and (row.unplugged_at is None or row.unplugged_at < row.plugged_in_at)
+
+
 def resumed(row: Charger, snap: ChargerSnapshot) -> bool:
     """Whether a charger back from an unknown cable state (offline, faulted, unavailable) plugged in
-    continues the plug session it last showed: no unplug was seen since that plug-in, and its
-    session meter, known before and now, did not fall. Without a meter to compare, the plug-in
-    counts as new (and is decided afresh): continuity is never presumed."""
+    continues the plug session it last showed. Everything the charger says must agree: no unplug
+    was seen since that plug-in; the session meter, known before and now, had counted something
+    (more than SESSION_RESET_KWH) and did not fall; the session key (OCPP: the transaction) and the
+    session's idTag, where known on both sides, are the same. Anything less counts as a new plug-in,
+    decided afresh: continuity is never presumed (a car swapped during the outage)."""
     was, now = row.session_energy, snap.session_energy_kwh
-    return bool(row.is_plugged_in is None and snap.is_plugged_in and row.plugged_in_at is not None
-                and (row.unplugged_at is None or row.unplugged_at < row.plugged_in_at)
-                and was is not None and now is not None and now >= was - SESSION_RESET_KWH)
+
+    def same(before: str | None, after: str | None) -> bool:
+        return before is None or after is None or before == after
+    return bool(row.is_plugged_in is None and snap.is_plugged_in and _session_open(row)
+                and was is not None and now is not None and was > SESSION_RESET_KWH
+                and now >= was - SESSION_RESET_KWH
+                and same(row.session_key, snap.session_key) and same(row.session_id_tag, snap.id_tag))
 
 
 def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:
@@ -107,11 +118,14 @@ def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple
         "power_state": snap.power_state.value, "charge_rate": snap.charge_rate_kw,
         "max_current": snap.max_current, "session_energy": snap.session_energy_kwh,
         "schedule_blocking": snap.schedule_blocking, "session_id_tag": snap.id_tag, "session_soc": snap.vehicle_soc,
+        "session_key": snap.session_key,
     }
     changes = _diff(row, values)
     trans = _transitions(row.is_plugged_in, snap.is_plugged_in, row.is_charging, snap.is_charging)
     if resumed(row, snap):  # the same plug session, seen again after an outage or a fault
         trans.discard("plugged_in")
+    if snap.is_plugged_in is False and row.is_plugged_in is None and _session_open(row):
+        trans.add("unplugged")  # back from an outage unplugged: the session it last showed is over
     if replugged(row, snap):  # a car swapped faster than the polls: a new plug session all the same
         trans |= {"unplugged", "plugged_in"}
     if "plugged_in" in trans:

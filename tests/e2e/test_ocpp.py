@@ -138,6 +138,19 @@ async def test_failed_handshakes_are_rate_limited_per_charge_point(tmp_path) -> 
         assert refused.value.response.status_code == 429
         assert 1 <= int(refused.value.response.headers["Retry-After"]) <= 60
         assert await _handshake(st, "CP-RL-OTHER", "wrong-password", ["ocpp1.6"]) == 401
+        # a charge point whose password this process verified is not held out by failures of its id
+        creds2 = await sim_station(st, "CP-RL-2")
+        data = await st.data('mutation($c: JSON!) { linkVendor(vendor: "ocpp", credentials: $c) { chargers { id } } }',
+                             {"c": creds2}, token=token)
+        proven = data["linkVendor"]["chargers"][0]["id"]
+        await until_charger(st, token, proven, lambda c: c["isReachable"])  # verified by this process
+        await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-RL-1", "CP-RL-2"]})
+        await until_charger(st, token, proven, lambda c: not c["isReachable"])
+        password = creds2["password"]
+        for _ in range(3):  # (the simulated charge point's own attempts before it was linked count too)
+            assert await _handshake(st, "CP-RL-2", "wrong-password", ["ocpp1.6"]) in (401, 429)
+        assert await _handshake(st, "CP-RL-2", "still-wrong-pw", ["ocpp1.6"]) == 429
+        assert await _handshake(st, "CP-RL-2", password, ["ocpp1.6"]) == 101
 
 
 async def test_a_storm_is_told_when_to_come_back_and_a_verified_charge_point_still_gets_in(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from adapters.types import ChargerSnapshot, PowerState, VehicleSnapshot
@@ -70,6 +71,21 @@ def test_a_charger_back_from_an_outage_plugged_in_continues_its_plug_session_onl
     # an unplug seen before the outage: what comes back plugged in is a new plug-in
     _, trans = apply.charger_changes(dark(4.2, unplugged_at=NOW - timedelta(minutes=5)), csnap(True, 4.2), NOW)
     assert "plugged_in" in trans
+    # a car swapped during the outage: another transaction (OCPP), another card, or a session that
+    # had counted nothing yet (the meter cannot tell) is a new plug-in
+    keyed = dark(4.2)
+    keyed.session_key, keyed.session_id_tag = "17", "CARD-X"
+    for back in (replace(csnap(True, 4.3), session_key="18"), replace(csnap(True, 4.3), id_tag="CARD-Y"),
+                 replace(csnap(True, 4.3), session_key="18", id_tag="CARD-X")):
+        _, trans = apply.charger_changes(keyed, back, NOW)
+        assert "plugged_in" in trans, back
+    _, trans = apply.charger_changes(keyed, replace(csnap(True, 4.3), session_key="17", id_tag="CARD-X"), NOW)
+    assert "plugged_in" not in trans
+    _, trans = apply.charger_changes(dark(0.03), csnap(True, 0.04), NOW)
+    assert "plugged_in" in trans
+    # back unplugged: the session it last showed is over (a later outage cannot resume it)
+    changes, trans = apply.charger_changes(dark(4.2), csnap(False, None), NOW)
+    assert "unplugged" in trans and changes["unplugged_at"] == NOW
     # going dark itself is no transition of the cable
     live = Charger(id="c", vendor="ocpp", vendor_id="CP1", is_plugged_in=True, is_charging=True, session_energy=4.2,
                    plugged_in_at=plugged_at)

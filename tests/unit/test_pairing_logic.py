@@ -733,6 +733,11 @@ def test_a_charger_that_cannot_tell_ends_nothing_but_the_cars_data_still_can() -
     assert dp.should_deactivate(dark, car("v1"), at(10), S) is None
     reason = dp.should_deactivate(dark, car("v1", obs(50, True), obs(70, False)), at(10), S)
     assert reason is not None and "reported unplugged" in reason and "charger" not in reason
+    # a rival reporting plugged in and charging is not dismissed for a charger "delivering nothing":
+    # the dark charger delivers nothing it could compare, so the rival fits as well
+    rival = car("v2", obs(-600, False), obs(90, True, charging=True, rate=11.0))
+    reason = dp.should_deactivate(dark, car("v1", obs(50, True)), at(10), S, rivals=[rival])
+    assert reason is not None and "v2 reported plugged in after the plug-in too" in reason
 
 
 def test_swap_new_plug_session_ends_activation() -> None:
