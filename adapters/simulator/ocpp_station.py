@@ -177,6 +177,7 @@ class Station:
         self.available = True
         self.transaction_id: int | None = None
         self.tx_tag: str | None = None
+        self.tx_vin: str | None = None  # the car the transaction is for
         self.profiles: dict[int, tuple[str, float]] = {}  # id -> (purpose, limit in A)
         self.client: _Client | None = None
         self.connected = asyncio.Event()
@@ -280,6 +281,11 @@ class Station:
                 self.available = False
             await self.boot()
             self._status = None
+            if self.transaction_id is not None and self.tx_vin != self.box.plugged_vin:
+                # its car left while the socket was down (maybe another came): that transaction
+                # ended then; its StopTransaction was queued and goes out first, as OCPP asks
+                await self.stop_transaction("EVDisconnected")
+                self._finishing = False
             await self.report_status()
             beat = meter = asyncio.get_running_loop().time()
             while not reader.done():
@@ -394,6 +400,7 @@ class Station:
             connector_id=1, id_tag=id_tag, meter_start=self.meter_wh(), timestamp=datetime.now(UTC).isoformat()))
         self.transaction_id = int(answer.transaction_id) if answer is not None else None
         self.tx_tag = id_tag if answer is not None else None
+        self.tx_vin = self.box.plugged_vin if answer is not None else None
         self._apply_limits()
         await self.report_status()
 

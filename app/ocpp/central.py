@@ -272,10 +272,14 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         tx = await store.next_transaction_id(self.id)
         now = utcnow()
         row = await store.get(self.id) if connector_id == connectors.TRACKED else None
-        changes = connectors.start_changes(connector_id, tx, id_tag, float(meter_start),
-                                           store.clamp(messages.timestamp(timestamp), now),
-                                           *(() if row is None else (row.session_prior_wh, row.tx_meter_start_wh,
-                                                                     row.energy_wh)))
+        started_at = store.clamp(messages.timestamp(timestamp), now)
+        if row is None:
+            changes = connectors.start_changes(connector_id, tx, id_tag, float(meter_start), started_at)
+        else:
+            same_card = row.last_id_tag is None or id_tag in (row.last_id_tag, row.remote_id_tag)
+            changes = connectors.start_changes(connector_id, tx, id_tag, float(meter_start), started_at,
+                                               row.session_prior_wh, row.tx_meter_start_wh, row.energy_wh,
+                                               same_card=same_card)
         if changes:
             await self._changed(**changes)
         else:

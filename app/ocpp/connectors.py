@@ -65,15 +65,20 @@ def box_recovered(connector_id: int, status: str, tracked_status: str | None) ->
 
 def start_changes(connector_id: int, transaction_id: int, id_tag: str, meter_start_wh: float,
                   started_at: datetime, prior_wh: float = 0.0, last_start_wh: float | None = None,
-                  last_energy_wh: float | None = None) -> dict[str, Any]:
+                  last_energy_wh: float | None = None, same_card: bool = True) -> dict[str, Any]:
     """Station-row changes of a StartTransaction answered with `transaction_id`: the charger's
     transaction, its idTag and meter start (Wh) when on connector 1, with the plug session's prior
     energy (Wh) folded from the transaction before it (`folded_prior`); nothing otherwise.
 
     `prior_wh`, `last_start_wh` and `last_energy_wh` are the row's `session_prior_wh`,
-    `tx_meter_start_wh` and `energy_wh` before this start."""
+    `tx_meter_start_wh` and `energy_wh` before this start. A transaction started with another
+    card than the plug session's last (`same_card` False; Tandem's own remote start counts as the
+    same) is not folded: another card is maybe another car, swapped while Tandem did not see the
+    cable (an outage), so the session's energy starts again and the plug-in is decided afresh."""
     if connector_id != TRACKED:
         return {}
+    if not same_card:
+        prior_wh, last_start_wh = 0.0, None
     return dict(transaction_id=transaction_id, last_tx_id=transaction_id, tx_id_tag=id_tag, last_id_tag=id_tag,
                 last_id_tag_at=started_at, tx_started_at=started_at, tx_meter_start_wh=meter_start_wh,
                 energy_wh=meter_start_wh, paused=False,

@@ -82,11 +82,13 @@ SESSION_RESET_KWH = 0.05
 
 
 def replugged(row: Charger, snap: ChargerSnapshot) -> bool:
-    """Whether the charger's session energy fell while it stayed plugged in: the cable was pulled
-    and put in again (another car, say) between two polls, which the plug state alone hides."""
+    """Whether the charger's session energy fell, or its session's idTag changed from one card to
+    another, while it stayed plugged in: the cable was pulled and put in again (another car, say)
+    between two polls, which the plug state alone hides."""
     was, now = row.session_energy, snap.session_energy_kwh
-    return bool(row.is_plugged_in and snap.is_plugged_in and was is not None and now is not None
-                and now < was - SESSION_RESET_KWH)
+    fell = was is not None and now is not None and now < was - SESSION_RESET_KWH
+    other_card = row.session_id_tag is not None and snap.id_tag is not None and row.session_id_tag != snap.id_tag
+    return bool(row.is_plugged_in and snap.is_plugged_in and (fell or other_card))
 
 
 def _session_open(row: Charger) -> bool:

@@ -78,6 +78,10 @@ async def test_an_outage_of_the_charger_ends_neither_the_activation_nor_the_sess
     system = await flows.wait_for(active, 15, every=0.2)
     await until_charger(st, token, c["id"], lambda x: x["chargeState"]["isCharging"])
 
+    async def counted() -> bool:  # a session that has counted something: its meter can vouch for it
+        data = await st.data("{ viewer { chargingSessions { chargerId energyKwh } } }", token=token)
+        return any(s["chargerId"] == c["id"] and s["energyKwh"] > 0.1 for s in data["viewer"]["chargingSessions"])
+    await flows.wait_for(counted, 60, every=0.5)
     await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-DARK-1"]})
     dark = await until_charger(st, token, c["id"], lambda x: not x["isReachable"])
     assert dark["chargeState"]["isPluggedIn"] is None
@@ -114,3 +118,43 @@ async def test_a_sessions_battery_levels_follow_the_chargers_soc_over_a_lagging_
     await st.sim("/sim/unplug", {"vin": "VINSOCLVL01"})
     ended = await flows.wait_for(lambda: session(True), 20, every=0.3)
     assert started["startBatteryLevel"] <= ended["endBatteryLevel"] <= 72.0, ended
+
+
+async def test_a_car_swapped_while_the_charger_was_offline_ends_the_activation(st: Stack) -> None:
+    """Car X (its card set) charges, ACTIVE; the charge point drops off the network; meanwhile X
+    leaves and car Y is plugged in and started with the charger's own card. Back online, the
+    charge point sends the queued StopTransaction and its current status: another transaction
+    with another card is another plug session, never X's session resumed. X is no longer ACTIVE
+    there (its cloud, stale, cannot say), and the sessions are two."""
+    _, token = await make_user(st)
+    cars = await flows.link(st, token, "smartcar", [lagging("VINSWAPX001", id_tag="04AA0001"),
+                                                    lagging("VINSWAPY001")])
+    ids = {v["information"]["vin"]: v["id"] for v in cars["vehicles"]}
+    await st.data(SET_TAGS, {"v": ids["VINSWAPX001"], "t": ["04AA0001"]}, token=token)
+    c = await link_ocpp(st, token, "CP-SWAP-1")
+    await st.sim("/sim/plug", {"vin": "VINSWAPX001", "serialNumber": "CP-SWAP-1"})
+
+    async def active() -> dict | None:
+        return next((s for s in await systems(st, token) if s["status"] == "ACTIVE"), None)
+    system = await flows.wait_for(active, 15, every=0.2)
+    assert system["vehicle"]["id"] == ids["VINSWAPX001"]
+
+    async def counted() -> bool:
+        data = await st.data("{ viewer { chargingSessions { chargerId energyKwh } } }", token=token)
+        return any(s["chargerId"] == c["id"] and s["energyKwh"] > 0.1 for s in data["viewer"]["chargingSessions"])
+    await flows.wait_for(counted, 60, every=0.5)
+    await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-SWAP-1"]})
+    await until_charger(st, token, c["id"], lambda x: not x["isReachable"])
+    await st.sim("/sim/unplug", {"vin": "VINSWAPX001"})
+    await st.sim("/sim/plug", {"vin": "VINSWAPY001", "serialNumber": "CP-SWAP-1"})
+    await st.sim("/sim/faults", {"vendor": "ocpp"})
+    await until_charger(st, token, c["id"], lambda x: x["isReachable"] and x["chargeState"]["isCharging"])
+
+    async def ended() -> dict | None:
+        mine = next(s for s in await systems(st, token) if s["id"] == system["id"])
+        return mine if mine["status"] != "ACTIVE" else None
+    after = await flows.wait_for(ended, 20, every=0.3)
+    assert any("new plug session" in e for e in after["evidence"]), after["evidence"]
+    assert await active() is None  # Y is nobody's by any evidence: no pair is guessed
+    data = await st.data("{ viewer { chargingSessions { chargerId endedAt } } }", token=token)
+    assert len([s for s in data["viewer"]["chargingSessions"] if s["chargerId"] == c["id"]]) == 2

@@ -49,6 +49,13 @@ def test_a_session_energy_drop_while_plugged_in_is_a_new_plug_session() -> None:
     assert not same & {"unplugged", "plugged_in"}
     _, out = apply.charger_changes(row, csnap(False, None), NOW)
     assert out == {"unplugged", "charging_stopped"}
+    # another card on a session that stayed plugged in (OCPP): a new plug session too
+    row.session_id_tag = "CARD-X"
+    _, swapped = apply.charger_changes(row, replace(csnap(True, 4.3), id_tag="CARD-Y"), NOW)
+    assert {"unplugged", "plugged_in"} <= swapped
+    for tag in ("CARD-X", None):
+        _, kept = apply.charger_changes(row, replace(csnap(True, 4.3), id_tag=tag), NOW)
+        assert not kept & {"unplugged", "plugged_in"}, tag
 
 
 def test_a_charger_back_from_an_outage_plugged_in_continues_its_plug_session_only_when_its_meter_says_so() -> None:

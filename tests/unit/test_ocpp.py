@@ -426,3 +426,14 @@ async def test_failed_handshakes_lock_out_the_failing_address_not_the_charger() 
         await limiter.failed("CP5", f"10.0.{i // 250}.{i % 250}")
     assert not await limiter.allowed("CP5", "203.0.113.50")
     assert await HandshakeLimiter(0).allowed("CP1", "198.51.100.7")  # 0: no limit
+
+
+def test_a_transaction_started_with_another_card_begins_the_session_energy_again() -> None:
+    """The plug session's last transaction delivered 4 kWh with CARD-X; one started with CARD-Y (a
+    car maybe swapped while Tandem could not see the cable) is not folded into it: the session's
+    energy counts from 0 again, so the poll sees a new plug session. The same card, or Tandem's
+    own remote start (same_card True), is folded as before."""
+    other = connectors.start_changes(1, 9, "CARD-Y", 14_000.0, NOW, 0.0, 10_000.0, 14_000.0, same_card=False)
+    assert other["session_prior_wh"] == 0.0 and other["tx_meter_start_wh"] == 14_000.0
+    same = connectors.start_changes(1, 9, "CARD-X", 14_000.0, NOW, 0.0, 10_000.0, 14_000.0, same_card=True)
+    assert same["session_prior_wh"] == 4_000.0
