@@ -19,6 +19,37 @@ async def systems(st: Stack, token: str) -> list[dict]:
     return list((await flows.viewer(st, token))["evSystems"])
 
 
+async def carded_and_plugged(st: Stack, token: str, cp: str, vin: str, tag: str,
+                             *others: str) -> tuple[dict[str, str], str, dict]:
+    """Lagging cars `vin` (its card `tag` set as its idTag) and `others`, an OCPP charger `cp`, `vin`
+    plugged into it and ACTIVE by its card: (vehicle ids by vin, charger id, the EV system)."""
+    cars = await flows.link(st, token, "smartcar", [lagging(vin, id_tag=tag), *(lagging(o) for o in others)])
+    ids = {v["information"]["vin"]: v["id"] for v in cars["vehicles"]}
+    await st.data(SET_TAGS, {"v": ids[vin], "t": [tag]}, token=token)
+    c = await link_ocpp(st, token, cp)
+    await st.sim("/sim/plug", {"vin": vin, "serialNumber": cp})
+    system = await flows.wait_for(lambda: first_active(st, token), 15, every=0.2)
+    assert system["vehicle"]["id"] == ids[vin]
+    return ids, c["id"], system
+
+
+async def first_active(st: Stack, token: str) -> dict | None:
+    return next((s for s in await systems(st, token) if s["status"] == "ACTIVE"), None)
+
+
+async def until_counted(st: Stack, token: str, charger_id: str) -> None:
+    """Until the charger's session has counted more than 0.1 kWh (its meter can vouch for it)."""
+    async def counted() -> bool:
+        data = await st.data("{ viewer { chargingSessions { chargerId energyKwh } } }", token=token)
+        return any(x["chargerId"] == charger_id and x["energyKwh"] > 0.1 for x in data["viewer"]["chargingSessions"])
+    await flows.wait_for(counted, 60, every=0.5)
+
+
+async def sessions_of(st: Stack, token: str, charger_id: str) -> list[dict]:
+    data = await st.data("{ viewer { chargingSessions { id chargerId endedAt } } }", token=token)
+    return [x for x in data["viewer"]["chargingSessions"] if x["chargerId"] == charger_id]
+
+
 async def test_a_known_idtag_activates_at_once_and_excludes_the_other_car(st: Stack) -> None:
     _, token = await make_user(st)
     cars = await flows.link(st, token, "smartcar", [lagging("VINTAGGED01", id_tag="04AABBCC"),
@@ -67,31 +98,18 @@ async def test_an_outage_of_the_charger_ends_neither_the_activation_nor_the_sess
     in, that is no unplug. Back with its meter still counting, it is the same plug session: still
     ACTIVE, one charging session."""
     _, token = await make_user(st)
-    cars = await flows.link(st, token, "smartcar", [lagging("VINDARK0001", id_tag="04DA4C00")])
-    vid = cars["vehicles"][0]["id"]
-    await st.data(SET_TAGS, {"v": vid, "t": ["04DA4C00"]}, token=token)
-    c = await link_ocpp(st, token, "CP-DARK-1")
-    await st.sim("/sim/plug", {"vin": "VINDARK0001", "serialNumber": "CP-DARK-1"})
-
-    async def active() -> dict | None:
-        return next((s for s in await systems(st, token) if s["status"] == "ACTIVE"), None)
-    system = await flows.wait_for(active, 15, every=0.2)
-    await until_charger(st, token, c["id"], lambda x: x["chargeState"]["isCharging"])
-
-    async def counted() -> bool:  # a session that has counted something: its meter can vouch for it
-        data = await st.data("{ viewer { chargingSessions { chargerId energyKwh } } }", token=token)
-        return any(s["chargerId"] == c["id"] and s["energyKwh"] > 0.1 for s in data["viewer"]["chargingSessions"])
-    await flows.wait_for(counted, 60, every=0.5)
+    _, cid, system = await carded_and_plugged(st, token, "CP-DARK-1", "VINDARK0001", "04DA4C00")
+    await until_charger(st, token, cid, lambda x: x["chargeState"]["isCharging"])
+    await until_counted(st, token, cid)
     await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-DARK-1"]})
-    dark = await until_charger(st, token, c["id"], lambda x: not x["isReachable"])
+    dark = await until_charger(st, token, cid, lambda x: not x["isReachable"])
     assert dark["chargeState"]["isPluggedIn"] is None
     await st.sim("/sim/faults", {"vendor": "ocpp"})
-    await until_charger(st, token, c["id"], lambda x: x["isReachable"] and x["chargeState"]["isCharging"])
-    after = await active()
+    await until_charger(st, token, cid, lambda x: x["isReachable"] and x["chargeState"]["isCharging"])
+    after = await first_active(st, token)
     assert after is not None and after["id"] == system["id"] and after["activatedAt"] == system["activatedAt"]
     assert not any(e.startswith("deactivated") for e in after["evidence"]), after["evidence"]
-    data = await st.data("{ viewer { chargingSessions { id chargerId endedAt } } }", token=token)
-    mine = [s for s in data["viewer"]["chargingSessions"] if s["chargerId"] == c["id"]]
+    mine = await sessions_of(st, token, cid)
     assert len(mine) == 1 and mine[0]["endedAt"] is None, mine
 
 
@@ -127,34 +145,19 @@ async def test_a_car_swapped_while_the_charger_was_offline_ends_the_activation(s
     with another card is another plug session, never X's session resumed. X is no longer ACTIVE
     there (its cloud, stale, cannot say), and the sessions are two."""
     _, token = await make_user(st)
-    cars = await flows.link(st, token, "smartcar", [lagging("VINSWAPX001", id_tag="04AA0001"),
-                                                    lagging("VINSWAPY001")])
-    ids = {v["information"]["vin"]: v["id"] for v in cars["vehicles"]}
-    await st.data(SET_TAGS, {"v": ids["VINSWAPX001"], "t": ["04AA0001"]}, token=token)
-    c = await link_ocpp(st, token, "CP-SWAP-1")
-    await st.sim("/sim/plug", {"vin": "VINSWAPX001", "serialNumber": "CP-SWAP-1"})
-
-    async def active() -> dict | None:
-        return next((s for s in await systems(st, token) if s["status"] == "ACTIVE"), None)
-    system = await flows.wait_for(active, 15, every=0.2)
-    assert system["vehicle"]["id"] == ids["VINSWAPX001"]
-
-    async def counted() -> bool:
-        data = await st.data("{ viewer { chargingSessions { chargerId energyKwh } } }", token=token)
-        return any(s["chargerId"] == c["id"] and s["energyKwh"] > 0.1 for s in data["viewer"]["chargingSessions"])
-    await flows.wait_for(counted, 60, every=0.5)
+    _, cid, system = await carded_and_plugged(st, token, "CP-SWAP-1", "VINSWAPX001", "04AA0001", "VINSWAPY001")
+    await until_counted(st, token, cid)
     await st.sim("/sim/faults", {"vendor": "ocpp", "offline": ["CP-SWAP-1"]})
-    await until_charger(st, token, c["id"], lambda x: not x["isReachable"])
+    await until_charger(st, token, cid, lambda x: not x["isReachable"])
     await st.sim("/sim/unplug", {"vin": "VINSWAPX001"})
     await st.sim("/sim/plug", {"vin": "VINSWAPY001", "serialNumber": "CP-SWAP-1"})
     await st.sim("/sim/faults", {"vendor": "ocpp"})
-    await until_charger(st, token, c["id"], lambda x: x["isReachable"] and x["chargeState"]["isCharging"])
+    await until_charger(st, token, cid, lambda x: x["isReachable"] and x["chargeState"]["isCharging"])
 
     async def ended() -> dict | None:
         mine = next(s for s in await systems(st, token) if s["id"] == system["id"])
         return mine if mine["status"] != "ACTIVE" else None
     after = await flows.wait_for(ended, 20, every=0.3)
     assert any("new plug session" in e for e in after["evidence"]), after["evidence"]
-    assert await active() is None  # Y is nobody's by any evidence: no pair is guessed
-    data = await st.data("{ viewer { chargingSessions { chargerId endedAt } } }", token=token)
-    assert len([s for s in data["viewer"]["chargingSessions"] if s["chargerId"] == c["id"]]) == 2
+    assert await first_active(st, token) is None  # Y is nobody's by any evidence: no pair is guessed
+    assert len(await sessions_of(st, token, cid)) == 2
