@@ -85,7 +85,7 @@ def test_a_successful_poll_clears_the_limit() -> None:
                                charge_rate=None, max_current=16.0, session_energy=None, schedule_blocking=False,
                                is_reachable=False, poll_error="RATE_LIMITED", last_seen=None,
                                rate_limited_until=datetime.now(UTC) + timedelta(seconds=60),
-                               session_id_tag=None, session_soc=None)
+                               session_id_tag=None, session_soc=None, session_key=None)
     snap = ChargerSnapshot(is_online=True, is_plugged_in=False, is_charging=False, power_state=PowerState.UNPLUGGED,
                            charge_rate_kw=None, max_current=16.0, session_energy_kwh=None, schedule_blocking=False,
                            data_age=None)
