@@ -61,7 +61,7 @@ async def test_a_remote_stop_and_start_keep_the_plug_session(st: Stack, register
     serial = f"CP-SE-{register[:4].upper()}"
     c = await link_ocpp(st, token, serial, {"featureProfiles": NO_SMART, "energyRegister": register})
     await st.sim("/sim/plug", {"vin": f"VINSE{register[:4].upper()}", "serialNumber": serial})
-    (system,) = await flows.wait_for(lambda: active(st, token), 20, every=0.2)
+    (system,) = await flows.wait_for(lambda: active(st, token), 40, every=0.2)
     assert system["vehicle"]["id"] == vid
     await st.sim("/sim/time", {"advance_s": 330})  # about 1 kWh at 11 kW
     charged = await energy_at_least(c["id"], 0.9)
@@ -99,7 +99,7 @@ async def test_a_stop_at_the_charger_finishing_first_and_a_per_transaction_regis
         tx1 = await peer.start_tx(1, TAG, 0)
         await peer.status(1, "Charging")
         await peer.meter(1, 11000, 1000, tx=tx1)
-        (system,) = await flows.wait_for(lambda: active(st, token), 20, every=0.2)
+        (system,) = await flows.wait_for(lambda: active(st, token), 40, every=0.2)
         assert system["vehicle"]["id"] == vid
         await peer.status(1, "Finishing")  # the stop at the charger, told before its StopTransaction
         await peer.stop_tx(tx1, 1100)
@@ -125,7 +125,7 @@ async def test_an_unplug_and_plug_in_is_a_new_session(st: Stack) -> None:
     await paired_car(st, token, "VINSEREPLUG1")
     c = await link_ocpp(st, token, "CP-SE-REPLUG", {"energyRegister": "transaction"})
     await st.sim("/sim/plug", {"vin": "VINSEREPLUG1", "serialNumber": "CP-SE-REPLUG"})
-    await flows.wait_for(lambda: active(st, token), 20, every=0.2)
+    await flows.wait_for(lambda: active(st, token), 40, every=0.2)
     await st.sim("/sim/time", {"advance_s": 330})
     await energy_at_least(c["id"], 0.9)
     first_tx = (await sim_point(st, "CP-SE-REPLUG"))["transactionId"]
