@@ -37,10 +37,10 @@ fresh database on 127.0.0.1:5432; TANDEM_BENCH_REDIS_URL, default redis://127.0.
 a command often crosses processes. Failed-handshake limiting is off.
 
 Figures of this stop's code on the 2-core machine (README.md "Benchmarks" has the table):
-`--points 1000` (beside one engineer's tests): link 47 ms each, the 900 after the first 100
-connected in 78 s (61 ms web CPU per connect), 18.6 KB per connection (16.9 KB all-in), plug-in →
-chargerUpdated p50 16 ms / p99 380 ms, known idTag → ACTIVE 50/50 p50 229 ms / p95 342 ms, 0 false,
-CONFIRMED p50 53 ms / p99 176 ms; `--points 1000 --web 2` (beside two CI suites): 23.3 KB per
+`--points 1000` (beside two CI suites): link 44 ms each, the 900 after the first 100 connected
+in 88 s (57 ms web CPU per connect), 17.5 KB per connection (15.9 KB all-in), plug-in →
+chargerUpdated p50 16 ms / p99 243 ms, known idTag → ACTIVE 50/50 p50 230 ms / p95 265 ms, 0 false,
+CONFIRMED p50 42 ms / p99 136 ms; `--points 1000 --web 2` (beside two CI suites): 23.3 KB per
 connection (26.0 KB all-in, two processes), plug-in p50 16 ms / p99 169 ms, ACTIVE 50/50 p50
 231 ms / p95 306 ms, 0 false, CONFIRMED p50 52 ms / p99 123 ms; `--points 5000` (beside two CI
 suites): link 50 ms each, the 4,500 after the first 500 connected
