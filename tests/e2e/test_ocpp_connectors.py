@@ -43,6 +43,9 @@ async def two_cars(st: Stack, token: str) -> dict[str, str]:
     """Car A (card CARD-A) and car B (card CARD-B), both cards set by the user; vehicle ids by card."""
     cars = await flows.link(st, token, "smartcar", [lagging("VINTWINA0001"), lagging("VINTWINB0001")])
     ids = {v["information"]["vin"]: v["id"] for v in cars["vehicles"]}
+    # the raw charge point is no charger of the simulated world, where these cars stay unplugged:
+    # their clouds keep their last copy, or a refresh in the test would (truly) say "unplugged"
+    await st.sim("/sim/faults", {"vendor": "smartcar", "stale": ["VINTWINA0001", "VINTWINB0001"]})
     await st.data(SET_TAGS, {"v": ids["VINTWINA0001"], "t": ["CARD-A"]}, token=token)
     await st.data(SET_TAGS, {"v": ids["VINTWINB0001"], "t": ["CARD-B"]}, token=token)
     return {"CARD-A": ids["VINTWINA0001"], "CARD-B": ids["VINTWINB0001"]}
