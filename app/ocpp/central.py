@@ -238,14 +238,14 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         newer = row is not None and (claimed is None or row.status_claimed_at is None
                                      or claimed >= row.status_claimed_at)
         if row is not None and applies and newer:
-            changes: dict[str, Any] = dict(status=status, status_at=store.clamp(claimed, now),
+            changes: dict[str, Any] = dict(status=status, status_at=messages.clamp(claimed, now),
                                            status_claimed_at=claimed, error_code=error_code)
             changes.update(connectors.status_changes(status))
             await self._changed(**changes)
             if status == "Unavailable" and not self._asked_operative:
                 self.spawn(self.make_operative())
         elif row is not None:
-            await store.update(self.id, last_message_at=now)
+            await self._heard(now)
             if connectors.box_recovered(connector_id, status, row.status):
                 # connector 1's own status was not sent again (many chargers only report the box):
                 # ask for it, or the charger would stay faulted in Tandem
@@ -272,7 +272,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         tx = await store.next_transaction_id(self.id)
         now = utcnow()
         row = await store.get(self.id) if connector_id == connectors.TRACKED else None
-        started_at = store.clamp(messages.timestamp(timestamp), now)
+        started_at = messages.clamp(messages.timestamp(timestamp), now)
         if row is None:
             changes = connectors.start_changes(connector_id, tx, id_tag, float(meter_start), started_at)
         else:
@@ -296,7 +296,7 @@ class CentralChargePoint(ChargePoint):  # type: ignore[misc]
         now = utcnow()
         if row is not None and connectors.stop_applies(row.transaction_id, transaction_id, row.last_tx_id):
             await self._changed(transaction_id=None, paused=False, energy_wh=float(meter_stop), power_w=0.0,
-                                meter_at=store.clamp(messages.timestamp(timestamp), now))
+                                meter_at=messages.clamp(messages.timestamp(timestamp), now))
         else:
             await self._heard(now)
         return call_result.StopTransaction(id_tag_info={"status": AuthorizationStatus.accepted})

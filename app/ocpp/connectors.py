@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.ocpp.messages import MeterReading
+from app.ocpp.messages import MeterReading, clamp
 
 #: The connector Tandem tracks.
 TRACKED = 1
@@ -117,7 +117,7 @@ def meter_changes(connector_id: int, reading: MeterReading, received: datetime, 
     transaction may read 0 by then."""
     if connector_id != TRACKED:
         return {}
-    at = received if reading.at is None else min(reading.at, received)
+    at = clamp(reading.at, received)
     changes: dict[str, Any] = dict(meter_at=at)
     named = transaction_id if isinstance(transaction_id, int) and not isinstance(transaction_id, bool) else None
     for name in ("power_w", "energy_wh", "soc"):

@@ -117,7 +117,7 @@ async def ocpp_endpoint(ws: WebSocket) -> None:
         return
     if row is None:
         row = await store.get(cp_id)
-    outcome = await hub.verified.check(cp_id, password, row.password_hash if row else None)
+    outcome = "cached" if proven else await hub.verified.check(cp_id, password, row.password_hash if row else None)
     if outcome == "busy":
         await _deny(ws, 503, "BUSY")
         return

@@ -32,6 +32,15 @@ def timestamp(raw: Any) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+def clamp(claimed: datetime | None, received: datetime) -> datetime:
+    """A charge point's timestamp as a claim: never later than when Tandem received it."""
+    if claimed is None:
+        return received
+    if claimed.tzinfo is None:
+        claimed = claimed.replace(tzinfo=UTC)
+    return min(claimed, received)
+
+
 def _number(raw: Any) -> float | None:
     try:
         value = float(raw)

@@ -3,7 +3,6 @@ holds its socket and read by every process (`OcppStation`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import F
@@ -11,15 +10,6 @@ from tortoise.expressions import F
 from adapters.ocpp import mapping
 from adapters.ocpp.hub import StationState
 from app.db.models import Charger, OcppStation
-
-
-def clamp(claimed: datetime | None, received: datetime) -> datetime:
-    """A charge point's timestamp as a claim: never later than when Tandem received it."""
-    if claimed is None:
-        return received
-    if claimed.tzinfo is None:
-        claimed = claimed.replace(tzinfo=UTC)
-    return min(claimed, received)
 
 
 def to_state(row: OcppStation) -> StationState:

@@ -81,14 +81,22 @@ def vehicle_changes(row: Vehicle, snap: VehicleSnapshot, now: datetime) -> tuple
 SESSION_RESET_KWH = 0.05
 
 
+def _fell(was: float | None, now: float | None) -> bool:
+    """Whether a session meter known before and now fell by more than SESSION_RESET_KWH."""
+    return was is not None and now is not None and now < was - SESSION_RESET_KWH
+
+
+def _differ(before: str | None, after: str | None) -> bool:
+    """Whether two names, both known, differ (an unknown one contradicts nothing)."""
+    return before is not None and after is not None and before != after
+
+
 def replugged(row: Charger, snap: ChargerSnapshot) -> bool:
     """Whether the charger's session energy fell, or its session's idTag changed from one card to
     another, while it stayed plugged in: the cable was pulled and put in again (another car, say)
     between two polls, which the plug state alone hides."""
-    was, now = row.session_energy, snap.session_energy_kwh
-    fell = was is not None and now is not None and now < was - SESSION_RESET_KWH
-    other_card = row.session_id_tag is not None and snap.id_tag is not None and row.session_id_tag != snap.id_tag
-    return bool(row.is_plugged_in and snap.is_plugged_in and (fell or other_card))
+    return bool(row.is_plugged_in and snap.is_plugged_in
+                and (_fell(row.session_energy, snap.session_energy_kwh) or _differ(row.session_id_tag, snap.id_tag)))
 
 
 def _session_open(row: Charger) -> bool:
@@ -104,13 +112,9 @@ def resumed(row: Charger, snap: ChargerSnapshot) -> bool:
     session's idTag, where known on both sides, are the same. Anything less counts as a new plug-in,
     decided afresh: continuity is never presumed (a car swapped during the outage)."""
     was, now = row.session_energy, snap.session_energy_kwh
-
-    def same(before: str | None, after: str | None) -> bool:
-        return before is None or after is None or before == after
     return bool(row.is_plugged_in is None and snap.is_plugged_in and _session_open(row)
-                and was is not None and now is not None and was > SESSION_RESET_KWH
-                and now >= was - SESSION_RESET_KWH
-                and same(row.session_key, snap.session_key) and same(row.session_id_tag, snap.id_tag))
+                and was is not None and now is not None and was > SESSION_RESET_KWH and not _fell(was, now)
+                and not _differ(row.session_key, snap.session_key) and not _differ(row.session_id_tag, snap.id_tag))
 
 
 def charger_changes(row: Charger, snap: ChargerSnapshot, now: datetime) -> tuple[dict[str, Any], set[str]]:

@@ -12,7 +12,7 @@ from adapters.ocpp import mapping
 from adapters.ocpp.adapter import check_credentials
 from adapters.ocpp.hub import StationState
 from adapters.types import PowerState
-from app.ocpp import connectors, messages, passwords, store
+from app.ocpp import connectors, messages, passwords
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -143,11 +143,11 @@ def test_units() -> None:
 
 def test_clamp_vendor_time_to_receipt() -> None:
     ahead = NOW + timedelta(hours=1)
-    assert store.clamp(ahead, NOW) == NOW
+    assert messages.clamp(ahead, NOW) == NOW
     behind = NOW - timedelta(minutes=5)
-    assert store.clamp(behind, NOW) == behind
-    assert store.clamp(None, NOW) == NOW
-    assert store.clamp(datetime(2026, 11, 30, 11, 0), NOW) == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+    assert messages.clamp(behind, NOW) == behind
+    assert messages.clamp(None, NOW) == NOW
+    assert messages.clamp(datetime(2026, 11, 30, 11, 0), NOW) == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
 
 def test_passwords_hashed_and_checked() -> None:
