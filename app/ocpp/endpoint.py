@@ -143,7 +143,9 @@ async def serve(ws: WebSocket, cp_id: str, charger_id: str, hub: OcppHub) -> Non
     cp = CentralChargePoint(cp_id, _Socket(ws), rt.settings, changed)
     await hub.attach(cp)
     now = datetime.now(UTC)
-    await store.update(cp_id, connected_node=hub.node, connected_at=now, last_message_at=now)
+    # A status from before this connection says nothing about now (a car may have been swapped
+    # meanwhile): the cable is unknown until the charge point reports again (asked for at once).
+    await store.update(cp_id, connected_node=hub.node, connected_at=now, last_message_at=now, status=None)
     await changed()
     cp.spawn(cp.configure())
     log.info("charge point %s connected", cp_id)
