@@ -160,10 +160,13 @@ def routes(sim: Sim) -> list[Route]:
         vendor = vendor_of(body)
         if isinstance(vendor, Response):
             return vendor
+        before = sim.faults[vendor]
         try:
             sim.faults[vendor] = Faults.parse(body, sim.now(), clock=sim.now)
         except ValueError as exc:
             return bad_request(str(exc))
+        now_out = sim.faults[vendor].stale | sim.faults[vendor].frozen
+        world.lose_touch(now_out - before.stale - before.frozen, sim.now())
         for station in sim.stations.values():  # charge points act on a fault at once
             station.nudge()
         return JSONResponse({"vendor": vendor, "set": sorted(set(body) - {"vendor"})})

@@ -513,6 +513,16 @@ class World:
             self._snapshot(car, boundary)
         return car.cache, car.cache_at
 
+    def lose_touch(self, vins: set[str], t: float) -> None:
+        """The clouds of `vins` lose touch with their cars at `t` (the `stale` and `frozen` faults):
+        each keeps the copy it has then (copies are taken lazily, at reads: without this, a cloud
+        not read since its last refresh, or never, would take that copy at its next read, after
+        the fault, from the car as it is then)."""
+        for vin in vins:
+            car = self.cars_by_vin.get(vin)
+            if car is not None:
+                self.car_view(car, t)
+
     def _snapshot(self, car: Car, at: float) -> None:
         plugged_now = car.plugged_into is not None
         plugged = plugged_now

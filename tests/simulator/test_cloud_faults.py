@@ -3,6 +3,8 @@ goes stale, a car that drives away."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import httpx
 import pytest
 
@@ -46,6 +48,28 @@ async def test_a_stale_cloud_serves_its_last_copy_until_the_fault_is_lifted(clie
     await faults(client, {"vendor": "smartcar"})
     fresh = await sc_get(client, p, "/charge")
     assert fresh.json()["isPluggedIn"] is True and fresh.json()["state"] == "CHARGING"
+
+
+@pytest.mark.parametrize("read_before", [False, True])
+async def test_a_cloud_goes_stale_with_the_copy_it_has_when_the_fault_is_set(
+        client: httpx.AsyncClient, world: World, read_before: bool) -> None:
+    """Copies are taken lazily, at reads: a cloud never read (or not read since its last refresh)
+    when it goes stale keeps the copy of that moment, not one taken at its next read from the car
+    as it is then (plugged in)."""
+    p = await make_pair(client, car={"vehicle_refresh_s": 60})
+    if read_before:
+        await sc_get(client, p, "/charge")
+        await advance(client, 130)  # two refresh boundaries pass unread
+    t_fault = world.clock.now()
+    await faults(client, {"vendor": "smartcar", "stale": [p.vin]})
+    await plug(client, p)
+    await advance(client, 600)
+    r = await sc_get(client, p, "/charge")
+    assert r.json()["isPluggedIn"] is False
+    taken = datetime.fromisoformat(r.headers["sc-data-age"].replace("Z", "+00:00")).timestamp()
+    assert t_fault - 60 < taken <= t_fault
+    await faults(client, {"vendor": "smartcar", "stale": [p.vin]})  # set again: still the same copy
+    assert (await sc_get(client, p, "/charge")).headers["sc-data-age"] == r.headers["sc-data-age"]
 
 
 async def test_a_car_that_drives_away_is_unplugged_and_reports_where_it_went(client: httpx.AsyncClient) -> None:
