@@ -105,7 +105,10 @@ class ChargingSession:
     started_at: datetime
     ended_at: datetime | None
     energy_kwh: float
-    start_battery_level: float | None
+    start_battery_level: float | None = strawberry.field(
+        description="SoC (%) at the plug-in: Tandem's estimate (as Vehicle.chargeState.batteryLevel) less the "
+                    "session's energy so far. From a reading older than the session (a lagging cloud's), it is "
+                    "taken again from the first newer one (an OCPP charger's SoC, the cloud catching up).")
     end_battery_level: float | None
     cost: float | None
     non_smart_cost: float | None

@@ -630,6 +630,8 @@ class ChargingSession(Model):
     meter_kwh = fields.FloatField(null=True)
     max_power_kw = fields.FloatField(default=0.0)
     start_battery_level = fields.FloatField(null=True)
+    #: When the reading behind `start_battery_level` was taken (None: no level yet).
+    start_level_at = fields.DatetimeField(null=True)
     end_battery_level = fields.FloatField(null=True)
     cost = fields.FloatField(null=True)
     non_smart_cost = fields.FloatField(null=True)

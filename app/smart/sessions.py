@@ -65,20 +65,37 @@ async def _count(session: ChargingSession, charger: Charger, now: datetime) -> N
 
 
 async def _identify(session: ChargingSession, charger: Charger, system: EvSystem | None, now: datetime) -> None:
-    """The vehicle of the charger's ACTIVE EV system, its SoC when it was identified (Tandem's
-    estimate, as `Vehicle.batteryLevel` shows it: the charger's own SoC reading counts), and
-    whether a plan steers."""
+    """The vehicle of the charger's ACTIVE EV system, its SoC at the session's start, and whether
+    a plan steers.
+
+    The start level is Tandem's estimate (as `Vehicle.batteryLevel` shows it: the charger's own SoC
+    readings count) less what the session has delivered so far. Taken from a reading older than the
+    session (a lagging cloud's), it is taken again from each newer reading until one from the
+    session itself (an OCPP charger's SoC, the cloud catching up) has been used: then it stays.
+    """
     if system is None:
         return
     vehicle = await Vehicle.filter(id=system.vehicle_id).first()
     if vehicle is None:
         return
     if session.vehicle_id != vehicle.id:
-        session.vehicle_id = vehicle.id
-        session.start_battery_level = battery_of(vehicle, charger, now)[0]
+        session.vehicle_id, session.start_level_at = vehicle.id, None
+    level, reading_at = battery_of(vehicle, charger, now)
+    known = session.start_level_at
+    if level is not None and (known is None or (known < session.started_at and reading_at > known)):
+        session.start_battery_level = level_before(level, session.energy_kwh, vehicle.battery_capacity)
+        session.start_level_at = reading_at
     plan = await SmartChargingPlan.filter(vehicle_id=vehicle.id).first()
     if plan is not None and plan.planned and plan.session_plugged_at == charger.plugged_in_at:
         session.is_smart = True
+
+
+def level_before(level: float, delivered_kwh: float, capacity_kwh: float | None) -> float:
+    """The battery level (%) before `delivered_kwh` went in, from `level` (%) after: unchanged where
+    the capacity is unknown; within 0..100, to 0.1 %."""
+    if not capacity_kwh or capacity_kwh <= 0:
+        return level
+    return round(min(100.0, max(0.0, level - delivered_kwh / capacity_kwh * 100)), 1)
 
 
 async def _close(session: ChargingSession, charger: Charger, now: datetime) -> None:
