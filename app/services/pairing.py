@@ -343,11 +343,18 @@ async def _activate(rt: Runtime, user_id: str, system: EvSystem) -> bool:
     return False
 
 
+def _activates(system: EvSystem) -> bool:
+    """Whether this change of the system is its activation."""
+    return system.status == "ACTIVE" and bool(system.evidence) and system.evidence[-1] == "activated"
+
+
 async def _save(rt: Runtime, user_id: str, changed: list[EvSystem]) -> set[str]:
-    """Write the changed systems and publish; returns the ids whose change took effect."""
+    """Write the changed systems and publish; returns the ids whose change took effect.
+    Activations go last: whoever sees a system ACTIVE finds the others' evidence (why not them)
+    and every deactivation of the same evaluation already written."""
     done: set[str] = set()
-    for system in changed:
-        if system.status == "ACTIVE" and system.evidence and system.evidence[-1] == "activated":
+    for system in sorted(changed, key=_activates):
+        if _activates(system):
             if not await _activate(rt, user_id, system):
                 continue
         else:

@@ -115,3 +115,21 @@ async def test_the_migration_demotes_duplicate_activations_keeping_the_latest(rt
     assert kept == {h.systems[("v2", "c1")].id, h.systems[("v3", "c2")].id}
     demoted = await EvSystem.get(id=h.systems[("v1", "c1")].id)
     assert demoted.status == "ESTABLISHED" and demoted.activated_at is None
+
+
+async def test_an_activation_is_written_after_the_other_systems_evidence(rt: Runtime,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whoever sees a system ACTIVE (a client reading just then) finds the other systems of the
+    same evaluation already saying why not them, whatever order the evaluation listed them in."""
+    h = await household(2, 1)
+    chosen, other = _deciding(h.systems[("v1", "c1")]), h.systems[("v2", "c1")]
+    other.evidence = ["the session was started with idTag T, which names v1, not v2: excluded"]
+    seen: list[list[str]] = []
+    activate = pairing._activate
+
+    async def watching(rt_: Runtime, user_id: str, system: EvSystem) -> bool:
+        seen.append(list((await EvSystem.get(id=other.id)).evidence))
+        return await activate(rt_, user_id, system)
+    monkeypatch.setattr(pairing, "_activate", watching)
+    assert await pairing._save(rt, h.user.id, [chosen, other]) == {chosen.id, other.id}
+    assert seen == [other.evidence]
