@@ -25,6 +25,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: uvicorn closes a connection idle for 5 s (its `timeout_keep_alive`); a client that keeps one
+#: idle as long (httpx's default) may send on it just as the server closes it: httpx.ReadError.
+CLIENT_KEEPALIVE_S = 2.0
+
+
+def client(timeout: float = 20) -> httpx.AsyncClient:
+    """An HTTP client for servers under test: it lets idle connections go before uvicorn does."""
+    return httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_S))
+
+
 @asynccontextmanager
 async def serve(app: Any, port: int | None = None,
                 lifespan: Literal["auto", "on", "off"] = "on", ws_compression: bool = False) -> AsyncIterator[str]:
@@ -151,7 +161,7 @@ async def stack(settings: Settings, *, sim_speed: float = 1.0) -> AsyncIterator[
     async with serve(create_sim(speed=sim_speed), lifespan="off") as sim_url:
         settings = dataclasses.replace(settings, simulator_url=sim_url)
         async with (serve(create_app(settings), ws_compression=settings.ws_compression) as url,
-                    httpx.AsyncClient(timeout=20) as http):
+                    client() as http):
             yield Stack(url=url, sim_url=sim_url, settings=settings, http=http)
 
 

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from prometheus_client import REGISTRY
 
@@ -21,7 +20,7 @@ from app.db.models import Charger, Client, User, UserToken, Vehicle, VendorLink
 from app.settings import Settings
 from app.web import create_app
 from tests.e2e.flows import settled, wait_for
-from tests.e2e.harness import Stack, serve
+from tests.e2e.harness import Stack, client, serve
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -40,7 +39,7 @@ async def demo(data: Path) -> AsyncIterator[tuple[Stack, dict[str, str]]]:
     """One `serve --demo` run on the SQLite file in `data`; yields the stack and what it seeded."""
     settings = Settings.from_env({}, database_url=f"sqlite://{data}/tandem.sqlite3", embedded_workers=True)
     app = create_app(settings, demo=True)
-    async with serve(app) as url, httpx.AsyncClient(timeout=20) as http:
+    async with serve(app) as url, client() as http:
         info = app.state.demo
         yield Stack(url=url, sim_url=info["simulator"], settings=settings, http=http), info
 

@@ -11,15 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from adapters.simulator.app import create_app as create_sim
 from app.settings import Settings
 from app.web import create_app
 from tests.conftest import reset_database, settings_for
 from tests.e2e.conftest import FAST
 from tests.e2e.flows import ACTION_FIELDS, action, box, car, link, settled, viewer, wait_for
-from tests.e2e.harness import Stack, make_user, serve
+from tests.e2e.harness import Stack, client, make_user, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUSEHOLDS = 6
@@ -68,7 +66,7 @@ async def test_pending_actions_finish_after_the_worker_is_killed(tmp_path: Path)
         settings = dataclasses.replace(settings, simulator_url=sim_url)
         worker = await start_worker(settings)
         try:
-            async with serve(create_app(settings)) as url, httpx.AsyncClient(timeout=20) as http:
+            async with serve(create_app(settings)) as url, client() as http:
                 st = Stack(url=url, sim_url=sim_url, settings=settings, http=http)
                 await _run(st, settings, worker)
         finally:
@@ -138,7 +136,7 @@ async def test_a_command_sent_before_the_worker_dies_is_recorded_then_verified(t
         first = await start_worker(settings)
         second: asyncio.subprocess.Process | None = None
         try:
-            async with serve(create_app(settings)) as url, httpx.AsyncClient(timeout=20) as http:
+            async with serve(create_app(settings)) as url, client() as http:
                 st = Stack(url=url, sim_url=sim_url, settings=settings, http=http)
                 _, token = await make_user(st)
                 cid = (await link(st, token, "easee", [box("EHS00001")]))["chargers"][0]["id"]
@@ -198,7 +196,7 @@ async def test_routing_remembers_a_failing_path_after_the_worker_restarts(tmp_pa
         settings = dataclasses.replace(settings, simulator_url=sim_url)
         worker = await start_worker(settings)
         try:
-            async with serve(create_app(settings)) as url, httpx.AsyncClient(timeout=20) as http:
+            async with serve(create_app(settings)) as url, client() as http:
                 st = Stack(url=url, sim_url=sim_url, settings=settings, http=http)
                 _, token = await make_user(st)
                 vid, _ = await paired(st, token, car("ROUTE000000000001", pushes_on_change=True), box("EHR00001"))

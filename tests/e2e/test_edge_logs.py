@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import free_port
+from tests.e2e.harness import client, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Hunter2-Wrong-Passw0rd"
@@ -92,7 +92,7 @@ async def test_logs_hold_no_secrets_no_client_tracebacks_and_one_record_per_fail
     try:
         sim = await printed(out, r"simulator: (\S+)", proc)
         token = await printed(out, r"demo user token: (\S+)", proc)
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with client(30) as http:
             for _ in range(600):
                 try:
                     if (await http.get(f"{url}/readyz")).status_code == 200:
@@ -123,8 +123,8 @@ async def test_logs_hold_no_secrets_no_client_tracebacks_and_one_record_per_fail
         records = [json.loads(line) for line in log.splitlines() if line.strip()]
         assert all("request_id" in rec and "level" in rec for rec in records)
         assert not [rec for rec in records[: len(before.splitlines())] if rec["level"] in ("error", "critical")]
-        client = [rec for rec in records if "client error" in rec["event"]]
-        assert len(client) >= 12 and all(rec["level"] == "info" and "exception" not in rec for rec in client)
+        answered = [rec for rec in records if "client error" in rec["event"]]
+        assert len(answered) >= 12 and all(rec["level"] == "info" and "exception" not in rec for rec in answered)
         failures = [rec for rec in records if rec.get("request_id") == rid and rec["level"] == "error"]
         assert len(failures) == 1 and "OperationalError" in failures[0]["exception"]
     else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import httpx
 import pytest
 
 from adapters.simulator.app import create_app as create_sim
@@ -15,7 +14,7 @@ from app.web import create_app
 from tests.conftest import reset_database, settings_for
 from tests.e2e import flows
 from tests.e2e.conftest import FAST
-from tests.e2e.harness import Stack, free_port, make_user, serve
+from tests.e2e.harness import Stack, client, free_port, make_user, serve
 from tests.e2e.ocpp_flows import link_ocpp, sim_faults, sim_point, until_charger
 from tests.e2e.test_durability import start_worker, stop
 
@@ -26,7 +25,7 @@ async def test_transaction_survives_a_central_system_restart(tmp_path: Path) -> 
     settings = settings_for(tmp_path, **FAST)
     await reset_database(settings.database_url)
     port = free_port()
-    async with serve(create_sim(speed=1.0), lifespan="off") as sim_url, httpx.AsyncClient(timeout=20) as http:
+    async with serve(create_sim(speed=1.0), lifespan="off") as sim_url, client() as http:
         settings = dataclasses.replace(settings, simulator_url=sim_url)
         async with serve(create_app(settings), port=port) as url:
             st = Stack(url=url, sim_url=sim_url, settings=settings, http=http)
@@ -66,7 +65,7 @@ async def test_worker_process_commands_a_charge_point_held_by_the_web_process(tm
     A charge point connected nowhere fails at once with a reason."""
     settings = _redis_settings(tmp_path)
     await reset_database(settings.database_url)
-    async with serve(create_sim(speed=1.0), lifespan="off") as sim_url, httpx.AsyncClient(timeout=20) as http:
+    async with serve(create_sim(speed=1.0), lifespan="off") as sim_url, client() as http:
         settings = dataclasses.replace(settings, simulator_url=sim_url)
         async with serve(create_app(settings)) as url:
             st = Stack(url=url, sim_url=sim_url, settings=settings, http=http)

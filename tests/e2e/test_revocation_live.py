@@ -16,7 +16,7 @@ import websockets
 from app.web import create_app
 from tests.conftest import reset_database, settings_for
 from tests.e2e.flows import wait_for
-from tests.e2e.harness import Stack, WsClient, free_port, make_user, serve
+from tests.e2e.harness import Stack, WsClient, client, free_port, make_user, serve
 from tests.e2e.test_durability import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ async def _web_process(env: dict[str, str], port: int) -> asyncio.subprocess.Pro
     async def up() -> bool:
         assert proc.returncode is None, "the second web process exited"
         try:
-            async with httpx.AsyncClient(timeout=2) as http:
+            async with client(2) as http:
                 return (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
         except httpx.HTTPError:
             return False
@@ -43,7 +43,7 @@ async def _web_process(env: dict[str, str], port: int) -> asyncio.subprocess.Pro
 async def test_revoking_on_one_process_refuses_the_token_on_another(tmp_path: Path, redis_url: str) -> None:
     settings = settings_for(tmp_path, broadcast_url=redis_url, embedded_workers=False)
     await reset_database(settings.database_url)
-    async with serve(create_app(settings)) as url, httpx.AsyncClient(timeout=20) as http:
+    async with serve(create_app(settings)) as url, client() as http:
         st = Stack(url=url, sim_url="", settings=settings, http=http)
         port = free_port()
         other = await _web_process(settings_env(dataclasses.replace(settings, port=port)), port)
