@@ -100,6 +100,14 @@ def raw_level(est: Estimate, meter: Meter | None, capacity: float | None, limit:
     return level if est.floor is None else max(level, est.floor)
 
 
+def level_before(level: float, delivered_kwh: float, capacity_kwh: float | None) -> float:
+    """The battery level (%) before `delivered_kwh` went in, from `level` (%) after: unchanged where
+    the capacity is unknown; within 0..100, to 0.1 %."""
+    if not capacity_kwh or capacity_kwh <= 0:
+        return level
+    return round(min(100.0, max(0.0, level - delivered_kwh / capacity_kwh * 100)), 1)
+
+
 def shown_level(est: Estimate, meter: Meter | None, capacity: float | None, limit: float | None,
                 now: datetime) -> float | None:
     """`raw_level` rounded to 0.1 % (as vehicle clouds report it)."""

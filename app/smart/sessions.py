@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.db.models import Charger, ChargingSession, EvSystem, Location, SmartChargingPlan, Tariff, Vehicle
+from app.domain import soc
 from app.smart import tariffs
 from app.smart.planner import PriceRate
 from app.smart.service import battery_of, rates_of
@@ -83,19 +84,11 @@ async def _identify(session: ChargingSession, charger: Charger, system: EvSystem
     level, reading_at = battery_of(vehicle, charger, now)
     known = session.start_level_at
     if level is not None and (known is None or (known < session.started_at and reading_at > known)):
-        session.start_battery_level = level_before(level, session.energy_kwh, vehicle.battery_capacity)
+        session.start_battery_level = soc.level_before(level, session.energy_kwh, vehicle.battery_capacity)
         session.start_level_at = reading_at
     plan = await SmartChargingPlan.filter(vehicle_id=vehicle.id).first()
     if plan is not None and plan.planned and plan.session_plugged_at == charger.plugged_in_at:
         session.is_smart = True
-
-
-def level_before(level: float, delivered_kwh: float, capacity_kwh: float | None) -> float:
-    """The battery level (%) before `delivered_kwh` went in, from `level` (%) after: unchanged where
-    the capacity is unknown; within 0..100, to 0.1 %."""
-    if not capacity_kwh or capacity_kwh <= 0:
-        return level
-    return round(min(100.0, max(0.0, level - delivered_kwh / capacity_kwh * 100)), 1)
 
 
 async def _close(session: ChargingSession, charger: Charger, now: datetime) -> None:
