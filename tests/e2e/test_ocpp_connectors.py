@@ -69,7 +69,8 @@ async def polled_since(charger_id: str, since: datetime) -> Charger:
 async def barrier(peer: Peer, charger_id: str, wh: float) -> Charger:
     """Connector 1's idle meter (0 W, no transaction), twice: a report of connector 1 that clears
     nothing and asks for a poll. The second asks for one that starts after the first was answered
-    (a kicked poll stamps `polled_at`); returns the charger row that poll saved."""
+    (a kicked poll stamps `polled_at`); returns the charger row that poll saved. What follows a
+    saved poll (its charging session, SoC learning) may still be running: wait on that itself."""
     await peer.meter(1, 0, wh)
     since = datetime.now(UTC)
     await peer.meter(1, 0, wh)
