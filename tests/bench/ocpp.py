@@ -36,18 +36,19 @@ charge points split between them) on PostgreSQL + Redis (TANDEM_BENCH_DATABASE_U
 fresh database on 127.0.0.1:5432; TANDEM_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0), so
 a command often crosses processes. Failed-handshake limiting is off.
 
-Figures of this stop's code on the 2-core machine (README.md "Benchmarks" has the table):
-`--points 1000` (beside two CI suites): link 44 ms each, the 900 after the first 100 connected
-in 88 s (57 ms web CPU per connect), 17.5 KB per connection (15.9 KB all-in), plug-in →
-chargerUpdated p50 16 ms / p99 243 ms, known idTag → ACTIVE 50/50 p50 230 ms / p95 265 ms, 0 false,
-CONFIRMED p50 42 ms / p99 136 ms; `--points 1000 --web 2` (beside two CI suites): 23.3 KB per
-connection (26.0 KB all-in, two processes), plug-in p50 16 ms / p99 169 ms, ACTIVE 50/50 p50
-231 ms / p95 306 ms, 0 false, CONFIRMED p50 52 ms / p99 123 ms; `--points 5000` (beside two CI
-suites): link 50 ms each, the 4,500 after the first 500 connected
+Figures on the 2-core machine (README.md "Benchmarks" has the table). adbb7c3, alone, one scrypt
+hash 23 ms: `--points 1000`: link 36 ms each, the 900 after the first 100 connected in 65 s (46 ms
+web CPU per connect), 17.6 KB per connection (16.0 KB all-in), plug-in → chargerUpdated p50 9 ms /
+p99 35 ms, known idTag → ACTIVE 50/50 p50 218 ms / p95 230 ms, 0 false, CONFIRMED p50 23 ms / p99
+216 ms; `--points 1000 --web 2`: 21.9 KB per connection (24.8 KB all-in, two processes), plug-in
+p50 9 ms / p99 78 ms, ACTIVE 50/50 p50 217 ms / p95 226 ms, 0 false, CONFIRMED p50 32 ms / p99
+52 ms. On a machine about 3x slower (scrypt 147 ms), `--points 1000` missed the latency goals
+(plug-in p99 15.2 s, ACTIVE p95 26.3 s): one web process was saturated. 4ab13bb, beside two CI
+suites, `--points 5000`: link 50 ms each, the 4,500 after the first 500 connected
 in 274 s (69 ms web CPU per connect, 43,190 busy 503s), 40.1 KB per connection, plug-in p50 676 ms
 / p99 3.3 s, ACTIVE 50/50 p50 2.5 s / p95 6.2 s, 0 false, CONFIRMED p50 230 ms / p99 1.9 s (the
 goals are set at 1,000).
-The previous stop's final code (79ca3ca, alone), `--points 1000`: 35 KB per connection, plug-in
+An earlier stop's final code (79ca3ca, alone), `--points 1000`: 35 KB per connection, plug-in
 p99 304 ms, ACTIVE p95 1.01 s; `--web 2`: 77 KB, p99 93 ms, ACTIVE p95 0.71 s. Earlier figures
 and the stage-by-stage timings of a plug-in are in this docstring's history (git show 6d609b1).
 """
