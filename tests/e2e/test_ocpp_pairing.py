@@ -3,6 +3,8 @@ even while the car's cloud lags minutes; a card of another car, and a card nobod
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.e2e import flows
 from tests.e2e.harness import Stack, make_user
 from tests.e2e.ocpp_flows import link_ocpp, until_charger
@@ -165,4 +167,8 @@ async def test_a_car_swapped_while_the_charger_was_offline_ends_the_activation(s
     after = await flows.wait_for(ended, 20, every=0.3)
     assert any("new plug session" in e for e in after["evidence"]), after["evidence"]
     assert await first_active(st, token) is None  # Y is nobody's by any evidence: no pair is guessed
-    assert len(await sessions_of(st, token, cid)) == 2
+
+    async def two() -> list[dict[str, Any]] | None:  # sessions follow the poll after pairing has decided
+        found = await sessions_of(st, token, cid)
+        return found if len(found) >= 2 else None
+    assert len(await flows.wait_for(two, 15, every=0.2)) == 2
