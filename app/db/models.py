@@ -571,6 +571,8 @@ class SmartChargingPlan(Model):
     planned = fields.BooleanField(default=False)
     # The charge curve the plan assumed (app.smart.learning.curve_view); None without a plan.
     curve: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    #: Raised by each write of the plan and each change of its inputs (see app.smart.service.tick).
+    revision = fields.IntField(default=0)
     updated_at = fields.DatetimeField(auto_now=True)
     vehicle_id: str
     user_id: str

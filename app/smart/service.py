@@ -6,10 +6,17 @@ deadline), plans, stores the plan, and when the plan says to charge (or not) and
 the opposite, asks the orchestrator for an ordinary recorded START or STOP action. The worker
 calls it every `TANDEM_SMART_CHECK_S` and at once on a plug-in, a new SoC, a price or policy
 change; a failed action is simply planned around at the next tick.
+
+Ticks of one vehicle come from the worker (its loop, a poll's hooks) and from mutations in any
+web process. In one process they run one at a time; across processes a plan is stored only over
+the revision it was made from (`SmartChargingPlan.revision`, also raised by every input a mutation
+changes), else it is made again from fresh inputs. So a tick that read a policy, boost or tariff
+from before a change never overwrites the plan made after it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -17,6 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 
 from app.db.models import (
     ChargeAction,
@@ -42,6 +52,13 @@ HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 DEFAULT_TARGET = 80.0
 #: A derate seen now (a cold battery) is planned to last this long (s): a battery warms as it charges.
 DERATE_S = 3600.0
+#: A tick whose plan was written meanwhile (another process) is made again at most this often.
+TICK_TRIES = 5
+#: The plan's columns a tick writes (with `revision`).
+PLAN_FIELDS = ("plan_id", "planned", "session_plugged_at", "deadline_at", "start_at", "stop_at",
+               "estimated_finish_at", "energy_kwh", "smart_cost", "non_smart_cost", "currency", "slots", "curve",
+               "state", "reason")
+_tick_locks: dict[str, asyncio.Lock] = {}
 
 
 def utcnow() -> datetime:
@@ -77,7 +94,14 @@ async def update_policy(user_id: str, vehicle_id: str, *, is_enabled: bool | Non
     if target_charge_limit is not None:
         policy.target_charge_limit = target_charge_limit
     await policy.save()
+    await inputs_changed(SmartChargingPlan.filter(vehicle_id=vehicle_id))
     return policy
+
+
+async def inputs_changed(plans: Any) -> None:
+    """Raise the revision of these plans (a SmartChargingPlan queryset): a tick in flight that read
+    their inputs before the change will not store its plan (see `tick`)."""
+    await plans.update(revision=F("revision") + 1)
 
 
 def target_of(policy: SmartChargingPolicy | None, vehicle: Vehicle) -> float:
@@ -102,6 +126,7 @@ async def set_tariff(user_id: str, location_id: str, currency: str, rates: list[
     row.rates = [{"startAt": r.start.isoformat(), "endAt": r.end.isoformat(), "price": r.price} for r in ordered]
     row.repeat_daily = repeat_daily
     await row.save()
+    await inputs_changed(SmartChargingPlan.filter(user_id=user_id))
     return row
 
 
@@ -235,14 +260,30 @@ async def _planned(vehicle_id: str, plugged_at: datetime) -> bool:
 
 async def tick(rt: Runtime, vehicle_id: str, now: datetime | None = None) -> SmartChargingPlan | None:
     """Plan for one vehicle, store the plan (publishing `vehicleUpdated` when it changed), and
-    ask for a START or STOP when the car is not doing what the plan says."""
-    now = now or utcnow()
+    ask for a START or STOP when the car is not doing what the plan says; the stored plan (None:
+    no such vehicle, or the plan was rewritten under every one of TICK_TRIES tries)."""
+    lock = _tick_locks.get(vehicle_id)
+    if lock is None:
+        lock = _tick_locks[vehicle_id] = asyncio.Lock()
+    async with lock:
+        for _ in range(TICK_TRIES):
+            done, row = await _tick_once(rt, vehicle_id, now or utcnow())
+            if done:
+                return row
+    log.warning("smart charging plan of vehicle %s was rewritten under %d tries; the next tick plans it",
+                vehicle_id[:8], TICK_TRIES)
+    return None
+
+
+async def _tick_once(rt: Runtime, vehicle_id: str, now: datetime) -> tuple[bool, SmartChargingPlan | None]:
+    """One try of `tick`: (False, None) when the plan was written since it was read."""
+    row = await SmartChargingPlan.filter(vehicle_id=vehicle_id).first()  # first: its revision dates the inputs
     vehicle = await Vehicle.filter(id=vehicle_id).first()
     if vehicle is None:
-        return None
+        return True, None
     policy = await SmartChargingPolicy.filter(vehicle_id=vehicle_id).first()
     d = await decide(vehicle, policy, now, rt.settings.smart_slot_s)
-    row = await SmartChargingPlan.filter(vehicle_id=vehicle_id).first()
+    revision = row.revision if row is not None else None
     if row is None:
         row = SmartChargingPlan(vehicle_id=vehicle_id, user_id=vehicle.user_id)
     before = _visible(row)
@@ -258,12 +299,30 @@ async def tick(rt: Runtime, vehicle_id: str, now: datetime | None = None) -> Sma
         setattr(row, name, value)
     row.state = d.state
     row.reason = d.reason  # type: ignore[assignment]  # a nullable TextField
-    await row.save()
+    if not await _store(row, revision):
+        return False, None
     if _visible(row) != before:
         await rt.publish("vehicle", vehicle.user_id, vehicle_id)
     if d.charge is not None:
         await _steer(rt, vehicle, d.charge, row)
-    return row
+    return True, row
+
+
+async def _store(row: SmartChargingPlan, revision: int | None) -> bool:
+    """Write the plan if nobody wrote it (or changed its inputs) since it was read at `revision`
+    (None: there was no plan then); whether it was written."""
+    if revision is None:
+        row.revision = 1
+        try:
+            await row.save()
+        except IntegrityError:  # another process stored the first plan meanwhile
+            return False
+        return True
+    values = {name: getattr(row, name) for name in PLAN_FIELDS}
+    written = await SmartChargingPlan.filter(vehicle_id=row.vehicle_id, revision=revision).update(
+        revision=revision + 1, updated_at=utcnow(), **values)
+    row.revision = revision + 1
+    return bool(written)
 
 
 def _visible(row: SmartChargingPlan) -> tuple[Any, ...]:
@@ -306,4 +365,5 @@ async def boost(rt: Runtime, user_id: str, vehicle_id: str) -> None:
         vehicle_id=vehicle_id, user_id=user_id)
     policy.boost_session = charger.plugged_in_at
     await policy.save()
+    await inputs_changed(SmartChargingPlan.filter(vehicle_id=vehicle_id))
     await tick(rt, vehicle_id)
