@@ -177,10 +177,10 @@ class Vehicle(Asset):
     # How far its cloud's clock was seen running ahead of ours (seconds; taken off its times).
     clock_ahead_s = fields.FloatField(null=True)
     #: RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.
-    id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    id_tags: fields.JSONField[list[str]] = fields.JSONField(default=list, db_default=[])
     # idTags Tandem learnt for it (derived from its IdTagSightings, app.domain.idtags):
     # [{"idTag", "chargerId", "sessionAt" (ISO 8601)}], recomputed whenever a sighting is added.
-    learnt_id_tags: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    learnt_id_tags: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list, db_default=[])
     # Tandem's SoC estimate (app.domain.soc): level (%) at est_at, the ACTIVE charger's session meter
     # (kWh) then, and the least level that may be shown.
     est_level = fields.FloatField(null=True)
@@ -295,7 +295,7 @@ class ChargeAction(Model):
     target_type = fields.CharField(max_length=10)  # VEHICLE | CHARGER
     kind = fields.CharField(max_length=20)  # START | STOP | SET_MAX_CURRENT
     #: USER (requested through the API, visible) | PROBE (a probe's pause or resume, internal).
-    origin = fields.CharField(max_length=10, default="USER")
+    origin = fields.CharField(max_length=10, default="USER", db_default="USER")
     state = fields.CharField(max_length=12, default="PENDING", db_index=True)
     max_current = fields.FloatField(null=True)
     idempotency_key = fields.CharField(max_length=200, null=True)
@@ -456,7 +456,7 @@ class OcppStation(Model):
     # earlier ones delivered (Wh), so the session's energy spans all of them; both reset when the
     # connector goes Available (the unplug).
     last_tx_id = fields.IntField(null=True)
-    session_prior_wh = fields.FloatField(default=0.0)
+    session_prior_wh = fields.FloatField(default=0.0, db_default=0.0)
     #: The idTag of connector 1's last StartTransaction (an Authorize names no connector).
     last_id_tag = fields.CharField(max_length=20, null=True)
     last_id_tag_at = fields.DatetimeField(null=True)
@@ -572,7 +572,7 @@ class SmartChargingPlan(Model):
     # The charge curve the plan assumed (app.smart.learning.curve_view); None without a plan.
     curve: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     #: Raised by each write of the plan and each change of its inputs (see app.smart.service.tick).
-    revision = fields.IntField(default=0)
+    revision = fields.IntField(default=0, db_default=0)
     updated_at = fields.DatetimeField(auto_now=True)
     vehicle_id: str
     user_id: str

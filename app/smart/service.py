@@ -265,7 +265,7 @@ async def tick(rt: Runtime, vehicle_id: str, now: datetime | None = None) -> Sma
     lock = _tick_locks.get(vehicle_id)
     if lock is None:
         lock = _tick_locks[vehicle_id] = asyncio.Lock()
-    async with lock:
+    async with lock:  # kept for the process's life, as pairing's user locks (one small lock per car)
         for _ in range(TICK_TRIES):
             done, row = await _tick_once(rt, vehicle_id, now or utcnow())
             if done:
@@ -319,9 +319,10 @@ async def _store(row: SmartChargingPlan, revision: int | None) -> bool:
             return False
         return True
     values = {name: getattr(row, name) for name in PLAN_FIELDS}
+    stamp = utcnow()
     written = await SmartChargingPlan.filter(vehicle_id=row.vehicle_id, revision=revision).update(
-        revision=revision + 1, updated_at=utcnow(), **values)
-    row.revision = revision + 1
+        revision=revision + 1, updated_at=stamp, **values)
+    row.revision, row.updated_at = revision + 1, stamp
     return bool(written)
 
 

@@ -56,11 +56,12 @@ async def test_a_tick_in_flight_during_a_boost_does_not_overwrite_the_boosted_pl
     """One process: the loop's tick has read the policy when boostCharging comes; the boost's tick
     runs after it, so the plan stored last is the boosted one."""
     rt, vid, uid, _ = await boosted_home(database)
-    entered, release, _ = held_decide(monkeypatch)
+    entered, release, calls = held_decide(monkeypatch)
     loop_tick = asyncio.create_task(service.tick(rt, vid))
     await asyncio.wait_for(entered.wait(), 5)
     boost = asyncio.create_task(service.boost(rt, uid, vid))
-    await asyncio.sleep(0.05)  # the boost's own work before its tick (it waits for the loop's tick)
+    await asyncio.sleep(0.2)  # the boost's own work before its tick, which waits for the loop's tick
+    assert len(calls) == 1, "the boost's tick did not wait its turn"
     release.set()
     await asyncio.wait_for(asyncio.gather(loop_tick, boost), 10)
     plan = await SmartChargingPlan.get(vehicle_id=vid)

@@ -63,6 +63,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Vehicle',
             name='id_tags',
-            field=fields.JSONField(default=list, description='RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.', encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+            field=fields.JSONField(default=list, db_default=[], description='RFID cards or ISO 15118 ids seen with this vehicle (OCPP idTags): pairing evidence.', encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
         ),
     ]

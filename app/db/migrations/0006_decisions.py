@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='ChargeAction',
             name='origin',
-            field=fields.CharField(default='USER', description="USER (requested through the API, visible) | PROBE (a probe's pause or resume, internal).", max_length=10),
+            field=fields.CharField(default='USER', db_default='USER', description="USER (requested through the API, visible) | PROBE (a probe's pause or resume, internal).", max_length=10),
         ),
         ops.AddField(
             model_name='Charger',

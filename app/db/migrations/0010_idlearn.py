@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
             bases=["Model"],
         ),
         ops.AddField(model_name="Vehicle", name="learnt_id_tags",
-                     field=fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(",", ":")),
+                     field=fields.JSONField(default=list, db_default=[], encoder=functools.partial(dumps, separators=(",", ":")),
                                             decoder=loads)),
         ops.AddField(model_name="OcppStation", name="remote_id_tag", field=fields.CharField(null=True, max_length=20)),
     ]

@@ -11,7 +11,8 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.AddField(model_name="OcppStation", name="last_tx_id", field=fields.IntField(null=True)),
-        ops.AddField(model_name="OcppStation", name="session_prior_wh", field=fields.FloatField(default=0.0)),
+        ops.AddField(model_name="OcppStation", name="session_prior_wh",
+                     field=fields.FloatField(default=0.0, db_default=0.0)),
         ops.AlterField(model_name="OcppStation", name="last_id_tag", field=fields.CharField(
             null=True, max_length=20,
             description="The idTag of connector 1's last StartTransaction (an Authorize names no connector).")),

@@ -10,5 +10,5 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.AddField(model_name="SmartChargingPlan", name="revision", field=fields.IntField(
-            default=0, description="Raised by each write of the plan and each change of its inputs (see app.smart.service.tick).")),
+            default=0, db_default=0, description="Raised by each write of the plan and each change of its inputs (see app.smart.service.tick).")),
     ]
