@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from app.services.graph import UserGraph, load_graph
 
 log = logging.getLogger("tandem.pairing")
 MAX_EVIDENCE = 12
-_locks: dict[str, asyncio.Lock] = {}
+_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 #: How late a charger cloud may report a cable (Easee: within seconds). An adapter whose reports
 #: arrive faster says so with `report_lag_s` (OCPP: the charge point pushes to Tandem itself).
 CHARGER_CLOUD_LAG_S = 2.0
@@ -149,10 +150,7 @@ def _charger_track(graph: UserGraph, c: Charger, pauses: probe.Pauses, lag_s: fl
 def user_lock(user_id: str) -> asyncio.Lock:
     """The lock that serializes one user's pairing decisions, and the writes of their polls, in
     this process (a user's assets all live in one shard, so one process decides for them)."""
-    lock = _locks.get(user_id)
-    if lock is None:
-        lock = _locks[user_id] = asyncio.Lock()
-    return lock
+    return _locks[user_id]
 
 
 async def evaluate(rt: Runtime, user_id: str) -> list[dp.Decision]:

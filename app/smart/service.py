@@ -20,6 +20,7 @@ import asyncio
 import logging
 import math
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -54,11 +55,11 @@ DEFAULT_TARGET = 80.0
 DERATE_S = 3600.0
 #: A tick whose plan was written meanwhile (another process) is made again at most this often.
 TICK_TRIES = 5
-#: The plan's columns a tick writes (with `revision`).
-PLAN_FIELDS = ("plan_id", "planned", "session_plugged_at", "deadline_at", "start_at", "stop_at",
-               "estimated_finish_at", "energy_kwh", "smart_cost", "non_smart_cost", "currency", "slots", "curve",
-               "state", "reason")
-_tick_locks: dict[str, asyncio.Lock] = {}
+#: The plan's columns a tick writes (besides `revision` and `updated_at`, which it sets itself).
+PLAN_FIELDS = tuple(name for name in SmartChargingPlan._meta.fields_db_projection
+                    if name not in ("revision", "updated_at"))
+#: One lock per vehicle, kept for the process's life as pairing's user locks are (a small object per car).
+_tick_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
 
 def utcnow() -> datetime:
@@ -94,14 +95,14 @@ async def update_policy(user_id: str, vehicle_id: str, *, is_enabled: bool | Non
     if target_charge_limit is not None:
         policy.target_charge_limit = target_charge_limit
     await policy.save()
-    await inputs_changed(SmartChargingPlan.filter(vehicle_id=vehicle_id))
+    await inputs_changed(vehicle_id=vehicle_id)
     return policy
 
 
-async def inputs_changed(plans: Any) -> None:
-    """Raise the revision of these plans (a SmartChargingPlan queryset): a tick in flight that read
-    their inputs before the change will not store its plan (see `tick`)."""
-    await plans.update(revision=F("revision") + 1)
+async def inputs_changed(**plans: str) -> None:
+    """Raise the revision of the plans named (`vehicle_id=...` or `user_id=...`): a tick in flight
+    that read their inputs before the change will not store its plan (see `tick`)."""
+    await SmartChargingPlan.filter(**plans).update(revision=F("revision") + 1)
 
 
 def target_of(policy: SmartChargingPolicy | None, vehicle: Vehicle) -> float:
@@ -126,7 +127,7 @@ async def set_tariff(user_id: str, location_id: str, currency: str, rates: list[
     row.rates = [{"startAt": r.start.isoformat(), "endAt": r.end.isoformat(), "price": r.price} for r in ordered]
     row.repeat_daily = repeat_daily
     await row.save()
-    await inputs_changed(SmartChargingPlan.filter(user_id=user_id))
+    await inputs_changed(user_id=user_id)
     return row
 
 
@@ -262,10 +263,7 @@ async def tick(rt: Runtime, vehicle_id: str, now: datetime | None = None) -> Sma
     """Plan for one vehicle, store the plan (publishing `vehicleUpdated` when it changed), and
     ask for a START or STOP when the car is not doing what the plan says; the stored plan (None:
     no such vehicle, or the plan was rewritten under every one of TICK_TRIES tries)."""
-    lock = _tick_locks.get(vehicle_id)
-    if lock is None:
-        lock = _tick_locks[vehicle_id] = asyncio.Lock()
-    async with lock:  # kept for the process's life, as pairing's user locks (one small lock per car)
+    async with _tick_locks[vehicle_id]:
         for _ in range(TICK_TRIES):
             done, row = await _tick_once(rt, vehicle_id, now or utcnow())
             if done:
@@ -366,5 +364,5 @@ async def boost(rt: Runtime, user_id: str, vehicle_id: str) -> None:
         vehicle_id=vehicle_id, user_id=user_id)
     policy.boost_session = charger.plugged_in_at
     await policy.save()
-    await inputs_changed(SmartChargingPlan.filter(vehicle_id=vehicle_id))
+    await inputs_changed(vehicle_id=vehicle_id)
     await tick(rt, vehicle_id)

@@ -16,7 +16,7 @@ import app.db.migrations as migrations
 from app import crypto, db
 from app.db.models import SmartChargingPlan, Vehicle
 from app.settings import Settings
-from tests.integration.test_secrets_migration import _seed_0001, _sql, fresh_url  # noqa: F401  (a fixture)
+from tests.integration.migrating import placeholders, seed_0001, sql
 
 
 def added_required_columns() -> list[tuple[str, str, str, bool]]:
@@ -36,23 +36,19 @@ def test_every_required_column_a_migration_adds_has_a_database_default() -> None
     assert [a for a in added if not a[3]] == []
 
 
-async def test_rows_from_before_take_the_defaults_of_the_columns_added_since(fresh_url: str) -> None:  # noqa: F811
+async def test_rows_from_before_take_the_defaults_of_the_columns_added_since(fresh_url: str) -> None:
     """A vehicle from 0001 (before idTags) and a smart charging plan from 0014 (before its revision)
     upgrade to the newest schema, taking the added columns' defaults: no idTags, revision 0."""
-    await _seed_0001(fresh_url)
-    pg = not fresh_url.startswith("sqlite://")
-
-    def marks(n: int) -> str:
-        return ", ".join(f"${i}" for i in range(1, n + 1)) if pg else ", ".join("?" * n)
-    await _sql(fresh_url, "INSERT INTO vehicle (id, vendor, vendor_id, capabilities, is_reachable, shard, link_id, "
-                          f"user_id, created_at) VALUES ({marks(8)}, CURRENT_TIMESTAMP)",
+    await seed_0001(fresh_url)
+    await sql(fresh_url, "INSERT INTO vehicle (id, vendor, vendor_id, capabilities, is_reachable, shard, link_id, "
+                          f"user_id, created_at) VALUES ({placeholders(fresh_url, 8)}, CURRENT_TIMESTAMP)",
                ["v1", "smartcar", "VIN1", json.dumps([]), True, 0, "l1", "u1"])
     settings = Settings(database_url=fresh_url, secret_keys=crypto.generate_key())
     crypto.configure(crypto.keys_for(settings))  # 0002 encrypts the link's secrets on the way
     await tortoise_migrate(config=db.tortoise_config(fresh_url), target="models.0014_session_start_level")
     await Tortoise.close_connections()
-    await _sql(fresh_url, "INSERT INTO smart_charging_plan (vehicle_id, user_id, plan_id, state, slots, planned, "
-                          f"updated_at) VALUES ({marks(6)}, CURRENT_TIMESTAMP)",
+    await sql(fresh_url, "INSERT INTO smart_charging_plan (vehicle_id, user_id, plan_id, state, slots, planned, "
+                          f"updated_at) VALUES ({placeholders(fresh_url, 6)}, CURRENT_TIMESTAMP)",
                ["v1", "u1", "p1", "DISABLED", json.dumps([]), False])
     await db.init(settings)
     try:

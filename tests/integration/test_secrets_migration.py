@@ -4,76 +4,17 @@ TANDEM_TEST_DATABASE_URL), each test in a database of its own."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from tortoise import Tortoise, connections
-from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 
 from app import crypto, db
 from app.db.models import VendorLink
 from app.settings import ConfigError, Settings
-from tests.conftest import database_url
-
-PLAIN = {"username": "owner@example.com", "password": "correct horse battery staple"}
-
-
-@pytest.fixture
-async def fresh_url(tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database: a new SQLite file, or a new PostgreSQL database beside the test one."""
-    url = database_url(tmp_path)
-    if url.startswith("sqlite://"):
-        yield f"sqlite://{tmp_path}/migrate.sqlite3"
-        return
-    import asyncpg
-
-    name = f"tandem_mig_{tmp_path.name[-20:]}".replace("-", "_").lower()
-    admin = url.replace("postgres://", "postgresql://", 1)
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    await run(f'DROP DATABASE IF EXISTS "{name}"')
-    await run(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await Tortoise.close_connections()
-        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def _sql(url: str, query: str, values: list[object] | None = None) -> list[dict[str, object]]:
-    await Tortoise.init(config=db.tortoise_config(url))
-    try:
-        return await connections.get("default").execute_query_dict(query, values or [])
-    finally:
-        await Tortoise.close_connections()
-
-
-async def _seed_0001(url: str) -> None:
-    """A database at migration 0001 holding a user with a plaintext vendor link."""
-    await tortoise_migrate(config=db.tortoise_config(url), target="models.0001_initial")
-    await Tortoise.close_connections()
-    pg = not url.startswith("sqlite://")
-    marks = ["$1", "$2", "$3", "$4", "$5", "$6"] if pg else ["?"] * 6
-    await _sql(url, f"INSERT INTO client (id, name, secret_hash, created_at) VALUES ({marks[0]}, 'c', 'h', "
-                    f"CURRENT_TIMESTAMP)", ["c1"])
-    await _sql(url, f"INSERT INTO app_user (id, client_id, external_id, created_at) VALUES ({marks[0]}, "
-                    f"{marks[1]}, 'u', CURRENT_TIMESTAMP)", ["u1", "c1"])
-    await _sql(url, "INSERT INTO vendor_link (id, user_id, vendor, account_key, credentials, access_token, status,"
-                    f" created_at) VALUES ({', '.join(marks[:6])}, 'OK', CURRENT_TIMESTAMP)",
-               ["l1", "u1", "easee", "k1", json.dumps(PLAIN), "plain-access-token"])
+from tests.integration.migrating import PLAIN, seed_0001, sql
 
 
 async def test_migration_encrypts_plaintext_rows_and_the_app_reads_them(fresh_url: str) -> None:
-    await _seed_0001(fresh_url)
-    raw = (await _sql(fresh_url, "SELECT credentials, access_token FROM vendor_link"))[0]
+    await seed_0001(fresh_url)
+    raw = (await sql(fresh_url, "SELECT credentials, access_token FROM vendor_link"))[0]
     assert PLAIN["password"] in str(raw["credentials"])  # the bug: plaintext at rest
     settings = Settings(database_url=fresh_url, secret_keys=crypto.generate_key())
     await db.init(settings)
@@ -82,7 +23,7 @@ async def test_migration_encrypts_plaintext_rows_and_the_app_reads_them(fresh_ur
         assert link.credentials == PLAIN and link.access_token == "plain-access-token"
     finally:
         await db.close()
-    raw = (await _sql(fresh_url, "SELECT credentials, access_token FROM vendor_link"))[0]
+    raw = (await sql(fresh_url, "SELECT credentials, access_token FROM vendor_link"))[0]
     for secret in (PLAIN["password"], PLAIN["username"], "plain-access-token"):
         assert secret not in str(raw["credentials"]) and secret not in str(raw["access_token"])
     # the other key cannot open them: start-up is refused, naming the variable
@@ -91,7 +32,7 @@ async def test_migration_encrypts_plaintext_rows_and_the_app_reads_them(fresh_ur
 
 
 async def test_rotate_secrets_moves_rows_to_the_first_key(fresh_url: str) -> None:
-    await _seed_0001(fresh_url)
+    await seed_0001(fresh_url)
     old, new = crypto.generate_key(), crypto.generate_key()
     await db.init(Settings(database_url=fresh_url, secret_keys=old))
     await db.close()
@@ -110,7 +51,7 @@ async def test_rotate_secrets_moves_rows_to_the_first_key(fresh_url: str) -> Non
         await VendorLink.filter(id="l1").update(access_token="updated-token")
     finally:
         await db.close()
-    raw = (await _sql(fresh_url, "SELECT access_token FROM vendor_link"))[0]
+    raw = (await sql(fresh_url, "SELECT access_token FROM vendor_link"))[0]
     assert "updated-token" not in str(raw["access_token"])
     assert crypto.Keyring((new,)).decrypt(str(raw["access_token"])) == "updated-token"
 
@@ -119,13 +60,13 @@ async def _add_user_link(url: str, user_id: str, link_id: str, charger_id: str |
     """Another user linking the same account (vendor easee, key k1), with one charger or none."""
     pg = not url.startswith("sqlite://")
     m = [f"${i}" for i in range(1, 7)] if pg else ["?"] * 6
-    await _sql(url, f"INSERT INTO app_user (id, client_id, external_id, created_at) VALUES ({m[0]}, {m[1]}, "
+    await sql(url, f"INSERT INTO app_user (id, client_id, external_id, created_at) VALUES ({m[0]}, {m[1]}, "
                     f"{m[2]}, CURRENT_TIMESTAMP)", [user_id, "c1", user_id])
-    await _sql(url, "INSERT INTO vendor_link (id, user_id, vendor, account_key, credentials, access_token,"
+    await sql(url, "INSERT INTO vendor_link (id, user_id, vendor, account_key, credentials, access_token,"
                     f" status, created_at) VALUES ({m[0]}, {m[1]}, 'easee', 'k1', '{{}}', '', 'OK',"
                     " CURRENT_TIMESTAMP)", [link_id, user_id])
     if charger_id is not None:
-        await _sql(url, "INSERT INTO charger (id, vendor, vendor_id, capabilities, is_reachable, shard, created_at,"
+        await sql(url, "INSERT INTO charger (id, vendor, vendor_id, capabilities, is_reachable, shard, created_at,"
                         " user_id, link_id, is_online, power_state, schedule_blocking) VALUES"
                         f" ({m[0]}, 'easee', {m[1]}, '[]', {m[2]}, 0, CURRENT_TIMESTAMP, {m[3]}, {m[4]}, {m[5]},"
                         " 'UNKNOWN', FALSE)",
@@ -133,20 +74,20 @@ async def _add_user_link(url: str, user_id: str, link_id: str, charger_id: str |
 
 
 async def test_migration_drops_a_leftover_link_of_an_account_another_user_links(fresh_url: str) -> None:
-    await _seed_0001(fresh_url)
+    await seed_0001(fresh_url)
     await _add_user_link(fresh_url, "u0", "l0", "ch0")  # holds the account's charger
     await _add_user_link(fresh_url, "u2", "l2", None)  # unlinked its last asset long ago
     await db.init(Settings(database_url=fresh_url, secret_keys=crypto.generate_key()))
     await db.close()
-    rows = await _sql(fresh_url, "SELECT id FROM vendor_link WHERE account_key = 'k1'")
+    rows = await sql(fresh_url, "SELECT id FROM vendor_link WHERE account_key = 'k1'")
     assert [r["id"] for r in rows] == ["l0"]
 
 
 async def test_migration_refuses_an_account_two_users_hold_assets_of(fresh_url: str) -> None:
-    await _seed_0001(fresh_url)
+    await seed_0001(fresh_url)
     await _add_user_link(fresh_url, "u0", "l0", "ch0")
     await _add_user_link(fresh_url, "u2", "l2", "ch2")
     with pytest.raises(RuntimeError, match="linked by more than one user"):
         await db.migrate(Settings(database_url=fresh_url, secret_keys=crypto.generate_key()))
-    rows = await _sql(fresh_url, "SELECT id FROM vendor_link WHERE account_key = 'k1' ORDER BY id")
+    rows = await sql(fresh_url, "SELECT id FROM vendor_link WHERE account_key = 'k1' ORDER BY id")
     assert [r["id"] for r in rows] == ["l0", "l1", "l2"]  # rolled back: nothing was deleted

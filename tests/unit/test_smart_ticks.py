@@ -80,7 +80,7 @@ async def test_a_plan_made_from_inputs_changed_meanwhile_elsewhere_is_made_again
         policy = await SmartChargingPolicy.get(vehicle_id=vid)
         policy.boost_session = plugged_at
         await policy.save()
-        await service.inputs_changed(SmartChargingPlan.filter(vehicle_id=vid))
+        await service.inputs_changed(vehicle_id=vid)
     _, release, calls = held_decide(monkeypatch, web_process_boosts)
     release.set()
     stored = await service.tick(rt, vid)
